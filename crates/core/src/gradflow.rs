@@ -1,0 +1,1 @@
+//! Gradient flow (see the gradient panel issue).

@@ -1,0 +1,348 @@
+//! What a ResNet is, independent of any weights: block type, blocks per stage, widths,
+//! and the two layouts the family is published in.
+
+use serde::{Deserialize, Serialize};
+
+/// The two residual block designs of the ResNet paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockKind {
+    /// Two 3×3 convolutions (ResNet-18/34, CIFAR ResNets).
+    Basic,
+    /// 1×1 reduce, 3×3, 1×1 expand by [`BOTTLENECK_EXPANSION`] (ResNet-50/101/152).
+    Bottleneck,
+}
+
+/// A bottleneck block's output has this many times the channels of its 3×3 conv.
+pub const BOTTLENECK_EXPANSION: usize = 4;
+
+impl BlockKind {
+    /// Output channels of a block whose inner width is `width`.
+    pub fn out_channels(self, width: usize) -> usize {
+        match self {
+            BlockKind::Basic => width,
+            BlockKind::Bottleneck => width * BOTTLENECK_EXPANSION,
+        }
+    }
+
+    /// Number of conv+BN pairs on the residual branch.
+    pub fn branch_len(self) -> usize {
+        match self {
+            BlockKind::Basic => 2,
+            BlockKind::Bottleneck => 3,
+        }
+    }
+}
+
+/// Where a published ResNet puts its stride and whether its convolutions have a bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// torchvision's "ResNet v1.5": a downsampling bottleneck strides on its 3×3 conv;
+    /// convolutions have no bias.
+    Torchvision,
+    /// The original paper / Keras "v1": a downsampling bottleneck strides on its first 1×1
+    /// conv; every convolution has a bias.
+    Keras,
+}
+
+impl Layout {
+    /// Whether convolutions carry a bias in this layout.
+    pub fn conv_bias(self) -> bool {
+        matches!(self, Layout::Keras)
+    }
+}
+
+/// The stem in front of the residual stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stem {
+    /// 7×7 stride-2 conv, BN, ReLU, 3×3 stride-2 max pool (ImageNet ResNets).
+    ImageNet,
+    /// 3×3 stride-1 conv, BN, ReLU, no pooling (the CIFAR ResNets of the paper's §4.2).
+    Cifar,
+}
+
+/// A complete description of one ResNet architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResNetConfig {
+    pub block: BlockKind,
+    /// Residual blocks in each stage (`layer1`, `layer2`, ...).
+    pub stage_blocks: Vec<usize>,
+    /// Inner width of the first stage; each later stage doubles it (64 for ImageNet ResNets).
+    pub base_width: usize,
+    pub num_classes: usize,
+    pub layout: Layout,
+    pub stem: Stem,
+    /// BatchNorm epsilon the weights were trained with (1e-5 in PyTorch; Keras uses 1e-3 or
+    /// 1.001e-5 depending on the version).
+    pub bn_eps: f64,
+}
+
+/// The five standard ImageNet depths.
+pub const STANDARD_DEPTHS: [usize; 5] = [18, 34, 50, 101, 152];
+
+impl ResNetConfig {
+    /// A standard ImageNet ResNet in torchvision's layout, or `None` for an unknown depth.
+    pub fn standard(depth: usize) -> Option<Self> {
+        let (block, stage_blocks) = match depth {
+            18 => (BlockKind::Basic, vec![2, 2, 2, 2]),
+            34 => (BlockKind::Basic, vec![3, 4, 6, 3]),
+            50 => (BlockKind::Bottleneck, vec![3, 4, 6, 3]),
+            101 => (BlockKind::Bottleneck, vec![3, 4, 23, 3]),
+            152 => (BlockKind::Bottleneck, vec![3, 8, 36, 3]),
+            _ => return None,
+        };
+        Some(Self {
+            block,
+            stage_blocks,
+            base_width: 64,
+            num_classes: 1000,
+            layout: Layout::Torchvision,
+            stem: Stem::ImageNet,
+            bn_eps: 1e-5,
+        })
+    }
+
+    /// A CIFAR-style ResNet of `depth` = 6n + 2 layers (20, 56, 110, ...): three stages of n
+    /// basic blocks with 16, 32, 64 channels, as in §4.2 of He et al. (2015).
+    pub fn cifar(depth: usize, num_classes: usize) -> Option<Self> {
+        if depth < 8 || (depth - 2) % 6 != 0 {
+            return None;
+        }
+        let n = (depth - 2) / 6;
+        Some(Self {
+            block: BlockKind::Basic,
+            stage_blocks: vec![n, n, n],
+            base_width: 16,
+            num_classes,
+            layout: Layout::Torchvision,
+            stem: Stem::Cifar,
+            bn_eps: 1e-5,
+        })
+    }
+
+    /// Builder-style: the same architecture in another layout.
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Builder-style: another number of output classes.
+    pub fn with_num_classes(mut self, num_classes: usize) -> Self {
+        self.num_classes = num_classes;
+        self
+    }
+
+    /// Builder-style: another base width.
+    pub fn with_base_width(mut self, base_width: usize) -> Self {
+        self.base_width = base_width;
+        self
+    }
+
+    /// Weighted layers, counted as the paper does (convs on the main path plus the classifier).
+    pub fn depth(&self) -> usize {
+        let blocks: usize = self.stage_blocks.iter().sum();
+        blocks * self.block.branch_len() + 2
+    }
+
+    /// A short name: `resnet50`, `resnet18-w8`, `cifar-resnet56`, ...
+    pub fn name(&self) -> String {
+        let mut name = match self.stem {
+            Stem::ImageNet => format!("resnet{}", self.depth()),
+            Stem::Cifar => format!("cifar-resnet{}", self.depth()),
+        };
+        let standard_width = match self.stem {
+            Stem::ImageNet => 64,
+            Stem::Cifar => 16,
+        };
+        if self.base_width != standard_width {
+            name.push_str(&format!("-w{}", self.base_width));
+        }
+        name
+    }
+
+    /// Inner width of stage `stage` (0-based).
+    pub fn stage_width(&self, stage: usize) -> usize {
+        self.base_width << stage
+    }
+
+    /// Stride of the first block of stage `stage`: the first stage keeps the resolution
+    /// (the stem already pooled), every later stage halves it.
+    pub fn stage_stride(&self, stage: usize) -> usize {
+        if stage == 0 { 1 } else { 2 }
+    }
+
+    /// Channels the classifier sees.
+    pub fn feature_channels(&self) -> usize {
+        let last = self.stage_blocks.len().saturating_sub(1);
+        self.block.out_channels(self.stage_width(last))
+    }
+
+    /// Every block, in forward order, with the facts the UI and the gradient panel need.
+    pub fn blocks(&self) -> Vec<BlockInfo> {
+        let mut in_channels = self.base_width;
+        let mut out = Vec::new();
+        for (stage, &count) in self.stage_blocks.iter().enumerate() {
+            let width = self.stage_width(stage);
+            let out_channels = self.block.out_channels(width);
+            for index in 0..count {
+                let stride = if index == 0 { self.stage_stride(stage) } else { 1 };
+                out.push(BlockInfo {
+                    name: format!("layer{}.{}", stage + 1, index),
+                    stage,
+                    index,
+                    kind: self.block,
+                    in_channels,
+                    width,
+                    out_channels,
+                    stride,
+                    projection: stride != 1 || in_channels != out_channels,
+                });
+                in_channels = out_channels;
+            }
+        }
+        out
+    }
+
+    /// Every tensor a checkpoint of this architecture holds, in torchvision's naming, with
+    /// its shape. Trainable parameters and BatchNorm running statistics both appear.
+    pub fn tensor_specs(&self) -> Vec<TensorSpec> {
+        let mut specs = Vec::new();
+        let bias = self.layout.conv_bias();
+        let stem_kernel = match self.stem {
+            Stem::ImageNet => 7,
+            Stem::Cifar => 3,
+        };
+        push_conv_bn(
+            &mut specs,
+            "conv1",
+            "bn1",
+            [self.base_width, 3, stem_kernel, stem_kernel],
+            bias,
+        );
+        for block in self.blocks() {
+            let p = &block.name;
+            for (i, shape) in block.branch_conv_shapes().into_iter().enumerate() {
+                let n = i + 1;
+                push_conv_bn(&mut specs, &format!("{p}.conv{n}"), &format!("{p}.bn{n}"), shape, bias);
+            }
+            if block.projection {
+                push_conv_bn(
+                    &mut specs,
+                    &format!("{p}.downsample.0"),
+                    &format!("{p}.downsample.1"),
+                    [block.out_channels, block.in_channels, 1, 1],
+                    bias,
+                );
+            }
+        }
+        let features = self.feature_channels();
+        specs.push(TensorSpec::param("fc.weight", vec![self.num_classes, features]));
+        specs.push(TensorSpec::param("fc.bias", vec![self.num_classes]));
+        specs
+    }
+
+    /// Trainable parameters, counted as `sum(p.numel() for p in model.parameters())` in
+    /// PyTorch: BatchNorm running statistics are not parameters.
+    pub fn num_params(&self) -> usize {
+        self.tensor_specs()
+            .iter()
+            .filter(|s| s.kind == TensorKind::Parameter)
+            .map(TensorSpec::numel)
+            .sum()
+    }
+
+    /// All weights including BatchNorm moving statistics, as Keras' `count_params()` reports.
+    pub fn num_params_with_bn_statistics(&self) -> usize {
+        self.tensor_specs().iter().map(TensorSpec::numel).sum()
+    }
+}
+
+fn push_conv_bn(specs: &mut Vec<TensorSpec>, conv: &str, bn: &str, shape: [usize; 4], bias: bool) {
+    let out = shape[0];
+    specs.push(TensorSpec::param(format!("{conv}.weight"), shape.to_vec()));
+    if bias {
+        specs.push(TensorSpec::param(format!("{conv}.bias"), vec![out]));
+    }
+    specs.push(TensorSpec::param(format!("{bn}.weight"), vec![out]));
+    specs.push(TensorSpec::param(format!("{bn}.bias"), vec![out]));
+    specs.push(TensorSpec::statistic(format!("{bn}.running_mean"), vec![out]));
+    specs.push(TensorSpec::statistic(format!("{bn}.running_var"), vec![out]));
+}
+
+/// One residual block's place in the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockInfo {
+    /// torchvision's name: `layer1.0`, ...
+    pub name: String,
+    pub stage: usize,
+    pub index: usize,
+    pub kind: BlockKind,
+    pub in_channels: usize,
+    /// Inner width (the 3×3 conv's channels).
+    pub width: usize,
+    pub out_channels: usize,
+    pub stride: usize,
+    /// Whether the shortcut is a 1×1 conv + BN (the shape changes) rather than the identity.
+    pub projection: bool,
+}
+
+impl BlockInfo {
+    /// Weight shapes `[out, in, kh, kw]` of the convolutions on the residual branch.
+    pub fn branch_conv_shapes(&self) -> Vec<[usize; 4]> {
+        let (i, w, o) = (self.in_channels, self.width, self.out_channels);
+        match self.kind {
+            BlockKind::Basic => vec![[w, i, 3, 3], [w, w, 3, 3]],
+            BlockKind::Bottleneck => vec![[w, i, 1, 1], [w, w, 3, 3], [o, w, 1, 1]],
+        }
+    }
+
+    /// Stride of each branch convolution under `layout`.
+    pub fn branch_strides(&self, layout: Layout) -> Vec<usize> {
+        let s = self.stride;
+        match (self.kind, layout) {
+            (BlockKind::Basic, _) => vec![s, 1],
+            (BlockKind::Bottleneck, Layout::Torchvision) => vec![1, s, 1],
+            (BlockKind::Bottleneck, Layout::Keras) => vec![s, 1, 1],
+        }
+    }
+}
+
+/// Whether a checkpoint tensor is trained or a running statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorKind {
+    Parameter,
+    Statistic,
+}
+
+/// A tensor an architecture expects to find in its checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub kind: TensorKind,
+}
+
+impl TensorSpec {
+    fn param(name: impl Into<String>, shape: Vec<usize>) -> Self {
+        Self {
+            name: name.into(),
+            shape,
+            kind: TensorKind::Parameter,
+        }
+    }
+
+    fn statistic(name: impl Into<String>, shape: Vec<usize>) -> Self {
+        Self {
+            name: name.into(),
+            shape,
+            kind: TensorKind::Statistic,
+        }
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}

@@ -1,0 +1,179 @@
+//! The building blocks: a convolution with its BatchNorm folded in, and the residual block.
+
+use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::Result;
+use crate::model::config::{BlockInfo, Layout};
+use crate::weights::tensor_set::{HostTensor, TensorSet};
+
+/// A convolution followed by inference-mode BatchNorm, folded into one convolution when the
+/// weights are loaded:
+///
+/// `w' = w · γ/√(σ² + ε)` and `b' = β + (b − μ) · γ/√(σ² + ε)`.
+///
+/// BatchNorm with frozen statistics is an affine map per channel, so the folded conv computes
+/// exactly the same function (and the same gradients) with one pass over the activations
+/// instead of three.
+#[derive(Module, Debug)]
+pub struct ConvBn {
+    pub conv: Conv2d,
+}
+
+impl ConvBn {
+    /// Takes `{conv}.weight` (and `{conv}.bias` when present) and the four `{bn}.*` tensors
+    /// out of `tensors`, folds them, and uploads the result to `device`.
+    pub fn load(
+        tensors: &mut TensorSet,
+        conv: &str,
+        bn: &str,
+        stride: usize,
+        bn_eps: f64,
+        device: &Device,
+    ) -> Result<Self> {
+        let weight = tensors.take(&format!("{conv}.weight"))?;
+        let bias = tensors.take(&format!("{conv}.bias")).ok();
+        let gamma = tensors.take(&format!("{bn}.weight"))?;
+        let beta = tensors.take(&format!("{bn}.bias"))?;
+        let mean = tensors.take(&format!("{bn}.running_mean"))?;
+        let var = tensors.take(&format!("{bn}.running_var"))?;
+
+        let (weight, folded_bias) = fold_batchnorm(weight, bias, &gamma, &beta, &mean, &var, bn_eps);
+        let shape = [
+            weight.shape[0],
+            weight.shape[1],
+            weight.shape[2],
+            weight.shape[3],
+        ];
+        let kernel = shape[2];
+        // "Same" padding for odd kernels: 7×7 → 3, 3×3 → 1, 1×1 → 0.
+        let pad = kernel / 2;
+        let conv = Conv2d {
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(weight.data, shape), device)),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(folded_bias, [shape[0]]),
+                device,
+            ))),
+            stride: [stride, stride],
+            kernel_size: [kernel, shape[3]],
+            dilation: [1, 1],
+            groups: 1,
+            padding: PaddingConfig2d::Explicit(pad, pad, pad, pad),
+        };
+        Ok(Self { conv })
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.conv.forward(x)
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.conv.weight.dims()[0]
+    }
+}
+
+/// Folds BatchNorm statistics into a conv's weight and bias (computed in f64 so folding adds
+/// no rounding of its own beyond the final cast).
+fn fold_batchnorm(
+    mut weight: HostTensor,
+    bias: Option<HostTensor>,
+    gamma: &HostTensor,
+    beta: &HostTensor,
+    mean: &HostTensor,
+    var: &HostTensor,
+    eps: f64,
+) -> (HostTensor, Vec<f32>) {
+    let out_channels = weight.shape[0];
+    let per_channel = weight.numel() / out_channels.max(1);
+    let mut folded_bias = Vec::with_capacity(out_channels);
+    for c in 0..out_channels {
+        let scale = gamma.data[c] as f64 / (var.data[c] as f64 + eps).sqrt();
+        let conv_bias = bias.as_ref().map_or(0.0, |b| b.data[c] as f64);
+        folded_bias.push((beta.data[c] as f64 + (conv_bias - mean.data[c] as f64) * scale) as f32);
+        for w in &mut weight.data[c * per_channel..(c + 1) * per_channel] {
+            *w = (*w as f64 * scale) as f32;
+        }
+    }
+    (weight, folded_bias)
+}
+
+/// One residual block: `y = ReLU(F(x) + S(x))`, where `F` is the branch of conv+BN pairs with
+/// ReLUs between them and `S` is the identity or a 1×1 projection (conv+BN).
+///
+/// A basic block's branch has two 3×3 convs, a bottleneck's has 1×1, 3×3, 1×1.
+#[derive(Module, Debug)]
+pub struct ResidualBlock {
+    pub branch: Vec<ConvBn>,
+    pub shortcut: Option<ConvBn>,
+}
+
+impl ResidualBlock {
+    /// Loads the block `info.name` (`layer2.0`, ...) from torchvision-named tensors.
+    pub fn load(
+        tensors: &mut TensorSet,
+        info: &BlockInfo,
+        layout: Layout,
+        bn_eps: f64,
+        device: &Device,
+    ) -> Result<Self> {
+        let p = &info.name;
+        let branch = info
+            .branch_strides(layout)
+            .into_iter()
+            .enumerate()
+            .map(|(i, stride)| {
+                let n = i + 1;
+                ConvBn::load(tensors, &format!("{p}.conv{n}"), &format!("{p}.bn{n}"), stride, bn_eps, device)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let shortcut = if info.projection {
+            Some(ConvBn::load(
+                tensors,
+                &format!("{p}.downsample.0"),
+                &format!("{p}.downsample.1"),
+                info.stride,
+                bn_eps,
+                device,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self { branch, shortcut })
+    }
+
+    /// The residual branch `F(x)`, up to (not including) the addition.
+    pub fn residual(&self, x: Tensor<4>) -> Tensor<4> {
+        let last = self.branch.len().saturating_sub(1);
+        let mut h = x;
+        for (i, layer) in self.branch.iter().enumerate() {
+            h = layer.forward(h);
+            if i < last {
+                h = relu(h);
+            }
+        }
+        h
+    }
+
+    /// The shortcut `S(x)`: the identity, or the projection.
+    pub fn shortcut(&self, x: Tensor<4>) -> Tensor<4> {
+        match &self.shortcut {
+            Some(projection) => projection.forward(x),
+            None => x,
+        }
+    }
+
+    /// `ReLU(F(x) + S(x))`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let skip = self.shortcut(x.clone());
+        relu(self.residual(x) + skip)
+    }
+
+    /// The block without its skip connection: `ReLU(F(x))` (the "plain" network).
+    pub fn forward_plain(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.residual(x))
+    }
+}

@@ -1,0 +1,92 @@
+//! The whole network: stem, residual stages, global average pool, classifier.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::relu;
+use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::Result;
+use crate::model::config::{ResNetConfig, Stem};
+use crate::model::layers::{ConvBn, ResidualBlock};
+use crate::weights::tensor_set::TensorSet;
+
+/// A ResNet with its weights, on one device.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    pub stem: ConvBn,
+    /// All residual blocks in forward order (`layer1.0`, `layer1.1`, ..., `layer4.N`).
+    pub blocks: Vec<ResidualBlock>,
+    pub fc: Linear,
+    /// Whether the stem ends in a 3×3 stride-2 max pool (ImageNet) or not (CIFAR).
+    pub stem_pool: bool,
+}
+
+impl ResNet {
+    /// Builds the network from torchvision-named tensors. The set must match the
+    /// architecture exactly; every mismatch is reported at once.
+    pub fn from_tensors(config: &ResNetConfig, mut tensors: TensorSet, device: &Device) -> Result<Self> {
+        tensors.remove_bookkeeping();
+        tensors.check_against(&config.tensor_specs())?;
+        tensors.check_finite()?;
+
+        let stem_stride = match config.stem {
+            Stem::ImageNet => 2,
+            Stem::Cifar => 1,
+        };
+        let stem = ConvBn::load(&mut tensors, "conv1", "bn1", stem_stride, config.bn_eps, device)?;
+        let blocks = config
+            .blocks()
+            .iter()
+            .map(|info| ResidualBlock::load(&mut tensors, info, config.layout, config.bn_eps, device))
+            .collect::<Result<Vec<_>>>()?;
+
+        // PyTorch stores the classifier as [out, in]; Burn's Linear wants [in, out].
+        let fc_weight = tensors.take("fc.weight")?;
+        let fc_bias = tensors.take("fc.bias")?;
+        let (classes, features) = (fc_weight.shape[0], fc_weight.shape[1]);
+        let weight = Tensor::<2>::from_data(TensorData::new(fc_weight.data, [classes, features]), device)
+            .transpose();
+        let bias = Tensor::<1>::from_data(TensorData::new(fc_bias.data, [classes]), device);
+        let fc = Linear {
+            weight: Param::from_tensor(weight),
+            bias: Some(Param::from_tensor(bias)),
+        };
+
+        Ok(Self {
+            stem,
+            blocks,
+            fc,
+            stem_pool: config.stem == Stem::ImageNet,
+        })
+    }
+
+    /// `[N, 3, H, W]` images → `[N, classes]` logits.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = self.forward_stem(images);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.forward_head(x)
+    }
+
+    /// Conv, BN, ReLU (and max pool for ImageNet networks).
+    pub fn forward_stem(&self, images: Tensor<4>) -> Tensor<4> {
+        let x = relu(self.stem.forward(images));
+        if self.stem_pool {
+            max_pool2d(
+                x,
+                MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]),
+            )
+        } else {
+            x
+        }
+    }
+
+    /// Global average pool and the classifier: `[N, C, h, w]` → `[N, classes]`.
+    pub fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
+        let pooled = adaptive_avg_pool2d(features, [1, 1]).flatten::<2>(1, 3);
+        self.fc.forward(pooled)
+    }
+}

@@ -1,0 +1,202 @@
+//! From pixels to the tensor a ResNet expects, exactly as torchvision's evaluation
+//! transform does it:
+//!
+//! `Resize(256)` (short side to 256, antialiased bilinear as PIL does), `CenterCrop(224)`,
+//! then the normalisation the weights were trained with.
+//!
+//! The resize and the crop are done in one step: only the source region that lands in the
+//! 224×224 crop is resampled (with PIL's filter support, which reaches past the crop edge),
+//! so a 10000×40 panorama costs no more memory than a square photo.
+
+#[cfg(feature = "decode")]
+pub mod decode;
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Side of the square the network sees.
+pub const CROP_SIZE: usize = 224;
+/// The short side is resized to this before the centre crop.
+pub const RESIZE_SHORT_SIDE: usize = 256;
+
+/// How the weights expect their input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputConvention {
+    /// torchvision: RGB scaled to [0, 1], minus the ImageNet mean, over the ImageNet std.
+    Torchvision,
+    /// Caffe / Keras ResNet50: BGR in [0, 255] minus the per-channel ImageNet means.
+    CaffeBgr,
+}
+
+impl InputConvention {
+    pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+    pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+    /// Caffe's means in B, G, R order.
+    pub const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+
+    /// One line for people: what the network is fed.
+    pub fn describe(self) -> &'static str {
+        match self {
+            InputConvention::Torchvision => "RGB / 255, normalised with ImageNet mean and std",
+            InputConvention::CaffeBgr => "BGR in 0..255 minus the Caffe ImageNet means",
+        }
+    }
+
+    /// Normalises an 8-bit RGB pixel into the channel order and scale of this convention.
+    fn normalize(self, rgb: [u8; 3]) -> [f32; 3] {
+        match self {
+            InputConvention::Torchvision => {
+                std::array::from_fn(|c| (rgb[c] as f32 / 255.0 - Self::IMAGENET_MEAN[c]) / Self::IMAGENET_STD[c])
+            }
+            InputConvention::CaffeBgr => std::array::from_fn(|c| rgb[2 - c] as f32 - Self::CAFFE_MEAN_BGR[c]),
+        }
+    }
+}
+
+/// An 8-bit image in memory: RGB or RGBA (alpha is dropped, as PIL's `convert("RGB")` does).
+#[derive(Debug, Clone, Copy)]
+pub struct PixelBuffer<'a> {
+    pub width: u32,
+    pub height: u32,
+    /// 3 (RGB) or 4 (RGBA).
+    pub channels: u8,
+    pub pixels: &'a [u8],
+}
+
+impl<'a> PixelBuffer<'a> {
+    /// Checks that the buffer is as large as its dimensions say.
+    pub fn new(width: u32, height: u32, channels: u8, pixels: &'a [u8]) -> Result<Self> {
+        if width == 0 || height == 0 {
+            return Err(Error::Image("the image has no pixels".into()));
+        }
+        if channels != 3 && channels != 4 {
+            return Err(Error::Image(format!("expected RGB or RGBA pixels, got {channels} channels")));
+        }
+        let needed = width as usize * height as usize * channels as usize;
+        if pixels.len() != needed {
+            return Err(Error::Image(format!(
+                "a {width}×{height} image with {channels} channels needs {needed} bytes, got {}",
+                pixels.len()
+            )));
+        }
+        Ok(Self {
+            width,
+            height,
+            channels,
+            pixels,
+        })
+    }
+}
+
+/// Where torchvision's `Resize(256)` + `CenterCrop(224)` sample a `width`×`height` image:
+/// the crop box in source pixels `(left, top, width, height)`.
+pub fn center_crop_box(width: u32, height: u32) -> (f64, f64, f64, f64) {
+    let (w, h) = (width as f64, height as f64);
+    let short = RESIZE_SHORT_SIDE as f64;
+    // torchvision truncates the long side: int(256 * long / short).
+    let (new_w, new_h) = if width <= height {
+        (short, (short * h / w).floor())
+    } else {
+        ((short * w / h).floor(), short)
+    };
+    let crop = CROP_SIZE as f64;
+    // CenterCrop uses Python's round(), which rounds halves to even.
+    let left = ((new_w - crop) / 2.0).round_ties_even();
+    let top = ((new_h - crop) / 2.0).round_ties_even();
+    let (sx, sy) = (w / new_w, h / new_h);
+    (left * sx, top * sy, crop * sx, crop * sy)
+}
+
+/// Resize + centre crop to 224×224 RGB, 8-bit (the image PIL would hand to `ToTensor`).
+pub fn resize_and_crop(image: &PixelBuffer) -> Result<Vec<u8>> {
+    let rgb: std::borrow::Cow<[u8]> = if image.channels == 4 {
+        image
+            .pixels
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        image.pixels.into()
+    };
+    let src = ImageRef::new(image.width, image.height, &rgb, PixelType::U8x3)
+        .map_err(|e| Error::Image(format!("bad pixel buffer: {e}")))?;
+    let mut dst = Image::new(CROP_SIZE as u32, CROP_SIZE as u32, PixelType::U8x3);
+    let (left, top, w, h) = center_crop_box(image.width, image.height);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(left, top, w, h);
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| Error::Image(format!("resizing failed: {e}")))?;
+    Ok(dst.into_vec())
+}
+
+/// The full evaluation transform: `[3, 224, 224]` values, channel-major, ready for the model.
+pub fn preprocess(image: &PixelBuffer, convention: InputConvention) -> Result<Vec<f32>> {
+    let crop = resize_and_crop(image)?;
+    Ok(normalize_crop(&crop, convention))
+}
+
+/// Normalises a 224×224 RGB8 crop (HWC) into a `[3, 224, 224]` CHW tensor.
+pub fn normalize_crop(crop: &[u8], convention: InputConvention) -> Vec<f32> {
+    let plane = CROP_SIZE * CROP_SIZE;
+    let mut out = vec![0.0f32; 3 * plane];
+    for (i, px) in crop.chunks_exact(3).take(plane).enumerate() {
+        let v = convention.normalize([px[0], px[1], px[2]]);
+        for c in 0..3 {
+            out[c * plane + i] = v[c];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_box_follows_torchvision_arithmetic() {
+        // 500×375 (landscape): resized to int(256*500/375) = 341 × 256; crop left =
+        // round((341-224)/2) = round(58.5) = 58 (half to even), top = 16.
+        let (l, t, w, h) = center_crop_box(500, 375);
+        let s = 375.0 / 256.0;
+        assert!((l - 58.0 * 500.0 / 341.0).abs() < 1e-9);
+        assert!((t - 16.0 * s).abs() < 1e-9);
+        assert!((w - 224.0 * 500.0 / 341.0).abs() < 1e-9);
+        assert!((h - 224.0 * s).abs() < 1e-9);
+    }
+
+    #[test]
+    fn caffe_convention_swaps_to_bgr_and_subtracts_means() {
+        let v = InputConvention::CaffeBgr.normalize([10, 20, 30]);
+        assert_eq!(v, [30.0 - 103.939, 20.0 - 116.779, 10.0 - 123.68]);
+        let t = InputConvention::Torchvision.normalize([255, 0, 0]);
+        assert!((t[0] - (1.0 - 0.485) / 0.229).abs() < 1e-6);
+        assert!((t[1] - (-0.456 / 0.224)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tiny_and_extreme_images_work() {
+        for (w, h) in [(1, 1), (3, 200), (5000, 2), (224, 224)] {
+            let pixels = vec![128u8; (w * h * 4) as usize];
+            let img = PixelBuffer::new(w, h, 4, &pixels).unwrap();
+            let out = preprocess(&img, InputConvention::Torchvision).unwrap();
+            assert_eq!(out.len(), 3 * 224 * 224);
+            // A uniform grey stays uniform grey: 128/255 normalised.
+            let want = (128.0 / 255.0 - 0.485) / 0.229;
+            assert!((out[0] - want).abs() < 1e-5, "{w}×{h}: {}", out[0]);
+        }
+    }
+
+    #[test]
+    fn wrong_buffer_sizes_are_refused() {
+        assert!(PixelBuffer::new(2, 2, 3, &[0; 11]).is_err());
+        assert!(PixelBuffer::new(0, 2, 3, &[]).is_err());
+        assert!(PixelBuffer::new(1, 1, 2, &[0; 2]).is_err());
+    }
+}
