@@ -1,1 +1,292 @@
-fn main() {}
+//! `resnet-lab`: the ResNet Lab library from the command line.
+//!
+//! Classifies images, inspects and converts weight files, prints the gradient-flow numbers
+//! and benchmarks inference. Tests and benchmarks reach the model through it.
+
+mod bench;
+mod inputs;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use resnet_lab_core::gradflow::{self, GradFlowReport};
+use resnet_lab_core::predict::Classifier;
+use resnet_lab_core::weights::bundle::write_bundle;
+use resnet_lab_core::weights::safetensors::StoredDtype;
+use resnet_lab_core::{Error, LoadedWeights};
+use serde_json::json;
+
+use burn::tensor::Device;
+
+#[derive(Parser)]
+#[command(name = "resnet-lab", version, about = "ResNet inference, weight conversion and gradient-flow analysis")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify images (or preprocessed .npy tensors) and print the top classes.
+    Classify(ClassifyArgs),
+    /// Describe a weights file: format, architecture, layout, parameters, input convention.
+    Inspect {
+        /// .pth, .safetensors, TF.js model.json or a converted bundle.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert any supported weights into one self-describing file for the web app.
+    Convert {
+        /// .pth, .safetensors, TF.js model.json or a converted bundle.
+        input: PathBuf,
+        /// Output file (.safetensors).
+        #[arg(long)]
+        out: PathBuf,
+        /// Store float16 weights (half the download).
+        #[arg(long)]
+        half: bool,
+    },
+    /// Per-block gradient norms: residual vs plain network, shortcut vs branch.
+    Gradflow(GradflowArgs),
+    /// Time batch-1 224×224 inference.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct ClassifyArgs {
+    /// Weights: .pth, .safetensors, TF.js model.json or a converted bundle.
+    #[arg(long)]
+    weights: PathBuf,
+    /// How many classes to list per input.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+    /// Include all logits in the JSON output.
+    #[arg(long)]
+    logits: bool,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
+    /// Image files (JPEG, PNG, WebP, GIF, BMP) or preprocessed float32 .npy tensors [3,H,W] / [1,3,H,W].
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct GradflowArgs {
+    /// Weights file; omit to use a He-initialised network (see --arch and --seed).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Architecture of the He-initialised network: resnet18/34/50/101/152 or cifar20/56/110/...
+    #[arg(long, default_value = "resnet50")]
+    arch: String,
+    /// Seed of the He initialisation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Class whose logit is differentiated (default: the top-1 class).
+    #[arg(long)]
+    class: Option<usize>,
+    #[arg(long)]
+    json: bool,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
+    backend: BackendChoice,
+    /// Image or preprocessed .npy.
+    input: PathBuf,
+}
+
+/// Where the network runs.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BackendChoice {
+    /// Burn's flex CPU backend.
+    Cpu,
+    /// wgpu (Vulkan/Metal/DX12; lavapipe or SwiftShader without a GPU). Needs the `wgpu` feature.
+    Wgpu,
+}
+
+impl BackendChoice {
+    pub fn device(self) -> Result<Device, Error> {
+        match self {
+            BackendChoice::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            BackendChoice::Wgpu => Device::wgpu_options()
+                .init()
+                .map_err(|e| Error::Backend(format!("no wgpu device: {e:?}"))),
+            #[cfg(not(feature = "wgpu"))]
+            BackendChoice::Wgpu => Err(Error::Backend(
+                "this build has no wgpu backend; rebuild with `--features wgpu`".into(),
+            )),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(args) => classify(args),
+        Command::Inspect { file, json } => inspect(&file, json),
+        Command::Convert { input, out, half } => convert(&input, &out, half),
+        Command::Gradflow(args) => gradflow_cmd(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn classify(args: ClassifyArgs) -> Result<ExitCode, Error> {
+    let weights = inputs::load_weights_file(&args.weights)?;
+    let device = args.backend.device()?;
+    let info = weights.info.clone();
+    let classifier = Classifier::new(weights, &device)?;
+
+    let mut results = Vec::new();
+    let mut failed = false;
+    for path in &args.inputs {
+        let shown = path.display().to_string();
+        let outcome = inputs::load_input(path, info.input).and_then(|input| {
+            let batch = classifier.input_batch(&[input.values], input.height, input.width)?;
+            let logits = pollster::block_on(classifier.logits(batch))?;
+            Ok(logits.into_iter().next().unwrap_or_default())
+        });
+        match outcome {
+            Ok(logits) => {
+                let top = classifier.top_k(&logits, args.top);
+                if !args.json {
+                    println!("{shown}");
+                    for p in &top {
+                        println!("  {:>6.2}%  {:>4}  {}", p.prob * 100.0, p.index, p.label);
+                    }
+                }
+                let mut entry = json!({ "image": shown, "top": top });
+                if args.logits {
+                    entry["logits"] = json!(logits);
+                }
+                results.push(entry);
+            }
+            Err(e) => {
+                failed = true;
+                if !args.json {
+                    eprintln!("{shown}: error: {e}");
+                }
+                results.push(json!({ "image": shown, "error": e.to_string() }));
+            }
+        }
+    }
+    if args.json {
+        let doc = json!({ "model": model_json(&info), "results": results });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn model_json(info: &resnet_lab_core::ModelInfo) -> serde_json::Value {
+    json!({
+        "name": info.name(),
+        "format": info.format,
+        "layout": info.config.layout,
+        "block": info.config.block,
+        "stage_blocks": info.config.stage_blocks,
+        "base_width": info.config.base_width,
+        "num_classes": info.config.num_classes,
+        "parameters": info.config.num_params(),
+        "input": info.input,
+        "labels": info.labels,
+        "stored_dtype": info.stored_dtype,
+        "source": info.source,
+    })
+}
+
+fn inspect(path: &Path, as_json: bool) -> Result<ExitCode, Error> {
+    let weights = inputs::load_weights_file(path)?;
+    // Building the network checks every tensor, so `inspect` also validates the file.
+    weights.tensors.check_against(&weights.info.config.tensor_specs())?;
+    weights.tensors.check_finite()?;
+    let info = &weights.info;
+    if as_json {
+        let mut doc = model_json(info);
+        doc["file"] = json!(path.display().to_string());
+        doc["tensors"] = json!(weights.tensors.len());
+        doc["parameters_with_bn_statistics"] = json!(info.config.num_params_with_bn_statistics());
+        doc["bn_eps"] = json!(info.config.bn_eps);
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        let c = &info.config;
+        println!("file:          {}", path.display());
+        println!("format:        {}", info.format.describe());
+        println!("source:        {}", info.source);
+        println!("architecture:  {} ({:?} blocks {:?}, base width {})", info.name(), c.block, c.stage_blocks, c.base_width);
+        println!(
+            "layout:        {}",
+            match c.layout {
+                resnet_lab_core::model::Layout::Torchvision => "torchvision v1.5 (stride on the 3×3 conv, no conv bias)",
+                resnet_lab_core::model::Layout::Keras => "original / Keras v1 (stride on the first 1×1 conv, conv bias)",
+            }
+        );
+        println!("classes:       {} ({:?})", c.num_classes, info.labels);
+        println!("parameters:    {} (with BatchNorm statistics: {})", c.num_params(), c.num_params_with_bn_statistics());
+        println!("BatchNorm eps: {}", c.bn_eps);
+        println!("dtype:         {}", info.stored_dtype);
+        println!("input:         {}", info.input.describe());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
+    let mut weights = inputs::load_weights_file(input)?;
+    weights.tensors.check_finite()?;
+    if weights.info.source.is_empty() {
+        weights.info.source = input.display().to_string();
+    } else {
+        let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        weights.info.source = format!("{} ({name})", weights.info.source);
+    }
+    let dtype = if half { StoredDtype::F16 } else { StoredDtype::F32 };
+    let bytes = write_bundle(&weights, dtype)?;
+    std::fs::write(out, &bytes).map_err(|e| Error::Input(format!("cannot write {}: {e}", out.display())))?;
+    eprintln!(
+        "wrote {} ({}, {:.1} MB, {})",
+        out.display(),
+        weights.info.name(),
+        bytes.len() as f64 / 1e6,
+        if half { "float16" } else { "float32" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
+    let device = args.backend.device()?;
+    let weights: LoadedWeights = match &args.weights {
+        Some(path) => inputs::load_weights_file(path)?,
+        None => gradflow::he_initialized_weights(&args.arch, args.seed)?,
+    };
+    let info = weights.info.clone();
+    let input = inputs::load_input(&args.input, info.input)?;
+    let report: GradFlowReport = pollster::block_on(gradflow::analyze(
+        weights,
+        &input.values,
+        [input.height, input.width],
+        args.class,
+        &device,
+    ))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        println!("class {} ({}), logit {:.4}", report.class, report.label, report.logit);
+        println!("{:<10} {:>12} {:>12} {:>12} {:>12}", "block", "‖∂z/∂x‖", "shortcut", "residual", "plain");
+        for b in &report.blocks {
+            println!(
+                "{:<10} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
+                b.block, b.grad_norm, b.shortcut_norm, b.residual_norm, b.plain_grad_norm
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

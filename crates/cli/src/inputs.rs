@@ -1,0 +1,72 @@
+//! Reading what the user names on the command line: weight files and inputs.
+
+use std::path::Path;
+
+use resnet_lab_core::preprocess::decode::decode_image;
+use resnet_lab_core::preprocess::{CROP_SIZE, InputConvention, PixelBuffer, preprocess};
+use resnet_lab_core::weights::{self, LoadedWeights, WeightFormat, tfjs::TfjsModel};
+use resnet_lab_core::Error;
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Loads any supported weights file; a TF.js `model.json` brings its shards from its folder.
+pub fn load_weights_file(path: &Path) -> Result<LoadedWeights, Error> {
+    let bytes = read(path)?;
+    if weights::sniff_format(&bytes) == Some(WeightFormat::TfjsLayers) {
+        let model = TfjsModel::parse(&bytes)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let shards = model
+            .shard_paths()
+            .iter()
+            .map(|p| read(&dir.join(p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        return weights::load_tfjs(&bytes, &shards);
+    }
+    weights::load_weights(&bytes)
+}
+
+/// A network input: `[3, height, width]` values.
+pub struct Input {
+    pub values: Vec<f32>,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// An image file (decoded and preprocessed for `convention`) or a preprocessed `.npy`.
+pub fn load_input(path: &Path, convention: InputConvention) -> Result<Input, Error> {
+    let bytes = read(path)?;
+    if bytes.starts_with(b"\x93NUMPY") {
+        return load_npy(&bytes);
+    }
+    let image = decode_image(&bytes)?;
+    let pixels = PixelBuffer::new(image.width, image.height, 3, &image.rgb)?;
+    Ok(Input {
+        values: preprocess(&pixels, convention)?,
+        height: CROP_SIZE,
+        width: CROP_SIZE,
+    })
+}
+
+/// A float32 `.npy` of shape `[3, H, W]` or `[1, 3, H, W]`, fed to the model as is.
+fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
+    let bad = |why: String| Error::Input(format!("unusable .npy: {why}"));
+    let npy = npyz::NpyFile::new(bytes).map_err(|e| bad(e.to_string()))?;
+    let shape: Vec<u64> = npy.shape().to_vec();
+    let (h, w) = match shape.as_slice() {
+        [3, h, w] | [1, 3, h, w] => (*h as usize, *w as usize),
+        other => return Err(bad(format!("shape {other:?}; expected [3, H, W] or [1, 3, H, W]"))),
+    };
+    if npy.order() != npyz::Order::C {
+        return Err(bad("Fortran order; save a C-contiguous array".into()));
+    }
+    let values: Vec<f32> = npy
+        .into_vec::<f32>()
+        .map_err(|e| bad(format!("{e} (expected float32)")))?;
+    Ok(Input {
+        values,
+        height: h,
+        width: w,
+    })
+}
