@@ -1,0 +1,49 @@
+//! The gradient-flow numbers agree with PyTorch autograd (`tests/fixtures/generate.py`):
+//! per block ‖∂z/∂x‖, the shortcut and residual-branch parts, and the plain network.
+
+mod common;
+
+use burn::tensor::Device;
+use common::{npy, read};
+use resnet_lab_core::gradflow::analyze;
+use resnet_lab_core::load_weights;
+use serde_json::Value;
+
+fn check(net: &str) {
+    let weights = load_weights(&read(&format!("{net}.safetensors"))).unwrap();
+    let reference: Value = serde_json::from_slice(&read(&format!("{net}_gradflow.json"))).unwrap();
+    let class = reference["class"].as_u64().unwrap() as usize;
+    let (_, input) = npy("tiny_input.npy");
+
+    // Let the model pick the class: it must be the same top-1 as PyTorch's.
+    let report = pollster::block_on(analyze(weights, &input, [64, 64], None, &Device::flex())).unwrap();
+    assert_eq!(report.class, class, "{net}: top-1 class");
+
+    let want = reference["blocks"].as_array().unwrap();
+    assert_eq!(report.blocks.len(), want.len(), "{net}: block count");
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-3 * want.abs().max(1e-12);
+    for (got, want) in report.blocks.iter().zip(want) {
+        assert_eq!(got.block, want["block"].as_str().unwrap());
+        for (field, value) in [
+            ("grad_norm", got.grad_norm),
+            ("shortcut_norm", got.shortcut_norm),
+            ("residual_norm", got.residual_norm),
+            ("plain_grad_norm", got.plain_grad_norm),
+        ] {
+            let expected = want[field].as_f64().unwrap();
+            assert!(close(value, expected), "{net} {} {field}: got {value}, PyTorch {expected}", got.block);
+        }
+    }
+    let input_norm = reference["input_grad_norm"].as_f64().unwrap();
+    assert!(close(report.input_grad_norm, input_norm), "{net}: input grad norm {} vs {input_norm}", report.input_grad_norm);
+}
+
+#[test]
+fn resnet18_gradient_flow_matches_pytorch_autograd() {
+    check("tiny_resnet18");
+}
+
+#[test]
+fn resnet50_gradient_flow_matches_pytorch_autograd() {
+    check("tiny_resnet50");
+}
