@@ -52,30 +52,30 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, Stri
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredDtype {
     F32,
-    /// Half precision: half the download, about three decimal digits per weight.
+    /// Half precision for convolution and classifier weights (half the download, about three
+    /// decimal digits per weight). Vectors (biases, BatchNorm statistics) stay float32: they are
+    /// tiny, and a Caffe-scale running variance can exceed float16's range (65504).
     F16,
 }
 
 /// Writes `tensors` as safetensors in `dtype`, with `metadata` in the header.
 pub fn write_safetensors(tensors: &TensorSet, dtype: StoredDtype, metadata: HashMap<String, String>) -> Result<Vec<u8>> {
-    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+    let encoded: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = tensors
         .iter()
         .map(|(name, t)| {
-            let bytes = match dtype {
-                StoredDtype::F32 => t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                StoredDtype::F16 => t.data.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
-            };
-            (name.to_owned(), t.shape.clone(), bytes)
+            if dtype == StoredDtype::F16 && t.shape.len() >= 2 {
+                let bytes = t.data.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect();
+                (name.to_owned(), t.shape.clone(), Dtype::F16, bytes)
+            } else {
+                let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (name.to_owned(), t.shape.clone(), Dtype::F32, bytes)
+            }
         })
         .collect();
-    let st_dtype = match dtype {
-        StoredDtype::F32 => Dtype::F32,
-        StoredDtype::F16 => Dtype::F16,
-    };
     let views = encoded
         .iter()
-        .map(|(name, shape, bytes)| {
-            safetensors::tensor::TensorView::new(st_dtype, shape.clone(), bytes)
+        .map(|(name, shape, st_dtype, bytes)| {
+            safetensors::tensor::TensorView::new(*st_dtype, shape.clone(), bytes)
                 .map(|view| (name.as_str(), view))
                 .map_err(|e| Error::corrupt(FORMAT, e.to_string()))
         })
