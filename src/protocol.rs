@@ -1,0 +1,220 @@
+//! Messages between the page (UI thread) and the inference engine (a dedicated Web Worker).
+//!
+//! Control messages travel as JSON strings; the bulky payloads (photos) travel beside them
+//! as structured-cloned `File` objects, so nothing large is serialised.
+
+use serde::{Deserialize, Serialize};
+
+/// Which compute backend a person asked for (`?backend=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// WebGPU on a real GPU, the CPU when the only adapter is a software one or none.
+    #[default]
+    Auto,
+    Cpu,
+    Webgpu,
+}
+
+impl BackendChoice {
+    /// Reads the `?backend=` value; anything unknown means automatic.
+    pub fn parse(value: Option<&str>) -> Self {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            Some("cpu" | "wasm" | "flex") => BackendChoice::Cpu,
+            Some("webgpu" | "gpu" | "wgpu") => BackendChoice::Webgpu,
+            _ => BackendChoice::Auto,
+        }
+    }
+}
+
+/// The backend actually in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    Webgpu,
+    Cpu,
+}
+
+impl BackendKind {
+    /// The value of `data-backend`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Webgpu => "webgpu",
+            BackendKind::Cpu => "cpu",
+        }
+    }
+}
+
+/// Where to get a model's weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightsSource {
+    /// The name shown while loading (manifest name, file name or URL).
+    pub label: String,
+    /// URL of the weights file or of a TF.js `model.json` (may be a `blob:` URL).
+    pub url: String,
+    /// For a `model.json` picked from disk: its shard files by name, as `blob:` URLs.
+    #[serde(default)]
+    pub shard_urls: Vec<(String, String)>,
+    /// Size announced by the manifest, to detect a truncated download.
+    #[serde(default)]
+    pub expected_bytes: Option<u64>,
+    /// Keep the download in Cache Storage (not for local files).
+    pub cache: bool,
+}
+
+/// UI → engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// Pick the backend (once per worker) and load a model on it, with a warm-up pass.
+    Load { backend: BackendChoice, source: WeightsSource },
+    /// Classify the photo sent beside this message (a `File` / `Blob`).
+    Classify { id: u32, name: String },
+    /// Forget every cached weights file.
+    ClearCache,
+    /// Test hook: destroy the GPU device to exercise recovery.
+    LoseDevice,
+}
+
+/// Timings of one photo, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Timings {
+    pub decode_ms: f64,
+    pub preprocess_ms: f64,
+    pub inference_ms: f64,
+    pub readback_ms: f64,
+}
+
+impl Timings {
+    pub fn total_ms(&self) -> f64 {
+        self.decode_ms + self.preprocess_ms + self.inference_ms + self.readback_ms
+    }
+}
+
+/// One line of a top-5 list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRow {
+    pub index: usize,
+    pub label: String,
+    pub prob: f32,
+}
+
+/// What the engine says about the loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    /// `resnet50`, `resnet18`, ...
+    pub name: String,
+    pub label: String,
+    pub format: String,
+    pub dtype: String,
+    pub source: String,
+    pub input: String,
+    pub parameters: usize,
+    pub bytes: u64,
+    pub from_cache: bool,
+    pub download_ms: f64,
+    pub build_ms: f64,
+    pub warmup_ms: f64,
+}
+
+/// Engine → UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    /// The engine's WebAssembly is running and accepts requests.
+    Started,
+    /// The backend chosen for this worker, and why.
+    Backend {
+        kind: BackendKind,
+        adapter: String,
+        notice: Option<String>,
+    },
+    /// Download progress (`total` when the server said).
+    Progress { done: u64, total: Option<u64>, phase: String },
+    ModelReady(ModelSummary),
+    ModelError { message: String },
+    Result {
+        id: u32,
+        top: Vec<PredictionRow>,
+        timings: Timings,
+        backend: BackendKind,
+        width: u32,
+        height: u32,
+    },
+    ClassifyError { id: u32, message: String },
+    /// The GPU device went away; the UI restarts the engine and reloads the model.
+    DeviceLost { message: String },
+    CacheCleared { entries: u32 },
+    /// A problem not tied to a photo or the model.
+    Failure { message: String },
+}
+
+/// Human-readable byte counts: `97.6 MB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Human-readable durations: `850 ms`, `1.24 s`.
+pub fn format_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_json() {
+        let req = Request::Load {
+            backend: BackendChoice::Cpu,
+            source: WeightsSource {
+                label: "resnet50".into(),
+                url: "weights/x.safetensors".into(),
+                shard_urls: vec![],
+                expected_bytes: Some(10),
+                cache: true,
+            },
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(json.contains("\"type\":\"load\""));
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
+        let resp = Response::Progress {
+            done: 1,
+            total: None,
+            phase: "download".into(),
+        };
+        let json = serde_json::to_string(&resp).unwrap();
+        assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), resp);
+    }
+
+    #[test]
+    fn backend_choice_parses_loosely() {
+        assert_eq!(BackendChoice::parse(Some("CPU")), BackendChoice::Cpu);
+        assert_eq!(BackendChoice::parse(Some("webgpu")), BackendChoice::Webgpu);
+        assert_eq!(BackendChoice::parse(Some("nonsense")), BackendChoice::Auto);
+        assert_eq!(BackendChoice::parse(None), BackendChoice::Auto);
+    }
+
+    #[test]
+    fn formats_are_readable() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(51_300_000), "51.3 MB");
+        assert_eq!(format_ms(850.2), "850 ms");
+        assert_eq!(format_ms(1240.0), "1.24 s");
+    }
+}

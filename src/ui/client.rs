@@ -1,0 +1,242 @@
+//! The page's end of the engine worker: spawns it, sends requests, routes responses into
+//! the page state, and restarts it when the GPU device is lost or the worker dies.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+
+use js_sys::Reflect;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+use yew::Callback;
+
+use crate::protocol::{BackendChoice, Request, Response, WeightsSource};
+use crate::ui::state::Action;
+
+/// The worker script Trunk writes next to `index.html` (`data-loader-shim`).
+const ENGINE_SCRIPT: &str = "./engine_loader.js";
+/// Restarts allowed before giving up (a worker that dies at start-up would loop).
+const MAX_RESTARTS: u32 = 3;
+
+type MessageHandler = Closure<dyn FnMut(MessageEvent)>;
+type ErrorHandler = Closure<dyn FnMut(ErrorEvent)>;
+
+pub struct EngineClient {
+    me: Weak<RefCell<EngineClient>>,
+    worker: Option<Worker>,
+    handlers: Option<(MessageHandler, ErrorHandler)>,
+    /// Handlers of terminated workers: kept, because a worker is often replaced from inside
+    /// one of its own handlers.
+    retired: Vec<(MessageHandler, ErrorHandler)>,
+    on_action: Callback<Action>,
+    pub backend: BackendChoice,
+    /// The model last asked for, to reload it after a restart.
+    source: Option<WeightsSource>,
+    /// Photos sent and not yet answered, oldest first (the engine answers in order).
+    inflight: VecDeque<(u32, String, web_sys::File)>,
+    restarts: u32,
+    lost: bool,
+    next_id: u32,
+}
+
+pub fn now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_default()
+}
+
+impl EngineClient {
+    pub fn new(on_action: Callback<Action>, backend: BackendChoice) -> Rc<RefCell<Self>> {
+        let client = Rc::new(RefCell::new(Self {
+            me: Weak::new(),
+            worker: None,
+            handlers: None,
+            retired: Vec::new(),
+            on_action,
+            backend,
+            source: None,
+            inflight: VecDeque::new(),
+            restarts: 0,
+            lost: false,
+            next_id: 1,
+        }));
+        client.borrow_mut().me = Rc::downgrade(&client);
+        client.borrow_mut().spawn();
+        client
+    }
+
+    pub fn next_photo_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn spawn(&mut self) {
+        let options = web_sys::WorkerOptions::new();
+        options.set_name("resnet-lab-engine");
+        let worker = match Worker::new_with_options(ENGINE_SCRIPT, &options) {
+            Ok(worker) => worker,
+            Err(e) => {
+                self.on_action
+                    .emit(Action::Error(format!("The inference engine could not be started: {e:?}")));
+                return;
+            }
+        };
+        let me = self.me.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let Some(json) = event.data().as_string() else { return };
+            let Some(client) = me.upgrade() else { return };
+            match serde_json::from_str::<Response>(&json) {
+                Ok(response) => EngineClient::handle(&client, response),
+                Err(e) => {
+                    let on_action = client.borrow().on_action.clone();
+                    on_action.emit(Action::Error(format!("unreadable message from the engine: {e}")));
+                }
+            }
+        });
+        let me = self.me.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            let Some(client) = me.upgrade() else { return };
+            let message = event.message();
+            let message = if message.is_empty() { "the engine stopped".to_string() } else { message };
+            EngineClient::crashed(&client, message);
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        if let Some(old) = self.handlers.replace((on_message, on_error)) {
+            self.retired.push(old);
+        }
+        self.worker = Some(worker);
+        self.lost = false;
+    }
+
+    fn post(&self, request: &Request, file: Option<&JsValue>) {
+        let Some(worker) = &self.worker else { return };
+        let message = js_sys::Object::new();
+        let json = serde_json::to_string(request).unwrap_or_default();
+        let _ = Reflect::set(&message, &"json".into(), &JsValue::from_str(&json));
+        if let Some(file) = file {
+            let _ = Reflect::set(&message, &"file".into(), file);
+        }
+        if let Err(e) = worker.post_message(&message) {
+            self.on_action
+                .emit(Action::Error(format!("could not reach the inference engine: {e:?}")));
+        }
+    }
+
+    /// Loads a model (the engine picks its backend on the first load).
+    pub fn load(&mut self, source: WeightsSource, name: String, selected: Option<String>) {
+        self.on_action.emit(Action::Loading {
+            label: source.label.clone(),
+            name,
+            selected,
+            at: now(),
+        });
+        self.post(
+            &Request::Load {
+                backend: self.backend,
+                source: source.clone(),
+            },
+            None,
+        );
+        self.source = Some(source);
+    }
+
+    pub fn classify(&mut self, id: u32, name: String, file: web_sys::File) {
+        self.post(&Request::Classify { id, name: name.clone() }, Some(file.as_ref()));
+        self.inflight.push_back((id, name, file));
+    }
+
+    pub fn clear_cache(&self) {
+        self.post(&Request::ClearCache, None);
+    }
+
+    pub fn lose_device(&self) {
+        self.post(&Request::LoseDevice, None);
+    }
+
+    fn handle(client: &Rc<RefCell<Self>>, response: Response) {
+        let on_action = client.borrow().on_action.clone();
+        match &response {
+            Response::Result { id, .. } | Response::ClassifyError { id, .. } => {
+                client.borrow_mut().inflight.retain(|(i, _, _)| i != id);
+            }
+            Response::DeviceLost { message } => {
+                let already = std::mem::replace(&mut client.borrow_mut().lost, true);
+                if !already {
+                    let message = message.clone();
+                    // Restart outside this handler: it belongs to the worker being replaced.
+                    let client = Rc::clone(client);
+                    wasm_bindgen_futures::spawn_local(async move {
+                        EngineClient::restart(&client, format!("{message}. Restarting the engine and reloading the model…"));
+                    });
+                }
+            }
+            _ => {}
+        }
+        on_action.emit(Action::Engine(response, now()));
+    }
+
+    /// The worker died (a trap or an uncaught error): the photo it was working on is marked
+    /// failed, and the engine restarts with the model and the remaining photos.
+    fn crashed(client: &Rc<RefCell<Self>>, message: String) {
+        let (on_action, failed) = {
+            let mut c = client.borrow_mut();
+            (c.on_action.clone(), c.inflight.pop_front())
+        };
+        if let Some((id, name, _)) = failed {
+            on_action.emit(Action::PhotoFailed {
+                id,
+                message: format!("the engine failed while classifying {name}: {message}"),
+            });
+        }
+        let client = Rc::clone(client);
+        wasm_bindgen_futures::spawn_local(async move {
+            EngineClient::restart(&client, format!("The inference engine stopped ({message}); restarting it."));
+        });
+    }
+
+    fn restart(client: &Rc<RefCell<Self>>, reason: String) {
+        let mut c = client.borrow_mut();
+        if let Some(worker) = c.worker.take() {
+            worker.terminate();
+        }
+        c.restarts += 1;
+        if c.restarts > MAX_RESTARTS {
+            let on_action = c.on_action.clone();
+            let pending: Vec<u32> = c.inflight.drain(..).map(|(id, _, _)| id).collect();
+            drop(c);
+            for id in pending {
+                on_action.emit(Action::PhotoFailed {
+                    id,
+                    message: "the inference engine keeps failing; reload the page to try again".into(),
+                });
+            }
+            on_action.emit(Action::ModelUnavailable(format!(
+                "{reason} The engine failed {MAX_RESTARTS} times; giving up (reload the page to try again)."
+            )));
+            return;
+        }
+        c.on_action.emit(Action::Info(Some(reason)));
+        c.spawn();
+        if let Some(source) = c.source.clone() {
+            let name = source.label.clone();
+            c.load(source, name, None);
+        }
+        let pending: Vec<_> = c.inflight.drain(..).collect();
+        for (id, name, file) in pending {
+            c.classify(id, name, file);
+        }
+    }
+}
+
+impl Drop for EngineClient {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.terminate();
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! The page's building blocks. Each one only renders what it is given and reports what the
+//! person did through callbacks; [`super::App`] owns the state and the engine.
+
+use wasm_bindgen::JsCast;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::protocol::{format_bytes, format_ms, BackendKind, PredictionRow, Timings};
+use crate::ui::state::{BackendInfo, Manifest, ModelState, LoadState, Photo, PhotoState, Progress};
+
+/// Files chosen in an `<input type=file>`, then the input is reset so the same file can be
+/// chosen again.
+fn take_files(event: &Event) -> Vec<web_sys::File> {
+    let Some(input) = event.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
+        return Vec::new();
+    };
+    let files = input
+        .files()
+        .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+        .unwrap_or_default();
+    input.set_value("");
+    files
+}
+
+#[derive(Properties, PartialEq)]
+pub struct BackendStatusProps {
+    pub backend: Option<BackendInfo>,
+}
+
+/// Which backend runs the network, on which adapter; links to switch by hand.
+#[function_component(BackendStatus)]
+pub fn backend_status(props: &BackendStatusProps) -> Html {
+    let (kind, label, adapter) = match &props.backend {
+        Some(b) => (
+            b.kind.as_str(),
+            match b.kind {
+                BackendKind::Webgpu => "WebGPU",
+                BackendKind::Cpu => "CPU",
+            },
+            b.adapter.clone(),
+        ),
+        None => ("", "…", "choosing a backend".to_string()),
+    };
+    let switch = match props.backend.as_ref().map(|b| b.kind) {
+        Some(BackendKind::Webgpu) => html! { <a class="switch" href="?backend=cpu">{ "use CPU" }</a> },
+        Some(BackendKind::Cpu) => html! { <a class="switch" href="?backend=webgpu">{ "try WebGPU" }</a> },
+        None => html! {},
+    };
+    html! {
+        <div class="backend-status" data-testid="backend" data-backend={kind} title={adapter.clone()}>
+            <span class={classes!("badge", format!("badge-{}", if kind.is_empty() { "unknown" } else { kind }))}>{ label }</span>
+            <span class="adapter">{ adapter }</span>
+            { switch }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ProgressBarProps {
+    pub progress: Option<Progress>,
+}
+
+/// Download progress in bytes (indeterminate when the size is unknown).
+#[function_component(ProgressBar)]
+pub fn progress_bar(props: &ProgressBarProps) -> Html {
+    let Some(p) = &props.progress else {
+        return html! { <div class="progress indeterminate" role="progressbar"><div class="fill"></div></div> };
+    };
+    let (fraction, text) = match p.total {
+        Some(total) if total > 0 => {
+            let f = (p.done as f64 / total as f64).clamp(0.0, 1.0);
+            (Some(f), format!("{}: {} / {}", p.phase, format_bytes(p.done), format_bytes(total)))
+        }
+        _ => (None, format!("{}: {}", p.phase, format_bytes(p.done))),
+    };
+    let style = fraction.map(|f| format!("width: {:.1}%", f * 100.0)).unwrap_or_default();
+    html! {
+        <div class="progress-wrap" data-testid="progress">
+            <div class={classes!("progress", fraction.is_none().then_some("indeterminate"))}
+                 role="progressbar"
+                 aria-valuemin="0" aria-valuemax="100"
+                 aria-valuenow={fraction.map(|f| format!("{:.0}", f * 100.0))}>
+                <div class="fill" style={style}></div>
+            </div>
+            <div class="progress-text">{ text }</div>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ModelStatusProps {
+    pub model: ModelState,
+}
+
+/// Loading / ready / error, with what was loaded and how long it took.
+#[function_component(ModelStatus)]
+pub fn model_status(props: &ModelStatusProps) -> Html {
+    let m = &props.model;
+    let body = match m.state {
+        LoadState::Idle => html! { <span class="muted">{ "No model yet." }</span> },
+        LoadState::Loading => html! {
+            <>
+                <div class="status-line"><span class="spinner"></span>{ format!("Loading {}…", m.label) }</div>
+                <ProgressBar progress={m.progress.clone()} />
+            </>
+        },
+        LoadState::Ready => {
+            let s = m.summary.as_ref();
+            let detail = s
+                .map(|s| {
+                    format!(
+                        "{} · {:.1} M parameters · {} {} · {} · ready in {} (warm-up {})",
+                        s.name,
+                        s.parameters as f64 / 1e6,
+                        format_bytes(s.bytes),
+                        s.dtype,
+                        if s.from_cache { "from cache".to_string() } else { format!("downloaded in {}", format_ms(s.download_ms)) },
+                        format_ms(m.ready_ms.unwrap_or(s.download_ms + s.build_ms + s.warmup_ms)),
+                        format_ms(s.warmup_ms),
+                    )
+                })
+                .unwrap_or_default();
+            html! {
+                <>
+                    <div class="status-line"><span class="dot ok"></span>{ format!("{} ready", m.label) }</div>
+                    <div class="muted small" title={s.map(|s| format!("{} — {}; input: {}", s.format, s.source, s.input)).unwrap_or_default()}>{ detail }</div>
+                </>
+            }
+        }
+        LoadState::Error => html! {
+            <>
+                <div class="status-line"><span class="dot bad"></span>{ "No model loaded" }</div>
+                <div class="small error-text">{ m.error.clone().unwrap_or_default() }</div>
+            </>
+        },
+    };
+    html! {
+        <section class="model-status" data-testid="model-status" data-state={m.state.as_str()} data-model={m.name.clone()}>
+            { body }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ModelPickerProps {
+    pub manifest: Option<Manifest>,
+    pub selected: Option<String>,
+    pub on_select: Callback<String>,
+    pub on_weights: Callback<Vec<web_sys::File>>,
+    pub on_clear_cache: Callback<()>,
+}
+
+/// The served models, a weights file of one's own, and the cache.
+#[function_component(ModelPicker)]
+pub fn model_picker(props: &ModelPickerProps) -> Html {
+    let on_change = {
+        let cb = props.on_select.clone();
+        Callback::from(move |e: Event| {
+            if let Some(select) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) {
+                cb.emit(select.value());
+            }
+        })
+    };
+    let on_weights = {
+        let cb = props.on_weights.clone();
+        Callback::from(move |e: Event| {
+            let files = take_files(&e);
+            if !files.is_empty() {
+                cb.emit(files);
+            }
+        })
+    };
+    let on_clear = {
+        let cb = props.on_clear_cache.clone();
+        Callback::from(move |_| cb.emit(()))
+    };
+    let options = match &props.manifest {
+        Some(m) if !m.models.is_empty() => m
+            .models
+            .iter()
+            .map(|model| {
+                let size = model.bytes.map(|b| format!(" · {}", format_bytes(b))).unwrap_or_default();
+                html! {
+                    <option value={model.name.clone()} selected={props.selected.as_deref() == Some(model.name.as_str())}>
+                        { format!("{}{}", model.title(), size) }
+                    </option>
+                }
+            })
+            .collect::<Html>(),
+        _ => html! { <option value="" disabled=true selected=true>{ "no served models" }</option> },
+    };
+    html! {
+        <section class="model-picker">
+            <label class="field">
+                <span>{ "Model" }</span>
+                <select data-testid="model-select" onchange={on_change} disabled={props.manifest.is_none()}>
+                    { options }
+                </select>
+            </label>
+            <label class="button secondary" title=".safetensors, .pth, a ResNet Lab bundle, or a TF.js model.json with its .bin shards">
+                { "Load weights file…" }
+                <input type="file" class="visually-hidden" data-testid="weights-input" multiple=true
+                       accept=".safetensors,.pth,.pt,.bin,.json" onchange={on_weights} />
+            </label>
+            <button class="button ghost" data-testid="clear-cache" onclick={on_clear} title="Delete downloaded weights kept by this browser">
+                { "Clear cache" }
+            </button>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ErrorBannerProps {
+    pub errors: Vec<String>,
+    pub on_dismiss: Callback<usize>,
+}
+
+/// Page-level errors, each dismissable.
+#[function_component(ErrorBanner)]
+pub fn error_banner(props: &ErrorBannerProps) -> Html {
+    html! {
+        <div class="errors" aria-live="assertive">
+            { for props.errors.iter().enumerate().map(|(i, message)| {
+                let cb = props.on_dismiss.clone();
+                html! {
+                    <div class="error-banner" data-testid="error" role="alert">
+                        <span class="icon">{ "⚠" }</span>
+                        <span class="message">{ message.clone() }</span>
+                        <button class="close" aria-label="Dismiss" onclick={Callback::from(move |_| cb.emit(i))}>{ "×" }</button>
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct NoticeProps {
+    pub text: Option<String>,
+    #[prop_or_default]
+    pub testid: AttrValue,
+    #[prop_or_default]
+    pub on_dismiss: Option<Callback<()>>,
+}
+
+/// A visible remark (backend fallback, engine restart, cache cleared).
+#[function_component(Notice)]
+pub fn notice(props: &NoticeProps) -> Html {
+    let Some(text) = &props.text else { return html! {} };
+    let close = props.on_dismiss.clone().map(|cb| {
+        html! { <button class="close" aria-label="Dismiss" onclick={Callback::from(move |_| cb.emit(()))}>{ "×" }</button> }
+    });
+    html! {
+        <div class="notice" role="status" data-testid={props.testid.clone()}>
+            <span class="icon">{ "ℹ" }</span><span class="message">{ text.clone() }</span>{ for close }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DropZoneProps {
+    pub on_files: Callback<Vec<web_sys::File>>,
+    pub dragging: bool,
+}
+
+/// Where photos come in: the picker here; dropping anywhere and pasting are handled by
+/// the page.
+#[function_component(DropZone)]
+pub fn drop_zone(props: &DropZoneProps) -> Html {
+    let on_change = {
+        let cb = props.on_files.clone();
+        Callback::from(move |e: Event| {
+            let files = take_files(&e);
+            if !files.is_empty() {
+                cb.emit(files);
+            }
+        })
+    };
+    html! {
+        <section class={classes!("drop-zone", props.dragging.then_some("dragging"))}>
+            <div class="drop-icon" aria-hidden="true">
+                <svg viewBox="0 0 24 24" width="40" height="40"><path fill="currentColor" d="M19 7v2.99s-1.99.01-2 0V7h-3s.01-1.99 0-2h3V2h2v3h3v2h-3zm-3 4V8h-3V5H5c-1.1 0-2 .9-2 2v12c0 1.1.9 2 2 2h12c1.1 0 2-.9 2-2v-8h-3zM5 19l3-4 2 3 3-4 4 5H5z"/></svg>
+            </div>
+            <div class="drop-text">
+                <strong>{ "Drop photos anywhere" }</strong>
+                <span>{ ", paste them, or " }</span>
+                <label class="link-button">
+                    { "choose files" }
+                    <input type="file" class="visually-hidden" data-testid="image-input" multiple=true accept="image/*" onchange={on_change} />
+                </label>
+            </div>
+            <div class="muted small">{ "JPEG, PNG, WebP, GIF, AVIF… anything this browser can show. Photos never leave your machine." }</div>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct PredictionBarProps {
+    pub rank: usize,
+    pub row: PredictionRow,
+}
+
+/// One class of a top-5 list, with its probability bar.
+#[function_component(PredictionBar)]
+pub fn prediction_bar(props: &PredictionBarProps) -> Html {
+    let p = &props.row;
+    let pct = (p.prob as f64 * 100.0).clamp(0.0, 100.0);
+    html! {
+        <li class={classes!("prediction", (props.rank == 0).then_some("top"))} data-testid="prediction"
+            data-index={p.index.to_string()} data-label={p.label.clone()} data-prob={format!("{:.6}", p.prob)}>
+            <div class="prediction-head">
+                <span class="label">{ p.label.clone() }</span>
+                <span class="prob">{ format!("{pct:.1}%") }</span>
+            </div>
+            <div class="bar"><div class="fill" style={format!("width: {pct:.2}%")}></div></div>
+        </li>
+    }
+}
+
+fn timings_line(t: &Timings, backend: Option<BackendKind>) -> Html {
+    html! {
+        <div class="timings" data-testid="timings"
+             data-preprocess-ms={format!("{:.1}", t.preprocess_ms)}
+             data-inference-ms={format!("{:.1}", t.inference_ms)}
+             data-readback-ms={format!("{:.1}", t.readback_ms)}
+             data-decode-ms={format!("{:.1}", t.decode_ms)}>
+            <span title="decoding by the browser">{ format!("decode {}", format_ms(t.decode_ms)) }</span>
+            <span title="resize 256, centre crop 224, normalise">{ format!("preprocess {}", format_ms(t.preprocess_ms)) }</span>
+            <span title="forward pass">{ format!("inference {}", format_ms(t.inference_ms)) }</span>
+            <span title="reading the logits back">{ format!("read-back {}", format_ms(t.readback_ms)) }</span>
+            <span class={classes!("badge", "small-badge", backend.map(|b| format!("badge-{}", b.as_str())))}>
+                { backend.map(|b| b.as_str()).unwrap_or("") }
+            </span>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ResultCardProps {
+    pub photo: Photo,
+}
+
+/// One photo: the picture, its top-5 and its timings.
+#[function_component(ResultCard)]
+pub fn result_card(props: &ResultCardProps) -> Html {
+    let p = &props.photo;
+    let picture = if p.state == PhotoState::Error {
+        html! { <div class="thumb placeholder" aria-hidden="true">{ "✕" }</div> }
+    } else {
+        html! { <img class="thumb" src={p.url.0.to_string()} alt={p.name.clone()} loading="lazy" /> }
+    };
+    let body = match p.state {
+        PhotoState::Pending => html! { <div class="pending"><span class="spinner"></span>{ "Classifying…" }</div> },
+        PhotoState::Error => html! {
+            <div class="card-error" data-testid="result-error" role="alert">{ p.error.clone().unwrap_or_default() }</div>
+        },
+        PhotoState::Done => html! {
+            <>
+                <ol class="predictions">
+                    { for p.top.iter().enumerate().map(|(rank, row)| html! { <PredictionBar rank={rank} row={row.clone()} /> }) }
+                </ol>
+                { for p.timings.as_ref().map(|t| timings_line(t, p.backend)) }
+            </>
+        },
+    };
+    let size = p.size.map(|(w, h)| format!("{w}×{h}")).unwrap_or_default();
+    html! {
+        <article class={classes!("result-card", p.state.as_str())} data-testid="result" data-image={p.name.clone()} data-state={p.state.as_str()}>
+            <div class="picture">{ picture }</div>
+            <div class="card-body">
+                <header class="card-title"><span class="name" title={p.name.clone()}>{ p.name.clone() }</span><span class="muted small">{ size }</span></header>
+                { body }
+            </div>
+        </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ResultsGalleryProps {
+    pub photos: Vec<Photo>,
+    pub on_clear: Callback<()>,
+}
+
+/// Every photo, newest first.
+#[function_component(ResultsGallery)]
+pub fn results_gallery(props: &ResultsGalleryProps) -> Html {
+    if props.photos.is_empty() {
+        return html! {};
+    }
+    let on_clear = {
+        let cb = props.on_clear.clone();
+        Callback::from(move |_| cb.emit(()))
+    };
+    let done = props.photos.iter().filter(|p| p.state != PhotoState::Pending).count();
+    html! {
+        <section class="results">
+            <div class="results-head">
+                <h2>{ format!("Results ({done}/{})", props.photos.len()) }</h2>
+                <button class="button ghost" onclick={on_clear}>{ "Clear finished" }</button>
+            </div>
+            <div class="gallery">
+                { for props.photos.iter().map(|photo| html! { <ResultCard key={photo.id} photo={photo.clone()} /> }) }
+            </div>
+        </section>
+    }
+}

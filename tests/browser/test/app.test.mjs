@@ -1,0 +1,183 @@
+// The ResNet Lab page in headless Chromium with the real ResNet-50 (dist/ built by trunk,
+// weights from scripts/setup.sh). Run with `npm test` in tests/browser.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  ARTIFACTS, ESPRESSO, classify, isCat, isDog, launch, log, openPage, photo, servedModel, startServer, waitForModel,
+} from './helpers.mjs';
+
+let server;
+const model = servedModel();
+
+before(async () => {
+  server = await startServer();
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+});
+after(async () => server?.close());
+
+const weightRequests = () => server.counts.get(model.url) ?? 0;
+
+function assertPhotos(results) {
+  const top = (name) => results[name].rows[0];
+  for (const [name, r] of Object.entries(results)) {
+    assert.equal(r.state, 'done', `${name}: ${r.error}`);
+    assert.equal(r.rows.length, 5, `${name}: five predictions`);
+    for (let i = 1; i < r.rows.length; i++) assert.ok(r.rows[i - 1].prob >= r.rows[i].prob, `${name}: rank order`);
+    log(`${name}: ${top(name).index} ${top(name).label} ${(top(name).prob * 100).toFixed(1)}%  ` +
+      `(decode ${r.timings.decode.toFixed(0)} ms, preprocess ${r.timings.preprocess.toFixed(0)} ms, ` +
+      `inference ${r.timings.inference.toFixed(0)} ms, read-back ${r.timings.readback.toFixed(0)} ms)`);
+  }
+  if (results['chelsea.png']) assert.ok(isCat(top('chelsea.png').index), `chelsea.png is a cat, got ${top('chelsea.png').label}`);
+  if (results['coffee.png']) assert.equal(top('coffee.png').index, ESPRESSO, `coffee.png is espresso, got ${top('coffee.png').label}`);
+  if (results['dog.jpg']) assert.ok(isDog(top('dog.jpg').index), `dog.jpg is a dog, got ${top('dog.jpg').label}`);
+}
+
+describe('without WebGPU (CPU fallback)', () => {
+  let browser, context, page;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  });
+  after(async () => browser?.close());
+
+  test('falls back to the CPU with a visible notice and loads ResNet-50', async () => {
+    const t0 = Date.now();
+    page = await openPage(context, server.url);
+    const backend = page.locator('[data-testid=backend]');
+    await backend.and(page.locator('[data-backend=cpu], [data-backend=webgpu]')).waitFor({ timeout: 60_000 });
+    assert.equal(await backend.getAttribute('data-backend'), 'cpu');
+    const notice = page.locator('[data-testid=backend-notice]');
+    assert.match(await notice.innerText(), /WebGPU/);
+    assert.match(await notice.innerText(), /CPU/);
+    const status = await waitForModel(page);
+    assert.equal(await status.getAttribute('data-model'), model.name);
+    log(`cold start (empty cache) to model ready: ${Date.now() - t0} ms — ${await status.innerText()}`);
+    assert.equal(weightRequests(), 1, 'the weights were downloaded once');
+  });
+
+  test('classifies real photos with the expected classes', async () => {
+    const results = await classify(page, [photo('chelsea.png'), photo('coffee.png'), photo('dog.jpg')]);
+    assertPhotos(results);
+    for (const r of Object.values(results)) {
+      assert.ok(r.timings.inference > 0, 'inference time is reported');
+    }
+    const backends = await page.locator('[data-testid=result] .timings .badge').allInnerTexts();
+    assert.ok(backends.every((b) => b.trim() === 'cpu'), `backend on the cards: ${backends}`);
+  });
+
+  test('a non-image file gets its error and the next photo still works', async () => {
+    const notes = path.join(os.tmpdir(), 'notes.txt');
+    fs.writeFileSync(notes, 'these are not pixels\n');
+    const bad = await classify(page, [notes]);
+    assert.equal(bad['notes.txt'].state, 'error');
+    assert.match(bad['notes.txt'].error, /not an image/i);
+    log(`notes.txt: ${bad['notes.txt'].error}`);
+    const next = await classify(page, [photo('eagle.jpg')]);
+    assert.equal(next['eagle.jpg'].state, 'done');
+    assert.equal(next['eagle.jpg'].rows[0].index, 22, `eagle.jpg is a bald eagle, got ${next['eagle.jpg'].rows[0].label}`);
+    assert.equal(await page.locator('[data-testid=model-status]').getAttribute('data-state'), 'ready');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'results.png'), fullPage: true });
+  });
+
+  test('a reload loads the weights from the cache (no second download)', async () => {
+    assert.equal(weightRequests(), 1);
+    const t0 = Date.now();
+    await page.reload();
+    const status = await waitForModel(page);
+    log(`warm start (cached weights) to model ready: ${Date.now() - t0} ms — ${await status.innerText()}`);
+    assert.match(await status.innerText(), /from cache/);
+    assert.equal(weightRequests(), 1, 'exactly one download across two page loads');
+    const results = await classify(page, [photo('coffee.png')]);
+    assertPhotos(results);
+  });
+
+  test('clear cache forces a new download', async () => {
+    await page.locator('[data-testid=clear-cache]').click();
+    await page.locator('[data-testid=info]').waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('[data-testid=info]').innerText(), /Cleared 1 cached/);
+    await page.reload();
+    await waitForModel(page);
+    assert.equal(weightRequests(), 2);
+  });
+
+  test('no uncaught errors on the page', () => {
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
+  });
+});
+
+describe('bad weights', () => {
+  let browser, context;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+    context = await browser.newContext();
+  });
+  after(async () => browser?.close());
+
+  for (const [what, url, pattern] of [
+    ['a truncated file', 'test/truncated.safetensors', /corrupt|truncated/i],
+    ['a missing file (404)', 'test/missing.safetensors', /404/],
+    ['a file in no weights format', 'test/not-weights.safetensors', /unrecognised/i],
+  ]) {
+    test(`?weights= pointing at ${what} shows an error`, async () => {
+      const page = await openPage(context, `${server.url}?backend=cpu&weights=${url}`);
+      const status = page.locator('[data-testid=model-status]');
+      await status.and(page.locator('[data-state=error]')).waitFor({ timeout: 60_000 });
+      const error = page.locator('[data-testid=error]').first();
+      await error.waitFor();
+      const text = await error.innerText();
+      log(`${what}: ${text}`);
+      assert.match(text, pattern);
+      // The page keeps working: a photo gets a clear error rather than hanging.
+      const results = await classify(page, [photo('coffee.png')]);
+      assert.equal(results['coffee.png'].state, 'error');
+      await page.close();
+    });
+  }
+});
+
+describe('with WebGPU (SwiftShader in headless Chromium)', () => {
+  let browser, context, page;
+  before(async () => {
+    browser = await launch({ webgpu: true });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  });
+  after(async () => browser?.close());
+
+  test('a software-only adapter makes the automatic choice the CPU, and says so', async () => {
+    const auto = await openPage(context, server.url);
+    const backend = auto.locator('[data-testid=backend]');
+    await backend.and(auto.locator('[data-backend=cpu], [data-backend=webgpu]')).waitFor({ timeout: 60_000 });
+    assert.equal(await backend.getAttribute('data-backend'), 'cpu');
+    assert.match(await auto.locator('[data-testid=backend-notice]').innerText(), /software/i);
+    await auto.close();
+  });
+
+  test('?backend=webgpu runs ResNet-50 on WebGPU with the expected classes', async () => {
+    const t0 = Date.now();
+    page = await openPage(context, `${server.url}?backend=webgpu`);
+    const backend = page.locator('[data-testid=backend]');
+    await backend.and(page.locator('[data-backend=cpu], [data-backend=webgpu]')).waitFor({ timeout: 60_000 });
+    assert.equal(await backend.getAttribute('data-backend'), 'webgpu', await backend.innerText());
+    log(`adapter: ${await backend.innerText()}`);
+    const status = await waitForModel(page, { timeout: 300_000 });
+    log(`model ready on WebGPU in ${Date.now() - t0} ms — ${await status.innerText()}`);
+    const results = await classify(page, [photo('chelsea.png'), photo('coffee.png')], { timeout: 180_000 });
+    assertPhotos(results);
+    const badges = await page.locator('[data-testid=result] .timings .badge').allInnerTexts();
+    assert.ok(badges.every((b) => b.trim() === 'webgpu'), `backend on the cards: ${badges}`);
+  });
+
+  test('a lost GPU device is recovered without a page reload', async () => {
+    await page.evaluate(() => window.resnetLab.loseDevice());
+    const status = page.locator('[data-testid=model-status]');
+    await status.and(page.locator('[data-state=loading]')).waitFor({ timeout: 30_000 });
+    await waitForModel(page, { timeout: 300_000 });
+    assert.equal(await page.locator('[data-testid=backend]').getAttribute('data-backend'), 'webgpu');
+    const results = await classify(page, [photo('dog.jpg')], { timeout: 180_000 });
+    assertPhotos(results);
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource|lost/i.test(p)), []);
+  });
+});

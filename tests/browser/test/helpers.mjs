@@ -1,0 +1,117 @@
+// Shared set-up for the browser tests: the static server, Chromium, and page helpers.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from '../server.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '..', '..', '..');
+export const DIST = process.env.RESNET_LAB_DIST ?? path.join(REPO, 'dist');
+export const PHOTOS = path.join(REPO, 'tests', 'fixtures', 'photos');
+export const ARTIFACTS = path.join(REPO, 'tests', 'browser', 'artifacts');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const BASE_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** The manifest's first model: { name, file, bytes, path }. */
+export function servedModel() {
+  const manifestPath = path.join(DIST, 'weights', 'manifest.json');
+  if (!fs.existsSync(manifestPath)) {
+    throw new Error(`${manifestPath} is missing: run scripts/setup.sh, then trunk build --release`);
+  }
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  const model = manifest.models[0];
+  return { ...model, path: path.join(DIST, 'weights', model.file), url: `/weights/${model.file}` };
+}
+
+/** Starts the server with the test-only routes (a truncated copy of the weights). */
+export async function startServer() {
+  const model = servedModel();
+  return serve(DIST, {
+    routes: {
+      '/test/truncated.safetensors': () => {
+        const bytes = fs.readFileSync(model.path);
+        return { body: bytes.subarray(0, Math.floor(bytes.length / 2)) };
+      },
+      '/test/not-weights.safetensors': () => ({ body: Buffer.from('<html>this is not a weights file</html>') }),
+    },
+  });
+}
+
+/**
+ * Headless Chromium. `webgpu: true` enables WebGPU (SwiftShader on a machine without a GPU);
+ * without it Chromium exposes `navigator.gpu` but offers no adapter, so the app must fall back.
+ */
+export async function launch({ webgpu }) {
+  const args = [...BASE_ARGS];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: CHROMIUM, args });
+}
+
+/** A page that records console errors and uncaught exceptions (a wasm panic shows there). */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.problems.push(`console: ${m.text()}`);
+    if (process.env.VERBOSE) console.log(`[page ${m.type()}] ${m.text()}`);
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** Waits for the model to reach `ready` (or fails with the page's error text). */
+export async function waitForModel(page, { timeout = 180_000 } = {}) {
+  const status = page.locator('[data-testid=model-status]');
+  await status.and(page.locator('[data-state=ready], [data-state=error]')).waitFor({ timeout });
+  const state = await status.getAttribute('data-state');
+  if (state !== 'ready') {
+    throw new Error(`model failed to load: ${await status.innerText()} / ${await page.locator('[data-testid=error]').allInnerTexts()}`);
+  }
+  return status;
+}
+
+/** Picks photos in the image input and waits for every card to finish. */
+export async function classify(page, files, { timeout = 120_000 } = {}) {
+  await page.locator('[data-testid=image-input]').setInputFiles(files);
+  const results = {};
+  for (const file of files) {
+    const name = path.basename(file);
+    const card = page.locator(`[data-testid=result][data-image="${name}"]`).first();
+    await card.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout });
+    const state = await card.getAttribute('data-state');
+    const rows = await card.locator('[data-testid=prediction]').evaluateAll((els) =>
+      els.map((e) => ({ index: Number(e.dataset.index), label: e.dataset.label, prob: Number(e.dataset.prob) })));
+    const timings = await card.locator('[data-testid=timings]').evaluateAll((els) =>
+      els.map((e) => ({
+        decode: Number(e.dataset.decodeMs),
+        preprocess: Number(e.dataset.preprocessMs),
+        inference: Number(e.dataset.inferenceMs),
+        readback: Number(e.dataset.readbackMs),
+      }))[0]);
+    const error = state === 'error' ? await card.locator('[data-testid=result-error]').innerText() : null;
+    results[name] = { state, rows, timings, error };
+  }
+  return results;
+}
+
+export const isCat = (i) => i >= 281 && i <= 285;
+export const isDog = (i) => i >= 151 && i <= 268;
+export const ESPRESSO = 967;
+
+export function photo(name) {
+  return path.join(PHOTOS, name);
+}
+
+export function log(...args) {
+  console.log('   ', ...args);
+}
