@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
+use resnet_lab_core::Error;
 use resnet_lab_core::gradflow::{analyze, he_initialized_weights};
 use resnet_lab_core::predict::Classifier;
-use resnet_lab_core::Error;
 use serde_json::json;
 
 use crate::BackendChoice;
@@ -40,7 +40,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
     let mut rows = Vec::new();
     for arch in &args.arch {
         let weights = he_initialized_weights(arch, 0)?;
-        let input: Vec<f32> = (0..3 * 224 * 224).map(|i| ((i % 255) as f32 / 255.0) - 0.5).collect();
+        let input: Vec<f32> = (0..3 * 224 * 224)
+            .map(|i| ((i % 255) as f32 / 255.0) - 0.5)
+            .collect();
         let classifier = Classifier::new(weights.clone(), &device)?;
         let time_forward = || -> Result<f64, Error> {
             let start = Instant::now();
@@ -51,7 +53,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
         for _ in 0..3 {
             time_forward()?;
         }
-        let samples = (0..runs).map(|_| time_forward()).collect::<Result<Vec<_>, _>>()?;
+        let samples = (0..runs)
+            .map(|_| time_forward())
+            .collect::<Result<Vec<_>, _>>()?;
         let forward = median_ms(samples);
         let mut row = json!({ "arch": arch, "forward_ms": forward, "runs": runs });
         if args.gradflow {
@@ -61,7 +65,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
                 Ok(start.elapsed().as_secs_f64() * 1e3)
             };
             time_gradflow()?;
-            let samples = (0..runs.min(5)).map(|_| time_gradflow()).collect::<Result<Vec<_>, _>>()?;
+            let samples = (0..runs.min(5))
+                .map(|_| time_gradflow())
+                .collect::<Result<Vec<_>, _>>()?;
             let g = median_ms(samples);
             row["gradflow_ms"] = json!(g);
             row["gradflow_over_forward"] = json!(g / forward);
@@ -75,7 +81,13 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
         rows.push(row);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "backend": format!("{:?}", device), "results": rows })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({ "backend": format!("{:?}", device), "results": rows })
+            )
+            .unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

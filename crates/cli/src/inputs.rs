@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
+use resnet_lab_core::Error;
 use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::preprocess::{CROP_SIZE, InputConvention, PixelBuffer, preprocess};
 use resnet_lab_core::weights::{self, LoadedWeights, WeightFormat, tfjs::TfjsModel};
-use resnet_lab_core::Error;
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))
@@ -56,7 +56,11 @@ fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
     let shape: Vec<u64> = npy.shape().to_vec();
     let (h, w) = match shape.as_slice() {
         [3, h, w] | [1, 3, h, w] => (*h as usize, *w as usize),
-        other => return Err(bad(format!("shape {other:?}; expected [3, H, W] or [1, 3, H, W]"))),
+        other => {
+            return Err(bad(format!(
+                "shape {other:?}; expected [3, H, W] or [1, 3, H, W]"
+            )));
+        }
     };
     if npy.order() != npyz::Order::C {
         return Err(bad("Fortran order; save a C-contiguous array".into()));

@@ -20,7 +20,11 @@ use serde_json::json;
 use burn::tensor::Device;
 
 #[derive(Parser)]
-#[command(name = "resnet-lab", version, about = "ResNet inference, weight conversion and gradient-flow analysis")]
+#[command(
+    name = "resnet-lab",
+    version,
+    about = "ResNet inference, weight conversion and gradient-flow analysis"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -184,7 +188,11 @@ fn classify(args: ClassifyArgs) -> Result<ExitCode, Error> {
         let doc = json!({ "model": model_json(&info), "results": results });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn model_json(info: &resnet_lab_core::ModelInfo) -> serde_json::Value {
@@ -207,7 +215,9 @@ fn model_json(info: &resnet_lab_core::ModelInfo) -> serde_json::Value {
 fn inspect(path: &Path, as_json: bool) -> Result<ExitCode, Error> {
     let weights = inputs::load_weights_file(path)?;
     // Building the network checks every tensor, so `inspect` also validates the file.
-    weights.tensors.check_against(&weights.info.config.tensor_specs())?;
+    weights
+        .tensors
+        .check_against(&weights.info.config.tensor_specs())?;
     weights.tensors.check_finite()?;
     let info = &weights.info;
     if as_json {
@@ -222,16 +232,28 @@ fn inspect(path: &Path, as_json: bool) -> Result<ExitCode, Error> {
         println!("file:          {}", path.display());
         println!("format:        {}", info.format.describe());
         println!("source:        {}", info.source);
-        println!("architecture:  {} ({:?} blocks {:?}, base width {})", info.name(), c.block, c.stage_blocks, c.base_width);
+        println!(
+            "architecture:  {} ({:?} blocks {:?}, base width {})",
+            info.name(),
+            c.block,
+            c.stage_blocks,
+            c.base_width
+        );
         println!(
             "layout:        {}",
             match c.layout {
-                resnet_lab_core::model::Layout::Torchvision => "torchvision v1.5 (stride on the 3×3 conv, no conv bias)",
-                resnet_lab_core::model::Layout::Keras => "original / Keras v1 (stride on the first 1×1 conv, conv bias)",
+                resnet_lab_core::model::Layout::Torchvision =>
+                    "torchvision v1.5 (stride on the 3×3 conv, no conv bias)",
+                resnet_lab_core::model::Layout::Keras =>
+                    "original / Keras v1 (stride on the first 1×1 conv, conv bias)",
             }
         );
         println!("classes:       {} ({:?})", c.num_classes, info.labels);
-        println!("parameters:    {} (with BatchNorm statistics: {})", c.num_params(), c.num_params_with_bn_statistics());
+        println!(
+            "parameters:    {} (with BatchNorm statistics: {})",
+            c.num_params(),
+            c.num_params_with_bn_statistics()
+        );
         println!("BatchNorm eps: {}", c.bn_eps);
         println!("dtype:         {}", info.stored_dtype);
         println!("input:         {}", info.input.describe());
@@ -245,12 +267,20 @@ fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
     if weights.info.source.is_empty() {
         weights.info.source = input.display().to_string();
     } else {
-        let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         weights.info.source = format!("{} ({name})", weights.info.source);
     }
-    let dtype = if half { StoredDtype::F16 } else { StoredDtype::F32 };
+    let dtype = if half {
+        StoredDtype::F16
+    } else {
+        StoredDtype::F32
+    };
     let bytes = write_bundle(&weights, dtype)?;
-    std::fs::write(out, &bytes).map_err(|e| Error::Input(format!("cannot write {}: {e}", out.display())))?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| Error::Input(format!("cannot write {}: {e}", out.display())))?;
     eprintln!(
         "wrote {} ({}, {:.1} MB, {})",
         out.display(),
@@ -277,10 +307,19 @@ fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
         &device,
     ))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
-        println!("class {} ({}), logit {:.4}", report.class, report.label, report.logit);
-        println!("{:<10} {:>12} {:>12} {:>12} {:>12}", "block", "‖∂z/∂x‖", "shortcut", "residual", "plain");
+        println!(
+            "class {} ({}), logit {:.4}",
+            report.class, report.label, report.logit
+        );
+        println!(
+            "{:<10} {:>12} {:>12} {:>12} {:>12}",
+            "block", "‖∂z/∂x‖", "shortcut", "residual", "plain"
+        );
         for b in &report.blocks {
             println!(
                 "{:<10} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",

@@ -97,7 +97,11 @@ impl fmt::Display for MismatchReport {
             list(f, &self.unexpected)?;
         }
         if !self.wrong_shape.is_empty() {
-            write!(f, "\n  {} tensor(s) of the wrong shape:", self.wrong_shape.len())?;
+            write!(
+                f,
+                "\n  {} tensor(s) of the wrong shape:",
+                self.wrong_shape.len()
+            )?;
             let lines: Vec<String> = self
                 .wrong_shape
                 .iter()

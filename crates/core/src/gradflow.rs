@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
+use crate::model::ResNet;
 use crate::model::config::{BlockInfo, ResNetConfig};
 use crate::model::init::he_initialized;
-use crate::model::ResNet;
 use crate::predict::{read_f32, top_k};
 use crate::preprocess::InputConvention;
 use crate::weights::{LoadedWeights, ModelInfo, WeightFormat};
@@ -95,7 +95,9 @@ pub async fn analyze(
         )));
     }
     if height < 32 || width < 32 {
-        return Err(Error::Input(format!("a {height}×{width} input is too small (at least 32×32)")));
+        return Err(Error::Input(format!(
+            "a {height}×{width} input is too small (at least 32×32)"
+        )));
     }
     let config = weights.info.config.clone();
     let labels = weights.info.labels.clone();
@@ -103,7 +105,8 @@ pub async fn analyze(
     let ad = device.clone().autodiff();
     // Gradients are wanted for activations only, not for the millions of weights.
     let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
-    let image = || Tensor::<4>::from_data(TensorData::new(input.to_vec(), [1, 3, height, width]), &ad);
+    let image =
+        || Tensor::<4>::from_data(TensorData::new(input.to_vec(), [1, 3, height, width]), &ad);
 
     // Residual network: forward with probes.
     let x0 = image().require_grad();
@@ -112,7 +115,8 @@ pub async fn analyze(
     for block in &model.blocks {
         let to_shortcut = h.zeros_like().require_grad();
         let to_branch = h.zeros_like().require_grad();
-        let u = block.shortcut(h.clone() + to_shortcut.clone()) + block.residual(h + to_branch.clone());
+        let u =
+            block.shortcut(h.clone() + to_shortcut.clone()) + block.residual(h + to_branch.clone());
         h = relu(u);
         probes.push((to_shortcut, to_branch));
     }
@@ -121,7 +125,9 @@ pub async fn analyze(
     let logits = model.forward_head(features.clone());
     let logit_values = read_f32(logits.clone().inner()).await?;
     if logit_values.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Backend("the network produced non-finite logits".into()));
+        return Err(Error::Backend(
+            "the network produced non-finite logits".into(),
+        ));
     }
     let class = match class {
         Some(c) if c < logit_values.len() => c,
@@ -131,7 +137,10 @@ pub async fn analyze(
                 logit_values.len()
             )));
         }
-        None => top_k(&logit_values, 1).first().map(|(i, _)| *i).unwrap_or(0),
+        None => top_k(&logit_values, 1)
+            .first()
+            .map(|(i, _)| *i)
+            .unwrap_or(0),
     };
     let z = logits.narrow(1, class, 1).sum();
     let grads = z.backward();
@@ -262,7 +271,10 @@ pub fn parse_arch(arch: &str) -> Result<ResNetConfig> {
     if let Some(depth) = arch.strip_prefix("resnet") {
         ResNetConfig::standard(depth.parse().map_err(|_| unknown())?).ok_or_else(unknown)
     } else if let Some(depth) = arch.strip_prefix("cifar") {
-        let depth: usize = depth.trim_start_matches('-').parse().map_err(|_| unknown())?;
+        let depth: usize = depth
+            .trim_start_matches('-')
+            .parse()
+            .map_err(|_| unknown())?;
         if depth > 1000 {
             return Err(unknown());
         }

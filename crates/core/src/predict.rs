@@ -35,7 +35,12 @@ impl Classifier {
     }
 
     /// Uploads preprocessed images (`[3, H, W]` each, channel-major) as one batch.
-    pub fn input_batch(&self, images: &[Vec<f32>], height: usize, width: usize) -> Result<Tensor<4>> {
+    pub fn input_batch(
+        &self,
+        images: &[Vec<f32>],
+        height: usize,
+        width: usize,
+    ) -> Result<Tensor<4>> {
         let plane = 3 * height * width;
         if images.is_empty() {
             return Err(Error::Input("no images to classify".into()));
@@ -58,12 +63,18 @@ impl Classifier {
     pub async fn logits(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         let [n, _, h, w] = batch.dims();
         if h < 32 || w < 32 {
-            return Err(Error::Input(format!("a {h}×{w} input is too small for a ResNet (at least 32×32)")));
+            return Err(Error::Input(format!(
+                "a {h}×{w} input is too small for a ResNet (at least 32×32)"
+            )));
         }
         let logits = self.model.forward(batch);
         let classes = logits.dims()[1];
         let values = read_f32(logits).await?;
-        Ok(values.chunks(classes).take(n).map(<[f32]>::to_vec).collect())
+        Ok(values
+            .chunks(classes)
+            .take(n)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// The `k` most likely classes for one row of logits.

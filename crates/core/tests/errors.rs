@@ -22,7 +22,10 @@ fn truncated_weights_are_refused() {
         let bytes = read(name);
         for cut in [bytes.len() / 2, bytes.len() - 100, 20] {
             let msg = message(load_weights(&bytes[..cut]).map(|w| w.info));
-            assert!(msg.contains("truncated") || msg.contains("corrupt"), "{name} cut at {cut}: {msg}");
+            assert!(
+                msg.contains("truncated") || msg.contains("corrupt"),
+                "{name} cut at {cut}: {msg}"
+            );
         }
     }
 }
@@ -38,7 +41,10 @@ fn foreign_files_are_refused() {
 #[test]
 fn pth_that_is_not_a_state_dict_is_refused() {
     let msg = message(load_weights(&read("bad/whole_module.pth")).map(|w| w.info));
-    assert!(msg.contains("not a state dict") && msg.contains("torch.nn"), "{msg}");
+    assert!(
+        msg.contains("not a state dict") && msg.contains("torch.nn"),
+        "{msg}"
+    );
     let msg = message(load_weights(&read("bad/list.pth")).map(|w| w.info));
     assert!(msg.contains("not a state dict"), "{msg}");
 }
@@ -49,14 +55,25 @@ fn mismatched_weights_list_every_problem() {
     let mut tensors = TensorSet::new();
     for (name, t) in weights.tensors.iter() {
         match name {
-            "layer2.0.conv1.weight" => {}                                  // missing
+            "layer2.0.conv1.weight" => {} // missing
             "layer3.1.bn2.bias" => tensors.insert("layer3.1.bn2.beta", t.clone()).unwrap(), // renamed
-            "fc.bias" => tensors.insert(name, HostTensor::new(vec![4, 4], t.data.clone()).unwrap()).unwrap(), // reshaped
+            "fc.bias" => tensors
+                .insert(name, HostTensor::new(vec![4, 4], t.data.clone()).unwrap())
+                .unwrap(), // reshaped
             _ => tensors.insert(name, t.clone()).unwrap(),
         }
     }
-    let msg = message(ResNet::from_tensors(&weights.info.config, tensors, &Device::flex()));
-    for expected in ["layer2.0.conv1.weight", "layer3.1.bn2.bias", "layer3.1.bn2.beta", "fc.bias: expected [16], found [4, 4]"] {
+    let msg = message(ResNet::from_tensors(
+        &weights.info.config,
+        tensors,
+        &Device::flex(),
+    ));
+    for expected in [
+        "layer2.0.conv1.weight",
+        "layer3.1.bn2.bias",
+        "layer3.1.bn2.beta",
+        "fc.bias: expected [16], found [4, 4]",
+    ] {
         assert!(msg.contains(expected), "message lacks `{expected}`:\n{msg}");
     }
 }
@@ -74,7 +91,10 @@ fn nan_weights_are_refused() {
     }
     weights.tensors = poisoned;
     let msg = message(Classifier::new(weights, &Device::flex()).map(|c| c.info));
-    assert!(msg.contains("layer1.0.conv2.weight") && msg.contains("non-finite"), "{msg}");
+    assert!(
+        msg.contains("layer1.0.conv2.weight") && msg.contains("non-finite"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -96,7 +116,10 @@ fn broken_tfjs_models_are_refused() {
 fn huge_images_are_refused_before_decoding() {
     // A 74-byte PNG announcing 30000×30000 pixels.
     let msg = message(decode_image(&read("bad/huge_30000x30000.png")).map(|i| i.width));
-    assert!(msg.contains("30000×30000") && msg.contains("limit"), "{msg}");
+    assert!(
+        msg.contains("30000×30000") && msg.contains("limit"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -110,10 +133,20 @@ fn non_images_are_refused() {
 
 #[test]
 fn wrong_input_shapes_are_refused() {
-    let classifier = Classifier::new(load_weights(&read("tiny_resnet18.safetensors")).unwrap(), &Device::flex()).unwrap();
-    let msg = message(classifier.input_batch(&[vec![0.0; 10]], 224, 224).map(|t| t.dims()));
+    let classifier = Classifier::new(
+        load_weights(&read("tiny_resnet18.safetensors")).unwrap(),
+        &Device::flex(),
+    )
+    .unwrap();
+    let msg = message(
+        classifier
+            .input_batch(&[vec![0.0; 10]], 224, 224)
+            .map(|t| t.dims()),
+    );
     assert!(msg.contains("[3, 224, 224]"), "{msg}");
-    let batch = classifier.input_batch(&[vec![0.0; 3 * 8 * 8]], 8, 8).unwrap();
+    let batch = classifier
+        .input_batch(&[vec![0.0; 3 * 8 * 8]], 8, 8)
+        .unwrap();
     let msg = message(pollster::block_on(classifier.logits(batch)));
     assert!(msg.contains("too small"), "{msg}");
 }

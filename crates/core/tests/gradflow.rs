@@ -16,7 +16,8 @@ fn check(net: &str) {
     let (_, input) = npy("tiny_input.npy");
 
     // Let the model pick the class: it must be the same top-1 as PyTorch's.
-    let report = pollster::block_on(analyze(weights, &input, [64, 64], None, &Device::flex())).unwrap();
+    let report =
+        pollster::block_on(analyze(weights, &input, [64, 64], None, &Device::flex())).unwrap();
     assert_eq!(report.class, class, "{net}: top-1 class");
 
     let want = reference["blocks"].as_array().unwrap();
@@ -31,11 +32,19 @@ fn check(net: &str) {
             ("plain_grad_norm", got.plain_grad_norm),
         ] {
             let expected = want[field].as_f64().unwrap();
-            assert!(close(value, expected), "{net} {} {field}: got {value}, PyTorch {expected}", got.block);
+            assert!(
+                close(value, expected),
+                "{net} {} {field}: got {value}, PyTorch {expected}",
+                got.block
+            );
         }
     }
     let input_norm = reference["input_grad_norm"].as_f64().unwrap();
-    assert!(close(report.input_grad_norm, input_norm), "{net}: input grad norm {} vs {input_norm}", report.input_grad_norm);
+    assert!(
+        close(report.input_grad_norm, input_norm),
+        "{net}: input grad norm {} vs {input_norm}",
+        report.input_grad_norm
+    );
 }
 
 #[test]

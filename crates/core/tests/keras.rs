@@ -8,7 +8,9 @@ use burn::tensor::Device;
 use common::{fixture, keras_model_json, npy, read};
 use resnet_lab_core::model::Layout;
 use resnet_lab_core::predict::{softmax, top_k};
-use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, decode::decode_image, normalize_crop, preprocess};
+use resnet_lab_core::preprocess::{
+    InputConvention, PixelBuffer, decode::decode_image, normalize_crop, preprocess,
+};
 use resnet_lab_core::weights::bundle::write_bundle;
 use resnet_lab_core::weights::safetensors::StoredDtype;
 use resnet_lab_core::weights::tfjs::TfjsModel;
@@ -39,7 +41,11 @@ fn stem(image: &str) -> &str {
 
 fn probabilities(classifier: &Classifier, input: Vec<f32>) -> Vec<f32> {
     let batch = classifier.input_batch(&[input], 224, 224).unwrap();
-    softmax(&pollster::block_on(classifier.logits(batch)).unwrap().remove(0))
+    softmax(
+        &pollster::block_on(classifier.logits(batch))
+            .unwrap()
+            .remove(0),
+    )
 }
 
 #[test]
@@ -49,7 +55,10 @@ fn keras_resnet50_is_detected_from_the_weights() {
     assert_eq!(config.name(), "resnet50");
     assert_eq!(config.layout, Layout::Keras);
     assert_eq!(weights.info.input, InputConvention::CaffeBgr);
-    assert_eq!(config.bn_eps, 0.001, "Keras 2.2.4's BatchNorm epsilon, read from the topology");
+    assert_eq!(
+        config.bn_eps, 0.001,
+        "Keras 2.2.4's BatchNorm epsilon, read from the topology"
+    );
     assert_eq!(config.num_params_with_bn_statistics(), 25_636_712);
 }
 
@@ -61,12 +70,24 @@ fn keras_resnet50_probabilities_match_tfjs() {
         let image = result["image"].as_str().unwrap();
         let (_, crop) = npy(&format!("preprocessed/{}_crop_u8.npy", stem(image)));
         let crop: Vec<u8> = crop.iter().map(|&v| v as u8).collect();
-        let probs = probabilities(&classifier, normalize_crop(&crop, InputConvention::CaffeBgr));
+        let probs = probabilities(
+            &classifier,
+            normalize_crop(&crop, InputConvention::CaffeBgr),
+        );
         let (_, want) = npy(&format!("keras_probs/{}.npy", stem(image)));
-        let worst = probs.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let worst = probs
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(worst < 1e-3, "{image}: max |Δp| = {worst}");
         let ours: Vec<usize> = top_k(&probs, 5).into_iter().map(|(i, _)| i).collect();
-        let theirs: Vec<usize> = result["top5"].as_array().unwrap().iter().map(|t| t["index"].as_u64().unwrap() as usize).collect();
+        let theirs: Vec<usize> = result["top5"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["index"].as_u64().unwrap() as usize)
+            .collect();
         assert_eq!(ours[..3], theirs[..3], "{image}: top-3 classes");
     }
 }
@@ -77,13 +98,24 @@ fn keras_resnet50_classifies_real_photos_end_to_end() {
     let classifier = Classifier::new(keras_weights(), &Device::flex()).unwrap();
     for result in reference() {
         let image = result["image"].as_str().unwrap();
-        let decoded = decode_image(&std::fs::read(fixture(&format!("photos/{image}"))).unwrap()).unwrap();
+        let decoded =
+            decode_image(&std::fs::read(fixture(&format!("photos/{image}"))).unwrap()).unwrap();
         let pixels = PixelBuffer::new(decoded.width, decoded.height, 3, &decoded.rgb).unwrap();
-        let probs = probabilities(&classifier, preprocess(&pixels, InputConvention::CaffeBgr).unwrap());
+        let probs = probabilities(
+            &classifier,
+            preprocess(&pixels, InputConvention::CaffeBgr).unwrap(),
+        );
         let top1 = top_k(&probs, 1)[0].0;
-        assert_eq!(top1 as u64, result["top5"][0]["index"].as_u64().unwrap(), "{image}");
+        assert_eq!(
+            top1 as u64,
+            result["top5"][0]["index"].as_u64().unwrap(),
+            "{image}"
+        );
         if image == "chelsea.png" {
-            assert!((281..=285).contains(&top1), "chelsea is a cat, got class {top1}");
+            assert!(
+                (281..=285).contains(&top1),
+                "chelsea is a cat, got class {top1}"
+            );
         }
     }
 }
@@ -102,10 +134,24 @@ fn float16_bundle_keeps_the_classifications() {
         let image = result["image"].as_str().unwrap();
         let (_, crop) = npy(&format!("preprocessed/{}_crop_u8.npy", stem(image)));
         let crop: Vec<u8> = crop.iter().map(|&v| v as u8).collect();
-        let probs = probabilities(&classifier, normalize_crop(&crop, InputConvention::CaffeBgr));
+        let probs = probabilities(
+            &classifier,
+            normalize_crop(&crop, InputConvention::CaffeBgr),
+        );
         let (_, want) = npy(&format!("keras_probs/{}.npy", stem(image)));
-        assert_eq!(top_k(&probs, 1)[0].0, top_k(&want, 1)[0].0, "{image}: top-1 after float16");
-        let worst = probs.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(worst < 0.02, "{image}: float16 moved a probability by {worst}");
+        assert_eq!(
+            top_k(&probs, 1)[0].0,
+            top_k(&want, 1)[0].0,
+            "{image}: top-1 after float16"
+        );
+        let worst = probs
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 0.02,
+            "{image}: float16 moved a probability by {worst}"
+        );
     }
 }

@@ -22,7 +22,9 @@ fn torchvision_parameter_counts() {
 
 #[test]
 fn keras_resnet50_parameter_count() {
-    let config = ResNetConfig::standard(50).unwrap().with_layout(Layout::Keras);
+    let config = ResNetConfig::standard(50)
+        .unwrap()
+        .with_layout(Layout::Keras);
     assert_eq!(config.num_params_with_bn_statistics(), 25_636_712);
 }
 

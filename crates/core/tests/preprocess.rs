@@ -5,7 +5,9 @@
 mod common;
 
 use common::{fixture, npy, read};
-use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, decode::decode_image, normalize_crop, preprocess};
+use resnet_lab_core::preprocess::{
+    InputConvention, PixelBuffer, decode::decode_image, normalize_crop, preprocess,
+};
 
 /// Our tensor for an image file, torchvision convention.
 fn ours(path: &str) -> Vec<f32> {
@@ -22,14 +24,21 @@ fn mean_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn real_photos_match_torchvision() {
     for stem in ["chelsea", "coffee", "dog", "eagle", "rocket"] {
-        let ext = if stem == "chelsea" || stem == "coffee" { "png" } else { "jpg" };
+        let ext = if stem == "chelsea" || stem == "coffee" {
+            "png"
+        } else {
+            "jpg"
+        };
         let got = ours(&format!("photos/{stem}.{ext}"));
         let (shape, crop) = npy(&format!("preprocessed/{stem}_crop_u8.npy"));
         assert_eq!(shape, vec![224, 224, 3]);
         let crop: Vec<u8> = crop.iter().map(|&v| v as u8).collect();
         let want = normalize_crop(&crop, InputConvention::Torchvision);
         let diff = mean_abs_diff(&got, &want);
-        assert!(diff <= 0.01, "{stem}: mean |Δ| = {diff} in normalised units");
+        assert!(
+            diff <= 0.01,
+            "{stem}: mean |Δ| = {diff} in normalised units"
+        );
     }
 }
 
@@ -46,12 +55,22 @@ fn chelsea_matches_torchvision_tensor() {
 #[test]
 fn every_format_and_layout_matches_torchvision() {
     for name in [
-        "gray.png", "palette.png", "rgb16.png", "rgba.png", "webp.webp", "gif.gif", "bmp.bmp", "exif6.jpg", "panorama.png",
+        "gray.png",
+        "palette.png",
+        "rgb16.png",
+        "rgba.png",
+        "webp.webp",
+        "gif.gif",
+        "bmp.bmp",
+        "exif6.jpg",
+        "panorama.png",
         "small.png",
     ] {
         let got = ours(&format!("formats/{name}"));
         let stem = name.rsplit_once('.').unwrap().0;
-        let reference = image::open(fixture(&format!("formats/{stem}_ref.png"))).unwrap().to_rgb8();
+        let reference = image::open(fixture(&format!("formats/{stem}_ref.png")))
+            .unwrap()
+            .to_rgb8();
         assert_eq!(reference.dimensions(), (224, 224));
         let want = normalize_crop(reference.as_raw(), InputConvention::Torchvision);
         let diff = mean_abs_diff(&got, &want);

@@ -107,7 +107,7 @@ impl ResNetConfig {
     /// A CIFAR-style ResNet of `depth` = 6n + 2 layers (20, 56, 110, ...): three stages of n
     /// basic blocks with 16, 32, 64 channels, as in §4.2 of He et al. (2015).
     pub fn cifar(depth: usize, num_classes: usize) -> Option<Self> {
-        if depth < 8 || (depth - 2) % 6 != 0 {
+        if depth < 8 || !(depth - 2).is_multiple_of(6) {
             return None;
         }
         let n = (depth - 2) / 6;
@@ -187,7 +187,11 @@ impl ResNetConfig {
             let width = self.stage_width(stage);
             let out_channels = self.block.out_channels(width);
             for index in 0..count {
-                let stride = if index == 0 { self.stage_stride(stage) } else { 1 };
+                let stride = if index == 0 {
+                    self.stage_stride(stage)
+                } else {
+                    1
+                };
                 out.push(BlockInfo {
                     name: format!("layer{}.{}", stage + 1, index),
                     stage,
@@ -225,7 +229,13 @@ impl ResNetConfig {
             let p = &block.name;
             for (i, shape) in block.branch_conv_shapes().into_iter().enumerate() {
                 let n = i + 1;
-                push_conv_bn(&mut specs, &format!("{p}.conv{n}"), &format!("{p}.bn{n}"), shape, bias);
+                push_conv_bn(
+                    &mut specs,
+                    &format!("{p}.conv{n}"),
+                    &format!("{p}.bn{n}"),
+                    shape,
+                    bias,
+                );
             }
             if block.projection {
                 push_conv_bn(
@@ -238,7 +248,10 @@ impl ResNetConfig {
             }
         }
         let features = self.feature_channels();
-        specs.push(TensorSpec::param("fc.weight", vec![self.num_classes, features]));
+        specs.push(TensorSpec::param(
+            "fc.weight",
+            vec![self.num_classes, features],
+        ));
         specs.push(TensorSpec::param("fc.bias", vec![self.num_classes]));
         specs
     }
@@ -267,8 +280,14 @@ fn push_conv_bn(specs: &mut Vec<TensorSpec>, conv: &str, bn: &str, shape: [usize
     }
     specs.push(TensorSpec::param(format!("{bn}.weight"), vec![out]));
     specs.push(TensorSpec::param(format!("{bn}.bias"), vec![out]));
-    specs.push(TensorSpec::statistic(format!("{bn}.running_mean"), vec![out]));
-    specs.push(TensorSpec::statistic(format!("{bn}.running_var"), vec![out]));
+    specs.push(TensorSpec::statistic(
+        format!("{bn}.running_mean"),
+        vec![out],
+    ));
+    specs.push(TensorSpec::statistic(
+        format!("{bn}.running_var"),
+        vec![out],
+    ));
 }
 
 /// One residual block's place in the network.

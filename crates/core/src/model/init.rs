@@ -30,7 +30,9 @@ pub fn he_initialized(config: &ResNetConfig, seed: u64) -> Result<TensorSet> {
             // Kaiming normal, mode fan_out: std = √(2 / (out · kh · kw)).
             let fan_out = (shape[0] * shape[2] * shape[3]) as f32;
             let std = (2.0 / fan_out).sqrt();
-            (0..n).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect()
+            (0..n)
+                .map(|_| std * rng.sample::<f32, _>(StandardNormal))
+                .collect()
         } else {
             // BatchNorm β, running mean and conv biases start at zero.
             vec![0.0; n]
@@ -41,5 +43,7 @@ pub fn he_initialized(config: &ResNetConfig, seed: u64) -> Result<TensorSet> {
 }
 
 fn is_bn(name: &str) -> bool {
-    name.rsplit('.').nth(1).is_some_and(|module| module.starts_with("bn") || module == "1")
+    name.rsplit('.')
+        .nth(1)
+        .is_some_and(|module| module.starts_with("bn") || module == "1")
 }

@@ -41,7 +41,8 @@ impl ConvBn {
         let mean = tensors.take(&format!("{bn}.running_mean"))?;
         let var = tensors.take(&format!("{bn}.running_var"))?;
 
-        let (weight, folded_bias) = fold_batchnorm(weight, bias, &gamma, &beta, &mean, &var, bn_eps);
+        let (weight, folded_bias) =
+            fold_batchnorm(weight, bias, &gamma, &beta, &mean, &var, bn_eps);
         let shape = [
             weight.shape[0],
             weight.shape[1],
@@ -52,7 +53,10 @@ impl ConvBn {
         // "Same" padding for odd kernels: 7×7 → 3, 3×3 → 1, 1×1 → 0.
         let pad = kernel / 2;
         let conv = Conv2d {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(weight.data, shape), device)),
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(weight.data, shape),
+                device,
+            )),
             bias: Some(Param::from_tensor(Tensor::from_data(
                 TensorData::new(folded_bias, [shape[0]]),
                 device,
@@ -127,7 +131,14 @@ impl ResidualBlock {
             .enumerate()
             .map(|(i, stride)| {
                 let n = i + 1;
-                ConvBn::load(tensors, &format!("{p}.conv{n}"), &format!("{p}.bn{n}"), stride, bn_eps, device)
+                ConvBn::load(
+                    tensors,
+                    &format!("{p}.conv{n}"),
+                    &format!("{p}.bn{n}"),
+                    stride,
+                    bn_eps,
+                    device,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let shortcut = if info.projection {

@@ -26,7 +26,11 @@ pub struct ResNet {
 impl ResNet {
     /// Builds the network from torchvision-named tensors. The set must match the
     /// architecture exactly; every mismatch is reported at once.
-    pub fn from_tensors(config: &ResNetConfig, mut tensors: TensorSet, device: &Device) -> Result<Self> {
+    pub fn from_tensors(
+        config: &ResNetConfig,
+        mut tensors: TensorSet,
+        device: &Device,
+    ) -> Result<Self> {
         tensors.remove_bookkeeping();
         tensors.check_against(&config.tensor_specs())?;
         tensors.check_finite()?;
@@ -35,19 +39,29 @@ impl ResNet {
             Stem::ImageNet => 2,
             Stem::Cifar => 1,
         };
-        let stem = ConvBn::load(&mut tensors, "conv1", "bn1", stem_stride, config.bn_eps, device)?;
+        let stem = ConvBn::load(
+            &mut tensors,
+            "conv1",
+            "bn1",
+            stem_stride,
+            config.bn_eps,
+            device,
+        )?;
         let blocks = config
             .blocks()
             .iter()
-            .map(|info| ResidualBlock::load(&mut tensors, info, config.layout, config.bn_eps, device))
+            .map(|info| {
+                ResidualBlock::load(&mut tensors, info, config.layout, config.bn_eps, device)
+            })
             .collect::<Result<Vec<_>>>()?;
 
         // PyTorch stores the classifier as [out, in]; Burn's Linear wants [in, out].
         let fc_weight = tensors.take("fc.weight")?;
         let fc_bias = tensors.take("fc.bias")?;
         let (classes, features) = (fc_weight.shape[0], fc_weight.shape[1]);
-        let weight = Tensor::<2>::from_data(TensorData::new(fc_weight.data, [classes, features]), device)
-            .transpose();
+        let weight =
+            Tensor::<2>::from_data(TensorData::new(fc_weight.data, [classes, features]), device)
+                .transpose();
         let bias = Tensor::<1>::from_data(TensorData::new(fc_bias.data, [classes]), device);
         let fc = Linear {
             weight: Param::from_tensor(weight),
@@ -77,7 +91,9 @@ impl ResNet {
         if self.stem_pool {
             max_pool2d(
                 x,
-                MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]),
+                MaxPoolOptions::new([3, 3])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1]),
             )
         } else {
             x

@@ -28,7 +28,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
         .map_err(|e| Error::Image(format!("cannot read the image: {e}")))?;
     if reader.format().is_none() {
         return Err(Error::Image(
-            "not an image (or a format we do not read: JPEG, PNG, WebP, GIF and BMP are supported)".into(),
+            "not an image (or a format we do not read: JPEG, PNG, WebP, GIF and BMP are supported)"
+                .into(),
         ));
     }
     let mut limits = Limits::default();
@@ -51,7 +52,8 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
     let orientation = decoder
         .orientation()
         .map_err(|e| Error::Image(format!("cannot read the image's orientation: {e}")))?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| Error::Image(format!("cannot decode the image: {e}")))?;
+    let mut image = DynamicImage::from_decoder(decoder)
+        .map_err(|e| Error::Image(format!("cannot decode the image: {e}")))?;
     image.apply_orientation(orientation);
     let rgb = image.to_rgb8();
     Ok(DecodedImage {

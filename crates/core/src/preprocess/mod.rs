@@ -49,10 +49,12 @@ impl InputConvention {
     /// Normalises an 8-bit RGB pixel into the channel order and scale of this convention.
     fn normalize(self, rgb: [u8; 3]) -> [f32; 3] {
         match self {
-            InputConvention::Torchvision => {
-                std::array::from_fn(|c| (rgb[c] as f32 / 255.0 - Self::IMAGENET_MEAN[c]) / Self::IMAGENET_STD[c])
+            InputConvention::Torchvision => std::array::from_fn(|c| {
+                (rgb[c] as f32 / 255.0 - Self::IMAGENET_MEAN[c]) / Self::IMAGENET_STD[c]
+            }),
+            InputConvention::CaffeBgr => {
+                std::array::from_fn(|c| rgb[2 - c] as f32 - Self::CAFFE_MEAN_BGR[c])
             }
-            InputConvention::CaffeBgr => std::array::from_fn(|c| rgb[2 - c] as f32 - Self::CAFFE_MEAN_BGR[c]),
         }
     }
 }
@@ -74,7 +76,9 @@ impl<'a> PixelBuffer<'a> {
             return Err(Error::Image("the image has no pixels".into()));
         }
         if channels != 3 && channels != 4 {
-            return Err(Error::Image(format!("expected RGB or RGBA pixels, got {channels} channels")));
+            return Err(Error::Image(format!(
+                "expected RGB or RGBA pixels, got {channels} channels"
+            )));
         }
         let needed = width as usize * height as usize * channels as usize;
         if pixels.len() != needed {

@@ -27,7 +27,9 @@ pub fn is_bundle(bytes: &[u8]) -> bool {
 /// Writes `weights` as a bundle.
 pub fn write_bundle(weights: &LoadedWeights, dtype: StoredDtype) -> Result<Vec<u8>> {
     // The ResNet is built from these before writing, so a bundle is always loadable.
-    weights.tensors.check_against(&weights.info.config.tensor_specs())?;
+    weights
+        .tensors
+        .check_against(&weights.info.config.tensor_specs())?;
     let mut info = weights.info.clone();
     info.stored_dtype = match dtype {
         StoredDtype::F32 => "float32",
@@ -50,7 +52,9 @@ pub fn read_bundle(bytes: &[u8]) -> Result<LoadedWeights> {
     if version != VERSION {
         return Err(Error::corrupt(
             "ResNet Lab bundle",
-            format!("bundle version {version} is not supported (this build reads version {VERSION})"),
+            format!(
+                "bundle version {version} is not supported (this build reads version {VERSION})"
+            ),
         ));
     }
     let description = metadata

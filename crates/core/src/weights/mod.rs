@@ -76,14 +76,16 @@ pub struct LoadedWeights {
 
 /// Guesses the format from the first bytes.
 pub fn sniff_format(bytes: &[u8]) -> Option<WeightFormat> {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
-        Some(WeightFormat::Pth)
-    } else if safetensors::looks_like_safetensors(bytes) {
+    // Legacy (pre-1.6) torch.save files: pickle protocol 2, then torch's magic number.
+    const LEGACY_PTH: [u8; 4] = [0x80, 0x02, 0x8a, 0x0a];
+    if safetensors::looks_like_safetensors(bytes) {
         if bundle::is_bundle(bytes) {
             Some(WeightFormat::Bundle)
         } else {
             Some(WeightFormat::Safetensors)
         }
+    } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&LEGACY_PTH) {
+        Some(WeightFormat::Pth)
     } else if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         Some(WeightFormat::TfjsLayers)
     } else {
@@ -101,14 +103,20 @@ pub fn load_weights(bytes: &[u8]) -> Result<LoadedWeights> {
         }
         Some(WeightFormat::Safetensors) => {
             let (tensors, _) = safetensors::read_safetensors(bytes)?;
-            from_torchvision_tensors(tensors, WeightFormat::Safetensors, "float32", "safetensors (torchvision/timm naming)")
+            from_torchvision_tensors(
+                tensors,
+                WeightFormat::Safetensors,
+                "float32",
+                "safetensors (torchvision/timm naming)",
+            )
         }
         Some(WeightFormat::Bundle) => bundle::read_bundle(bytes),
         Some(WeightFormat::TfjsLayers) => Err(Error::UnknownFormat(
             "this is a TF.js model.json; it must be loaded together with its weight shards".into(),
         )),
         None => Err(Error::UnknownFormat(
-            "expected a PyTorch .pth, a .safetensors, a TF.js model.json or a ResNet Lab bundle".into(),
+            "expected a PyTorch .pth, a .safetensors, a TF.js model.json or a ResNet Lab bundle"
+                .into(),
         )),
     }
 }
@@ -153,4 +161,28 @@ fn from_torchvision_tensors(
         },
         tensors,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_tells_formats_apart() {
+        // A safetensors header length whose first byte is 0x80 must not look like a pickle.
+        let mut st = vec![0x80, 0, 0, 0, 0, 0, 0, 0];
+        st.extend_from_slice(b"{\"a\":1}");
+        st.resize(200, b' ');
+        assert_eq!(sniff_format(&st), Some(WeightFormat::Safetensors));
+        assert_eq!(sniff_format(b"PK\x03\x04rest"), Some(WeightFormat::Pth));
+        assert_eq!(
+            sniff_format(&[0x80, 0x02, 0x8a, 0x0a, 0x6c]),
+            Some(WeightFormat::Pth)
+        );
+        assert_eq!(
+            sniff_format(b"  {\"modelTopology\": {}}"),
+            Some(WeightFormat::TfjsLayers)
+        );
+        assert_eq!(sniff_format(b"\x89PNG\r\n"), None);
+    }
 }

@@ -26,7 +26,7 @@ const MAX_STACK: usize = 1 << 20;
 /// Reads a state dict from the bytes of a `.pth` file.
 pub fn read_pth(bytes: &[u8]) -> Result<TensorSet> {
     if !bytes.starts_with(b"PK\x03\x04") {
-        if bytes.first() == Some(&0x80) {
+        if bytes.starts_with(&[0x80, 0x02, 0x8a, 0x0a]) {
             return Err(Error::corrupt(
                 FORMAT,
                 "this is PyTorch's legacy (pre-1.6) serialization; re-save it with a current PyTorch: torch.save(torch.load(path), new_path)",
@@ -34,14 +34,20 @@ pub fn read_pth(bytes: &[u8]) -> Result<TensorSet> {
         }
         return Err(Error::corrupt(FORMAT, "not a zip archive"));
     }
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| Error::corrupt(FORMAT, format!("cannot open the zip archive ({e}); is the file truncated?")))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        Error::corrupt(
+            FORMAT,
+            format!("cannot open the zip archive ({e}); is the file truncated?"),
+        )
+    })?;
 
     // Entries are `<archive name>/data.pkl` and `<archive name>/data/<key>`.
     let pickle_name = (0..archive.len())
         .filter_map(|i| archive.name_for_index(i)?.ok().map(|n| n.to_string()))
         .find(|n| n.ends_with("data.pkl") && n.matches('/').count() <= 1)
-        .ok_or_else(|| Error::corrupt(FORMAT, "the archive has no data.pkl; not a torch.save file"))?;
+        .ok_or_else(|| {
+            Error::corrupt(FORMAT, "the archive has no data.pkl; not a torch.save file")
+        })?;
     let prefix = pickle_name.trim_end_matches("data.pkl").to_owned();
 
     let pickle = read_entry(&mut archive, &pickle_name, MAX_PICKLE_BYTES)?;
@@ -72,17 +78,27 @@ pub fn read_pth(bytes: &[u8]) -> Result<TensorSet> {
     Ok(set)
 }
 
-fn read_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str, limit: u64) -> Result<Vec<u8>> {
+fn read_entry(
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>> {
     let mut entry = archive
         .by_name(name)
         .map_err(|e| Error::corrupt(FORMAT, format!("missing archive entry {name}: {e}")))?;
     if entry.size() > limit {
-        return Err(Error::corrupt(FORMAT, format!("archive entry {name} is implausibly large")));
+        return Err(Error::corrupt(
+            FORMAT,
+            format!("archive entry {name} is implausibly large"),
+        ));
     }
     let mut out = Vec::with_capacity(entry.size().min(1 << 30) as usize);
-    entry
-        .read_to_end(&mut out)
-        .map_err(|e| Error::corrupt(FORMAT, format!("cannot read {name} ({e}); is the file truncated?")))?;
+    entry.read_to_end(&mut out).map_err(|e| {
+        Error::corrupt(
+            FORMAT,
+            format!("cannot read {name} ({e}); is the file truncated?"),
+        )
+    })?;
     Ok(out)
 }
 
@@ -108,7 +124,10 @@ fn state_dict_of(root: Value) -> Result<Vec<(String, Value)>> {
     let has_tensors = named.iter().any(|(_, v)| matches!(v, Value::Tensor(_)));
     if !has_tensors {
         for wrapper in ["state_dict", "model", "model_state_dict", "module"] {
-            if let Some(pos) = named.iter().position(|(k, v)| k == wrapper && matches!(v, Value::Dict(_))) {
+            if let Some(pos) = named
+                .iter()
+                .position(|(k, v)| k == wrapper && matches!(v, Value::Dict(_)))
+            {
                 let (_, inner) = named.swap_remove(pos);
                 return state_dict_of(inner);
             }
@@ -116,10 +135,16 @@ fn state_dict_of(root: Value) -> Result<Vec<(String, Value)>> {
         if let Some((k, v)) = named.iter().find(|(_, v)| !matches!(v, Value::Dict(_))) {
             return Err(Error::corrupt(
                 FORMAT,
-                format!("not a state dict: entry `{k}` holds {} and no entry holds a tensor", v.describe()),
+                format!(
+                    "not a state dict: entry `{k}` holds {} and no entry holds a tensor",
+                    v.describe()
+                ),
             ));
         }
-        return Err(Error::corrupt(FORMAT, "not a state dict: it holds no tensors"));
+        return Err(Error::corrupt(
+            FORMAT,
+            "not a state dict: it holds no tensors",
+        ));
     }
     Ok(named)
 }
@@ -162,10 +187,14 @@ impl StorageType {
     fn read(self, b: &[u8]) -> f32 {
         match self {
             Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            Self::F64 => f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
+            Self::F64 => {
+                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
             Self::F16 => f16::from_le_bytes([b[0], b[1]]).to_f32(),
             Self::BF16 => bf16::from_le_bytes([b[0], b[1]]).to_f32(),
-            Self::I64 => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32,
+            Self::I64 => {
+                i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
             Self::I32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
             Self::U8 => b[0] as f32,
         }
@@ -196,20 +225,29 @@ fn gather(name: &str, t: &TensorRef, raw: &[u8]) -> Result<Vec<f32>> {
         .shape
         .iter()
         .zip(&t.stride)
-        .try_fold(t.offset, |acc, (&d, &s)| acc.checked_add(d.saturating_sub(1).checked_mul(s)?));
+        .try_fold(t.offset, |acc, (&d, &s)| {
+            acc.checked_add(d.saturating_sub(1).checked_mul(s)?)
+        });
     match reach {
         Some(last) if numel == 0 || last < elements => {}
         _ => {
             return Err(Error::corrupt(
                 FORMAT,
-                format!("tensor `{name}` reaches past the end of its storage; the file is truncated or corrupt"),
+                format!(
+                    "tensor `{name}` reaches past the end of its storage; the file is truncated or corrupt"
+                ),
             ));
         }
     }
     let mut out = Vec::with_capacity(numel);
     let mut index = vec![0usize; t.shape.len()];
     for _ in 0..numel {
-        let at = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+        let at = t.offset
+            + index
+                .iter()
+                .zip(&t.stride)
+                .map(|(i, s)| i * s)
+                .sum::<usize>();
         out.push(t.storage.dtype.read(&raw[at * size..(at + 1) * size]));
         // Row-major increment of the multi-index.
         for d in (0..index.len()).rev() {
@@ -235,7 +273,10 @@ enum Value {
     Tuple(Vec<Value>),
     List(Vec<Value>),
     Dict(Vec<(Value, Value)>),
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     Storage(StorageRef),
     Tensor(TensorRef),
     /// Pushed by MARK; never a real value.
@@ -264,14 +305,25 @@ impl Value {
     fn as_usize(&self, what: &str) -> Result<usize> {
         match self {
             Value::Int(i) if *i >= 0 => Ok(*i as usize),
-            other => Err(Error::corrupt(FORMAT, format!("{what} should be a non-negative int, found {}", other.describe()))),
+            other => Err(Error::corrupt(
+                FORMAT,
+                format!(
+                    "{what} should be a non-negative int, found {}",
+                    other.describe()
+                ),
+            )),
         }
     }
 
     fn as_usizes(&self, what: &str) -> Result<Vec<usize>> {
         match self {
-            Value::Tuple(items) | Value::List(items) => items.iter().map(|v| v.as_usize(what)).collect(),
-            other => Err(Error::corrupt(FORMAT, format!("{what} should be a tuple, found {}", other.describe()))),
+            Value::Tuple(items) | Value::List(items) => {
+                items.iter().map(|v| v.as_usize(what)).collect()
+            }
+            other => Err(Error::corrupt(
+                FORMAT,
+                format!("{what} should be a tuple, found {}", other.describe()),
+            )),
         }
     }
 }
@@ -324,7 +376,11 @@ impl Unpickler {
                     if n > 8 {
                         return Err(Error::corrupt(FORMAT, "integer wider than 64 bits"));
                     }
-                    let mut buf = if bytes.last().is_some_and(|b| b & 0x80 != 0) { [0xff; 8] } else { [0; 8] };
+                    let mut buf = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+                        [0xff; 8]
+                    } else {
+                        [0; 8]
+                    };
                     buf[..n].copy_from_slice(bytes);
                     self.stack.push(Value::Int(i64::from_le_bytes(buf)))
                 }
@@ -437,7 +493,10 @@ impl Unpickler {
                     let class = self.pop()?;
                     return Err(Error::corrupt(
                         FORMAT,
-                        format!("the file holds {}, not a state dict; save weights with torch.save(model.state_dict(), path)", class.describe()),
+                        format!(
+                            "the file holds {}, not a state dict; save weights with torch.save(model.state_dict(), path)",
+                            class.describe()
+                        ),
                     ));
                 }
                 b'b' => {
@@ -449,14 +508,20 @@ impl Unpickler {
                         Some(other) => {
                             return Err(Error::corrupt(
                                 FORMAT,
-                                format!("the file holds {}, not a state dict; save weights with torch.save(model.state_dict(), path)", other.describe()),
+                                format!(
+                                    "the file holds {}, not a state dict; save weights with torch.save(model.state_dict(), path)",
+                                    other.describe()
+                                ),
                             ));
                         }
                         None => return Err(Error::corrupt(FORMAT, "pickle stack underflow")),
                     }
                 }
                 other => {
-                    return Err(Error::corrupt(FORMAT, format!("unsupported pickle opcode 0x{other:02x}")));
+                    return Err(Error::corrupt(
+                        FORMAT,
+                        format!("unsupported pickle opcode 0x{other:02x}"),
+                    ));
                 }
             }
         }
@@ -472,7 +537,10 @@ impl Unpickler {
     fn pop_str(&mut self) -> Result<String> {
         match self.pop()? {
             Value::Str(s) => Ok(s),
-            other => Err(Error::corrupt(FORMAT, format!("expected a string, found {}", other.describe()))),
+            other => Err(Error::corrupt(
+                FORMAT,
+                format!("expected a string, found {}", other.describe()),
+            )),
         }
     }
 
@@ -488,17 +556,19 @@ impl Unpickler {
     }
 
     fn memoize(&mut self, key: u32) -> Result<()> {
-        let top = self.stack.last().ok_or_else(|| Error::corrupt(FORMAT, "pickle stack underflow"))?;
+        let top = self
+            .stack
+            .last()
+            .ok_or_else(|| Error::corrupt(FORMAT, "pickle stack underflow"))?;
         self.memo.insert(key, top.clone());
         Ok(())
     }
 
     fn recall(&mut self, key: u32) -> Result<()> {
-        let v = self
-            .memo
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| Error::corrupt(FORMAT, format!("pickle memo key {key} is undefined")))?;
+        let v =
+            self.memo.get(&key).cloned().ok_or_else(|| {
+                Error::corrupt(FORMAT, format!("pickle memo key {key} is undefined"))
+            })?;
         self.stack.push(v);
         Ok(())
     }
@@ -509,7 +579,10 @@ impl Unpickler {
                 list.extend(items);
                 Ok(())
             }
-            _ => Err(Error::corrupt(FORMAT, "APPEND onto something that is not a list")),
+            _ => Err(Error::corrupt(
+                FORMAT,
+                "APPEND onto something that is not a list",
+            )),
         }
     }
 
@@ -519,13 +592,16 @@ impl Unpickler {
                 dict.extend(items);
                 Ok(())
             }
-            _ => Err(Error::corrupt(FORMAT, "SETITEM onto something that is not a dict")),
+            _ => Err(Error::corrupt(
+                FORMAT,
+                "SETITEM onto something that is not a dict",
+            )),
         }
     }
 }
 
 fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(Error::corrupt(FORMAT, "odd number of items in a dict"));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -543,12 +619,18 @@ fn persistent_storage(pid: Value) -> Result<StorageRef> {
     };
     match items.as_slice() {
         [Value::Str(tag), Value::Global { name, .. }, key, ..] if tag == "storage" => {
-            let dtype = StorageType::from_class(name)
-                .ok_or_else(|| Error::corrupt(FORMAT, format!("unsupported storage type {name}")))?;
+            let dtype = StorageType::from_class(name).ok_or_else(|| {
+                Error::corrupt(FORMAT, format!("unsupported storage type {name}"))
+            })?;
             let key = match key {
                 Value::Str(s) => s.clone(),
                 Value::Int(i) => i.to_string(),
-                other => return Err(Error::corrupt(FORMAT, format!("storage key is {}", other.describe()))),
+                other => {
+                    return Err(Error::corrupt(
+                        FORMAT,
+                        format!("storage key is {}", other.describe()),
+                    ));
+                }
             };
             Ok(StorageRef { key, dtype })
         }
@@ -559,7 +641,10 @@ fn persistent_storage(pid: Value) -> Result<StorageRef> {
 /// Applies one of the few callables a state dict uses; refuses every other.
 fn reduce(callable: Value, args: Value) -> Result<Value> {
     let Value::Global { module, name } = callable else {
-        return Err(Error::corrupt(FORMAT, format!("cannot call {}", callable.describe())));
+        return Err(Error::corrupt(
+            FORMAT,
+            format!("cannot call {}", callable.describe()),
+        ));
     };
     let Value::Tuple(args) = args else {
         return Err(Error::corrupt(FORMAT, "call arguments are not a tuple"));
@@ -568,13 +653,18 @@ fn reduce(callable: Value, args: Value) -> Result<Value> {
         ("collections", "OrderedDict") => Ok(Value::Dict(Vec::new())),
         ("torch._utils", "_rebuild_tensor_v2") | ("torch._utils", "_rebuild_tensor") => {
             let (storage, offset, shape, stride) = match args.as_slice() {
-                [Value::Storage(s), offset, shape, stride, ..] => (s.clone(), offset, shape, stride),
+                [Value::Storage(s), offset, shape, stride, ..] => {
+                    (s.clone(), offset, shape, stride)
+                }
                 _ => return Err(Error::corrupt(FORMAT, "malformed tensor record")),
             };
             let shape = shape.as_usizes("tensor shape")?;
             let stride = stride.as_usizes("tensor stride")?;
             if shape.len() != stride.len() {
-                return Err(Error::corrupt(FORMAT, "tensor shape and stride differ in length"));
+                return Err(Error::corrupt(
+                    FORMAT,
+                    "tensor shape and stride differ in length",
+                ));
             }
             Ok(Value::Tensor(TensorRef {
                 storage,
@@ -583,13 +673,16 @@ fn reduce(callable: Value, args: Value) -> Result<Value> {
                 stride,
             }))
         }
-        ("torch._utils", "_rebuild_parameter") | ("torch._utils", "_rebuild_parameter_with_state") => args
+        ("torch._utils", "_rebuild_parameter")
+        | ("torch._utils", "_rebuild_parameter_with_state") => args
             .into_iter()
             .next()
             .ok_or_else(|| Error::corrupt(FORMAT, "empty parameter record")),
         _ => Err(Error::corrupt(
             FORMAT,
-            format!("the file holds a Python object ({module}.{name}), not a state dict; save weights with torch.save(model.state_dict(), path)"),
+            format!(
+                "the file holds a Python object ({module}.{name}), not a state dict; save weights with torch.save(model.state_dict(), path)"
+            ),
         )),
     }
 }
@@ -606,7 +699,9 @@ impl<'a> Reader<'a> {
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.data.len())
-            .ok_or_else(|| Error::corrupt(FORMAT, "the pickle ends early; the file is truncated"))?;
+            .ok_or_else(|| {
+                Error::corrupt(FORMAT, "the pickle ends early; the file is truncated")
+            })?;
         let out = &self.data[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -623,16 +718,17 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self, n: usize) -> Result<String> {
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| Error::corrupt(FORMAT, "invalid UTF-8 in a string"))
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| Error::corrupt(FORMAT, "invalid UTF-8 in a string"))
     }
 
     fn line(&mut self) -> Result<String> {
         let rest = &self.data[self.pos..];
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| Error::corrupt(FORMAT, "the pickle ends early; the file is truncated"))?;
-        let s = String::from_utf8(rest[..end].to_vec()).map_err(|_| Error::corrupt(FORMAT, "invalid UTF-8"))?;
+        let end = rest.iter().position(|&b| b == b'\n').ok_or_else(|| {
+            Error::corrupt(FORMAT, "the pickle ends early; the file is truncated")
+        })?;
+        let s = String::from_utf8(rest[..end].to_vec())
+            .map_err(|_| Error::corrupt(FORMAT, "invalid UTF-8"))?;
         self.pos += end + 1;
         Ok(s)
     }

@@ -19,28 +19,44 @@ pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
     let mut len = [0u8; 8];
     len.copy_from_slice(&bytes[..8]);
     let n = u64::from_le_bytes(len);
-    n >= 2 && n < (100 << 20) && bytes[8] == b'{'
+    (2..(100 << 20)).contains(&n) && bytes[8] == b'{'
 }
 
 /// The tensors (as `f32`) and the metadata of a safetensors file.
 pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, String>)> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::corrupt(FORMAT, format!("{e}; is the file truncated?")))?;
-    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| Error::corrupt(FORMAT, e.to_string()))?;
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::corrupt(FORMAT, format!("{e}; is the file truncated?")))?;
+    let (_, metadata) =
+        SafeTensors::read_metadata(bytes).map_err(|e| Error::corrupt(FORMAT, e.to_string()))?;
     let mut set = TensorSet::new();
     for (name, view) in file.iter() {
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            Dtype::F16 => data.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            Dtype::BF16 => data.chunks_exact(2).map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
             Dtype::F64 => data
                 .chunks_exact(8)
-                .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+                .map(|b| {
+                    f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+                })
                 .collect(),
             // Integer tensors in a ResNet checkpoint are `num_batches_tracked` counters.
             Dtype::I64 if name.ends_with("num_batches_tracked") => continue,
             other => {
-                return Err(Error::corrupt(FORMAT, format!("tensor `{name}` has unsupported dtype {other:?}")));
+                return Err(Error::corrupt(
+                    FORMAT,
+                    format!("tensor `{name}` has unsupported dtype {other:?}"),
+                ));
             }
         };
         set.insert(name, HostTensor::new(view.shape().to_vec(), values)?)?;
@@ -59,12 +75,20 @@ pub enum StoredDtype {
 }
 
 /// Writes `tensors` as safetensors in `dtype`, with `metadata` in the header.
-pub fn write_safetensors(tensors: &TensorSet, dtype: StoredDtype, metadata: HashMap<String, String>) -> Result<Vec<u8>> {
+pub fn write_safetensors(
+    tensors: &TensorSet,
+    dtype: StoredDtype,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let encoded: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = tensors
         .iter()
         .map(|(name, t)| {
             if dtype == StoredDtype::F16 && t.shape.len() >= 2 {
-                let bytes = t.data.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect();
+                let bytes = t
+                    .data
+                    .iter()
+                    .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+                    .collect();
                 (name.to_owned(), t.shape.clone(), Dtype::F16, bytes)
             } else {
                 let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -57,7 +57,9 @@ impl TensorSet {
     pub fn insert(&mut self, name: impl Into<String>, tensor: HostTensor) -> Result<()> {
         let name = name.into();
         if self.tensors.contains_key(&name) {
-            return Err(Error::Architecture(format!("tensor `{name}` appears twice")));
+            return Err(Error::Architecture(format!(
+                "tensor `{name}` appears twice"
+            )));
         }
         self.tensors.insert(name, tensor);
         Ok(())
@@ -89,7 +91,8 @@ impl TensorSet {
 
     /// Drops tensors that carry no weights (PyTorch's `num_batches_tracked` counters).
     pub fn remove_bookkeeping(&mut self) {
-        self.tensors.retain(|name, _| !name.ends_with("num_batches_tracked"));
+        self.tensors
+            .retain(|name, _| !name.ends_with("num_batches_tracked"));
     }
 
     /// Refuses NaN or infinite weights, naming the first offending tensor.
@@ -113,11 +116,11 @@ impl TensorSet {
         for spec in specs {
             match self.tensors.get(&spec.name) {
                 None => report.missing.push(spec.name.clone()),
-                Some(t) if t.shape != spec.shape => {
-                    report
-                        .wrong_shape
-                        .push((spec.name.clone(), spec.shape.clone(), t.shape.clone()))
-                }
+                Some(t) if t.shape != spec.shape => report.wrong_shape.push((
+                    spec.name.clone(),
+                    spec.shape.clone(),
+                    t.shape.clone(),
+                )),
                 Some(_) => {}
             }
         }

@@ -51,8 +51,8 @@ impl TfjsModel {
     /// Parses `model.json`. Only layers models are accepted: a graph model (`"format":
     /// "graph-model"`) has no layer names to map.
     pub fn parse(json: &[u8]) -> Result<Self> {
-        let root: serde_json::Value =
-            serde_json::from_slice(json).map_err(|e| Error::corrupt(FORMAT, format!("not valid JSON: {e}")))?;
+        let root: serde_json::Value = serde_json::from_slice(json)
+            .map_err(|e| Error::corrupt(FORMAT, format!("not valid JSON: {e}")))?;
         if root.get("format").and_then(|f| f.as_str()) == Some("graph-model") {
             return Err(Error::UnknownFormat(
                 "this is a TF.js graph model; only layers models (Keras) can be mapped onto a ResNet".into(),
@@ -83,7 +83,10 @@ impl TfjsModel {
     /// Shard file names, relative to `model.json`, in the order [`assemble`](Self::assemble)
     /// wants their bytes.
     pub fn shard_paths(&self) -> Vec<String> {
-        self.groups.iter().flat_map(|g| g.paths.iter().cloned()).collect()
+        self.groups
+            .iter()
+            .flat_map(|g| g.paths.iter().cloned())
+            .collect()
     }
 
     /// Decodes the shards (in [`shard_paths`](Self::shard_paths) order) into torchvision-named
@@ -91,35 +94,50 @@ impl TfjsModel {
     pub fn assemble(&self, shards: &[Vec<u8>]) -> Result<TensorSet> {
         let expected = self.shard_paths().len();
         if shards.len() != expected {
-            return Err(Error::corrupt(FORMAT, format!("expected {expected} shard(s), got {}", shards.len())));
+            return Err(Error::corrupt(
+                FORMAT,
+                format!("expected {expected} shard(s), got {}", shards.len()),
+            ));
         }
         let mut set = TensorSet::new();
         let mut shard_iter = shards.iter();
         for group in &self.groups {
             // A group's shards are one buffer cut into files.
-            let buffer: Vec<u8> = shard_iter.by_ref().take(group.paths.len()).flatten().copied().collect();
+            let buffer: Vec<u8> = shard_iter
+                .by_ref()
+                .take(group.paths.len())
+                .flatten()
+                .copied()
+                .collect();
             let mut offset = 0usize;
             for entry in &group.weights {
                 let numel = checked_numel(&entry.shape)?;
-                let (element_size, decode): (usize, Box<dyn Fn(&[u8]) -> f32>) = decoder(entry)?;
+                let (element_size, decode) = decoder(entry)?;
                 let len = numel
                     .checked_mul(element_size)
                     .ok_or_else(|| Error::corrupt(FORMAT, "weight too large"))?;
                 let bytes = buffer.get(offset..offset + len).ok_or_else(|| {
                     Error::corrupt(
                         FORMAT,
-                        format!("the shards end before weight `{}`; a shard is missing or truncated", entry.name),
+                        format!(
+                            "the shards end before weight `{}`; a shard is missing or truncated",
+                            entry.name
+                        ),
                     )
                 })?;
                 offset += len;
                 let values: Vec<f32> = bytes.chunks_exact(element_size).map(&decode).collect();
-                let (name, tensor) = to_torchvision(&entry.name, HostTensor::new(entry.shape.clone(), values)?)?;
+                let (name, tensor) =
+                    to_torchvision(&entry.name, HostTensor::new(entry.shape.clone(), values)?)?;
                 set.insert(name, tensor)?;
             }
             if offset != buffer.len() {
                 return Err(Error::corrupt(
                     FORMAT,
-                    format!("the shards hold {} bytes but the manifest describes {offset}", buffer.len()),
+                    format!(
+                        "the shards hold {} bytes but the manifest describes {offset}",
+                        buffer.len()
+                    ),
                 ));
             }
         }
@@ -133,17 +151,29 @@ type Decode = Box<dyn Fn(&[u8]) -> f32>;
 fn decoder(entry: &WeightEntry) -> Result<(usize, Decode)> {
     if let Some(q) = &entry.quantization {
         return match (q.dtype.as_str(), q.scale, q.min) {
-            ("uint8", Some(scale), Some(min)) => Ok((1, Box::new(move |b| min + scale * b[0] as f32))),
-            ("uint16", Some(scale), Some(min)) => {
-                Ok((2, Box::new(move |b| min + scale * u16::from_le_bytes([b[0], b[1]]) as f32)))
+            ("uint8", Some(scale), Some(min)) => {
+                Ok((1, Box::new(move |b| min + scale * b[0] as f32)))
             }
+            ("uint16", Some(scale), Some(min)) => Ok((
+                2,
+                Box::new(move |b| min + scale * u16::from_le_bytes([b[0], b[1]]) as f32),
+            )),
             ("float16", _, _) => Ok((2, Box::new(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()))),
-            (other, _, _) => Err(Error::corrupt(FORMAT, format!("unsupported quantisation {other} on `{}`", entry.name))),
+            (other, _, _) => Err(Error::corrupt(
+                FORMAT,
+                format!("unsupported quantisation {other} on `{}`", entry.name),
+            )),
         };
     }
     match entry.dtype.as_str() {
-        "float32" => Ok((4, Box::new(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])))),
-        other => Err(Error::corrupt(FORMAT, format!("unsupported dtype {other} on `{}`", entry.name))),
+        "float32" => Ok((
+            4,
+            Box::new(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        )),
+        other => Err(Error::corrupt(
+            FORMAT,
+            format!("unsupported dtype {other} on `{}`", entry.name),
+        )),
     }
 }
 
@@ -159,11 +189,13 @@ fn batchnorm_epsilon(topology: &serde_json::Value) -> Result<f64> {
         .filter(|l| l.get("class_name").and_then(|c| c.as_str()) == Some("BatchNormalization"))
         .filter_map(|l| l.pointer("/config/epsilon").and_then(|e| e.as_f64()))
         .collect();
-    let first = *eps
-        .first()
-        .ok_or_else(|| Error::Architecture("the model has no BatchNormalization layers; not a ResNet".into()))?;
+    let first = *eps.first().ok_or_else(|| {
+        Error::Architecture("the model has no BatchNormalization layers; not a ResNet".into())
+    })?;
     if eps.iter().any(|&e| (e - first).abs() > 1e-12) {
-        return Err(Error::Architecture("BatchNorm layers use different epsilons".into()));
+        return Err(Error::Architecture(
+            "BatchNorm layers use different epsilons".into(),
+        ));
     }
     Ok(first)
 }
@@ -255,7 +287,8 @@ fn hwio_to_oihw(t: HostTensor) -> HostTensor {
         for w in 0..kw {
             for i in 0..ci {
                 for o in 0..co {
-                    data[((o * ci + i) * kh + h) * kw + w] = t.data[((h * kw + w) * ci + i) * co + o];
+                    data[((o * ci + i) * kh + h) * kw + w] =
+                        t.data[((h * kw + w) * ci + i) * co + o];
                 }
             }
         }
@@ -311,8 +344,11 @@ mod tests {
         let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
         let t = hwio_to_oihw(HostTensor::new(shape, data).unwrap());
         assert_eq!(t.shape, vec![3, 2, 1, 2]);
-        // element (o=2, i=1, h=0, w=1) came from (h=0, w=1, i=1, o=2) = ((0*2+1)*2+1)*3+2 = 11
-        assert_eq!(t.data[((2 * 2 + 1) * 1) * 2 + 1], 11.0);
+        // (o=2, i=1, h=0, w=1) sits at ((2·2 + 1)·1 + 0)·2 + 1 = 11 in OIHW and came from
+        // (h=0, w=1, i=1, o=2) at ((0·2 + 1)·2 + 1)·3 + 2 = 11 in HWIO.
+        assert_eq!(t.data[11], 11.0);
+        // (o=1, i=0, h=0, w=1) sits at ((1·2 + 0)·1 + 0)·2 + 1 = 5 and came from (0, 1, 0, 1) = 7.
+        assert_eq!(t.data[5], 7.0);
         // element (o=0, i=0, h=0, w=0) is the first input value
         assert_eq!(t.data[0], 0.0);
     }
