@@ -27,6 +27,9 @@ pub struct BenchArgs {
     backend: BackendChoice,
     #[arg(long)]
     json: bool,
+    /// Also break one forward pass down by stage (stem, layer1..4, head).
+    #[arg(long)]
+    profile: bool,
 }
 
 fn median_ms(mut samples: Vec<f64>) -> f64 {
@@ -72,8 +75,17 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
             row["gradflow_ms"] = json!(g);
             row["gradflow_over_forward"] = json!(g / forward);
         }
+        if args.profile {
+            let stages = profile_stages(&classifier, &input, &device, runs)?;
+            row["stages_ms"] = json!(stages);
+        }
         if !args.json {
             println!("{arch}: forward {forward:.1} ms (median of {runs})");
+            if let Some(stages) = row.get("stages_ms").and_then(|s| s.as_object()) {
+                for (name, ms) in stages {
+                    println!("    {name:<7} {:.1} ms", ms.as_f64().unwrap_or(f64::NAN));
+                }
+            }
             if let Some(g) = row.get("gradflow_ms") {
                 println!("{arch}: gradflow {:.1} ms", g.as_f64().unwrap_or(f64::NAN));
             }
@@ -90,4 +102,54 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Median time of each part of the forward pass, with a device sync after each so queued
+/// work is charged to the part that queued it.
+fn profile_stages(
+    classifier: &Classifier,
+    input: &[f32],
+    device: &burn::tensor::Device,
+    runs: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let model = &classifier.model;
+    let sync = || device.sync().map_err(|e| Error::Backend(format!("{e:?}")));
+    let mut names: Vec<String> = vec!["stem".into()];
+    let mut stage_of_block = Vec::new();
+    for info in classifier.info.config.blocks() {
+        let name = format!("layer{}", info.stage + 1);
+        if names.last() != Some(&name) {
+            names.push(name);
+        }
+        stage_of_block.push(names.len() - 1);
+    }
+    names.push("head".into());
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for _ in 0..runs {
+        let batch = classifier.input_batch(&[input.to_vec()], 224, 224)?;
+        sync()?;
+        let mut start = Instant::now();
+        let mut x = model.forward_stem(batch);
+        sync()?;
+        let mut elapsed = vec![0.0; names.len()];
+        elapsed[0] = start.elapsed().as_secs_f64() * 1e3;
+        for (block, &stage) in model.blocks.iter().zip(&stage_of_block) {
+            start = Instant::now();
+            x = block.forward(x);
+            sync()?;
+            elapsed[stage] += start.elapsed().as_secs_f64() * 1e3;
+        }
+        start = Instant::now();
+        let logits = model.forward_head(x);
+        pollster::block_on(resnet_lab_core::predict::read_f32(logits))?;
+        elapsed[names.len() - 1] = start.elapsed().as_secs_f64() * 1e3;
+        for (s, e) in samples.iter_mut().zip(elapsed) {
+            s.push(e);
+        }
+    }
+    Ok(names
+        .into_iter()
+        .zip(samples)
+        .map(|(n, s)| (n, json!(median_ms(s))))
+        .collect())
 }
