@@ -76,138 +76,179 @@ pub struct GradFlowReport {
     pub saliency: Saliency,
 }
 
-/// Runs the analysis: builds the network on an autodiff version of `device`, one forward and
-/// backward pass for the residual network and one for the plain network.
-///
-/// `input` is one preprocessed image, `[3, height, width]`; `class` defaults to the top-1.
+/// A network prepared for gradient analysis: built once on an autodiff version of a device,
+/// then asked about any number of images and classes.
+#[derive(Debug)]
+pub struct GradFlowAnalyzer {
+    model: ResNet,
+    config: ResNetConfig,
+    labels: LabelSet,
+    name: String,
+    device: Device,
+}
+
+impl GradFlowAnalyzer {
+    /// Uploads the weights to an autodiff version of `device`.
+    pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
+        let config = weights.info.config.clone();
+        let ad = device.clone().autodiff();
+        // Gradients are wanted for activations only, not for the millions of weights.
+        let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
+        Ok(Self {
+            model,
+            labels: weights.info.labels.clone(),
+            name: weights.info.name(),
+            config,
+            device: ad,
+        })
+    }
+
+    /// The architecture being analysed.
+    pub fn config(&self) -> &ResNetConfig {
+        &self.config
+    }
+
+    /// One forward and backward pass for the residual network and one for the plain network.
+    ///
+    /// `input` is one preprocessed image, `[3, height, width]`; `class` defaults to the top-1.
+    pub async fn analyze(
+        &self,
+        input: &[f32],
+        [height, width]: [usize; 2],
+        class: Option<usize>,
+    ) -> Result<GradFlowReport> {
+        if input.len() != 3 * height * width {
+            return Err(Error::Input(format!(
+                "the input holds {} values; a [3, {height}, {width}] image has {}",
+                input.len(),
+                3 * height * width
+            )));
+        }
+        if height < 32 || width < 32 {
+            return Err(Error::Input(format!(
+                "a {height}×{width} input is too small (at least 32×32)"
+            )));
+        }
+        let (model, config, ad) = (&self.model, &self.config, &self.device);
+        let image =
+            || Tensor::<4>::from_data(TensorData::new(input.to_vec(), [1, 3, height, width]), ad);
+
+        // Residual network: forward with probes.
+        let x0 = image().require_grad();
+        let mut h = model.forward_stem(x0.clone());
+        let mut probes = Vec::with_capacity(model.blocks.len());
+        for block in &model.blocks {
+            let to_shortcut = h.zeros_like().require_grad();
+            let to_branch = h.zeros_like().require_grad();
+            let u = block.shortcut(h.clone() + to_shortcut.clone())
+                + block.residual(h + to_branch.clone());
+            h = relu(u);
+            probes.push((to_shortcut, to_branch));
+        }
+        let features_probe = h.zeros_like().require_grad();
+        let features = h + features_probe.clone();
+        let logits = model.forward_head(features.clone());
+        let logit_values = read_f32(logits.clone().inner()).await?;
+        if logit_values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Backend(
+                "the network produced non-finite logits".into(),
+            ));
+        }
+        let class = match class {
+            Some(c) if c < logit_values.len() => c,
+            Some(c) => {
+                return Err(Error::Input(format!(
+                    "class {c} does not exist: the model has {} classes",
+                    logit_values.len()
+                )));
+            }
+            None => top_k(&logit_values, 1)
+                .first()
+                .map(|(i, _)| *i)
+                .unwrap_or(0),
+        };
+        let z = logits.narrow(1, class, 1).sum();
+        let grads = z.backward();
+
+        // Norms are computed on the device and read back together (one sync, not one per block).
+        let missing = || Error::Backend("autodiff returned no gradient for a probe".into());
+        let mut norms = Vec::new();
+        for (to_shortcut, to_branch) in &probes {
+            let gs = to_shortcut.grad(&grads).ok_or_else(missing)?;
+            let gf = to_branch.grad(&grads).ok_or_else(missing)?;
+            norms.push(l2(gs.clone() + gf.clone()));
+            norms.push(l2(gs));
+            norms.push(l2(gf));
+        }
+        let input_grad = x0.grad(&grads).ok_or_else(missing)?;
+        norms.push(l2(input_grad.clone()));
+        let residual_norms = read_f32(Tensor::cat(norms, 0)).await?;
+
+        // Saliency: Grad-CAM weights each last-stage channel by its mean gradient.
+        let feature_grad = features_probe.grad(&grads).ok_or_else(missing)?;
+        let [_, _, fh, fw] = feature_grad.dims();
+        let alpha = feature_grad.mean_dim(3).mean_dim(2);
+        let cam = relu((features.inner() * alpha).sum_dim(1)).reshape([fh * fw]);
+        let grad_cam = scale_to_unit(read_f32(cam).await?);
+        let input_map = input_grad.abs().max_dim(1).reshape([height * width]);
+        let input_gradient = scale_to_unit(read_f32(input_map).await?);
+
+        // Plain network: the same weights, every shortcut removed.
+        let x0 = image().require_grad();
+        let mut h = model.forward_stem(x0.clone());
+        let mut plain_probes = Vec::with_capacity(model.blocks.len());
+        for block in &model.blocks {
+            let probe = h.zeros_like().require_grad();
+            h = block.forward_plain(h + probe.clone());
+            plain_probes.push(probe);
+        }
+        let z = model.forward_head(h).narrow(1, class, 1).sum();
+        let grads = z.backward();
+        let mut norms = Vec::new();
+        for probe in &plain_probes {
+            // A block whose whole input was cut off by ReLUs has no gradient: its norm is zero.
+            norms.push(probe.grad(&grads).map_or_else(|| zero(&ad), l2));
+        }
+        norms.push(x0.grad(&grads).map_or_else(|| zero(&ad), l2));
+        let plain_norms = read_f32(Tensor::cat(norms, 0)).await?;
+
+        let infos = config.blocks();
+        let blocks = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                block_gradient(info, &residual_norms[3 * i..3 * i + 3], plain_norms[i])
+            })
+            .collect();
+        Ok(GradFlowReport {
+            model: self.name.clone(),
+            class,
+            label: self.labels.name(class),
+            logit: logit_values[class] as f64,
+            input_grad_norm: residual_norms[3 * infos.len()] as f64,
+            plain_input_grad_norm: plain_norms[infos.len()] as f64,
+            blocks,
+            saliency: Saliency {
+                grad_cam,
+                grad_cam_size: [fh, fw],
+                input_gradient,
+                input_size: [height, width],
+            },
+        })
+    }
+}
+
+/// Convenience: builds a [`GradFlowAnalyzer`] on `device` and analyses one image.
 pub async fn analyze(
     weights: LoadedWeights,
     input: &[f32],
-    [height, width]: [usize; 2],
+    size: [usize; 2],
     class: Option<usize>,
     device: &Device,
 ) -> Result<GradFlowReport> {
-    if input.len() != 3 * height * width {
-        return Err(Error::Input(format!(
-            "the input holds {} values; a [3, {height}, {width}] image has {}",
-            input.len(),
-            3 * height * width
-        )));
-    }
-    if height < 32 || width < 32 {
-        return Err(Error::Input(format!(
-            "a {height}×{width} input is too small (at least 32×32)"
-        )));
-    }
-    let config = weights.info.config.clone();
-    let labels = weights.info.labels.clone();
-    let model_name = weights.info.name();
-    let ad = device.clone().autodiff();
-    // Gradients are wanted for activations only, not for the millions of weights.
-    let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
-    let image =
-        || Tensor::<4>::from_data(TensorData::new(input.to_vec(), [1, 3, height, width]), &ad);
-
-    // Residual network: forward with probes.
-    let x0 = image().require_grad();
-    let mut h = model.forward_stem(x0.clone());
-    let mut probes = Vec::with_capacity(model.blocks.len());
-    for block in &model.blocks {
-        let to_shortcut = h.zeros_like().require_grad();
-        let to_branch = h.zeros_like().require_grad();
-        let u =
-            block.shortcut(h.clone() + to_shortcut.clone()) + block.residual(h + to_branch.clone());
-        h = relu(u);
-        probes.push((to_shortcut, to_branch));
-    }
-    let features_probe = h.zeros_like().require_grad();
-    let features = h + features_probe.clone();
-    let logits = model.forward_head(features.clone());
-    let logit_values = read_f32(logits.clone().inner()).await?;
-    if logit_values.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Backend(
-            "the network produced non-finite logits".into(),
-        ));
-    }
-    let class = match class {
-        Some(c) if c < logit_values.len() => c,
-        Some(c) => {
-            return Err(Error::Input(format!(
-                "class {c} does not exist: the model has {} classes",
-                logit_values.len()
-            )));
-        }
-        None => top_k(&logit_values, 1)
-            .first()
-            .map(|(i, _)| *i)
-            .unwrap_or(0),
-    };
-    let z = logits.narrow(1, class, 1).sum();
-    let grads = z.backward();
-
-    // Norms are computed on the device and read back together (one sync, not one per block).
-    let missing = || Error::Backend("autodiff returned no gradient for a probe".into());
-    let mut norms = Vec::new();
-    for (to_shortcut, to_branch) in &probes {
-        let gs = to_shortcut.grad(&grads).ok_or_else(missing)?;
-        let gf = to_branch.grad(&grads).ok_or_else(missing)?;
-        norms.push(l2(gs.clone() + gf.clone()));
-        norms.push(l2(gs));
-        norms.push(l2(gf));
-    }
-    let input_grad = x0.grad(&grads).ok_or_else(missing)?;
-    norms.push(l2(input_grad.clone()));
-    let residual_norms = read_f32(Tensor::cat(norms, 0)).await?;
-
-    // Saliency: Grad-CAM weights each last-stage channel by its mean gradient.
-    let feature_grad = features_probe.grad(&grads).ok_or_else(missing)?;
-    let [_, _, fh, fw] = feature_grad.dims();
-    let alpha = feature_grad.mean_dim(3).mean_dim(2);
-    let cam = relu((features.inner() * alpha).sum_dim(1)).reshape([fh * fw]);
-    let grad_cam = scale_to_unit(read_f32(cam).await?);
-    let input_map = input_grad.abs().max_dim(1).reshape([height * width]);
-    let input_gradient = scale_to_unit(read_f32(input_map).await?);
-
-    // Plain network: the same weights, every shortcut removed.
-    let x0 = image().require_grad();
-    let mut h = model.forward_stem(x0.clone());
-    let mut plain_probes = Vec::with_capacity(model.blocks.len());
-    for block in &model.blocks {
-        let probe = h.zeros_like().require_grad();
-        h = block.forward_plain(h + probe.clone());
-        plain_probes.push(probe);
-    }
-    let z = model.forward_head(h).narrow(1, class, 1).sum();
-    let grads = z.backward();
-    let mut norms = Vec::new();
-    for probe in &plain_probes {
-        // A block whose whole input was cut off by ReLUs has no gradient: its norm is zero.
-        norms.push(probe.grad(&grads).map_or_else(|| zero(&ad), l2));
-    }
-    norms.push(x0.grad(&grads).map_or_else(|| zero(&ad), l2));
-    let plain_norms = read_f32(Tensor::cat(norms, 0)).await?;
-
-    let infos = config.blocks();
-    let blocks = infos
-        .iter()
-        .enumerate()
-        .map(|(i, info)| block_gradient(info, &residual_norms[3 * i..3 * i + 3], plain_norms[i]))
-        .collect();
-    Ok(GradFlowReport {
-        model: model_name,
-        class,
-        label: labels.name(class),
-        logit: logit_values[class] as f64,
-        input_grad_norm: residual_norms[3 * infos.len()] as f64,
-        plain_input_grad_norm: plain_norms[infos.len()] as f64,
-        blocks,
-        saliency: Saliency {
-            grad_cam,
-            grad_cam_size: [fh, fw],
-            input_gradient,
-            input_size: [height, width],
-        },
-    })
+    GradFlowAnalyzer::new(weights, device)?
+        .analyze(input, size, class)
+        .await
 }
 
 fn block_gradient(info: &BlockInfo, norms: &[f32], plain: f32) -> BlockGradient {
