@@ -24,7 +24,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::protocol::{
-    BackendChoice, BackendKind, ModelSummary, PredictionRow, Request, Response, Timings, WeightsSource,
+    BackendChoice, BackendKind, ModelSummary, PredictionRow, Request, Response, Timings,
+    WeightsSource,
 };
 
 /// Cache Storage bucket for downloaded weights.
@@ -44,8 +45,12 @@ pub fn start() {
     let engine = Rc::new(Engine::default());
     let handler = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let data = event.data();
-        let json = Reflect::get(&data, &"json".into()).ok().and_then(|v| v.as_string());
-        let payload = Reflect::get(&data, &"file".into()).ok().filter(|v| !v.is_undefined());
+        let json = Reflect::get(&data, &"json".into())
+            .ok()
+            .and_then(|v| v.as_string());
+        let payload = Reflect::get(&data, &"file".into())
+            .ok()
+            .filter(|v| !v.is_undefined());
         match json.as_deref().map(serde_json::from_str::<Request>) {
             Some(Ok(request)) => engine.enqueue(request, payload),
             Some(Err(e)) => post(&Response::Failure {
@@ -70,7 +75,9 @@ fn post(response: &Response) {
                 web_sys::console::error_2(&"engine: postMessage failed".into(), &e);
             }
         }
-        Err(e) => web_sys::console::error_1(&format!("engine: cannot encode a response: {e}").into()),
+        Err(e) => {
+            web_sys::console::error_1(&format!("engine: cannot encode a response: {e}").into())
+        }
     }
 }
 
@@ -115,7 +122,9 @@ impl Engine {
             wasm_bindgen_futures::spawn_local(async move {
                 loop {
                     let next = engine.queue.borrow_mut().pop_front();
-                    let Some((request, payload)) = next else { break };
+                    let Some((request, payload)) = next else {
+                        break;
+                    };
                     engine.handle(request, payload).await;
                 }
                 engine.busy.set(false);
@@ -160,7 +169,8 @@ impl Engine {
                 match backend.as_ref().and_then(|b| b.gpu.as_ref()) {
                     Some(gpu) => gpu.destroy(),
                     None => post(&Response::Failure {
-                        message: "there is no GPU device to lose (the CPU backend is in use)".into(),
+                        message: "there is no GPU device to lose (the CPU backend is in use)"
+                            .into(),
                     }),
                 }
             }
@@ -168,7 +178,11 @@ impl Engine {
     }
 
     /// Picks the backend (first time only), downloads the weights and builds the network.
-    async fn load(&self, choice: BackendChoice, source: &WeightsSource) -> Result<ModelSummary, String> {
+    async fn load(
+        &self,
+        choice: BackendChoice,
+        source: &WeightsSource,
+    ) -> Result<ModelSummary, String> {
         let existing = self.backend.borrow().clone();
         let backend = match existing {
             Some(backend) => backend,
@@ -203,8 +217,14 @@ impl Engine {
             phase: "warming up".into(),
         });
         // One pass on a blank image: compiles the GPU kernels now rather than on the first photo.
-        let blank = Tensor::<4>::from_data(TensorData::new(vec![0.0f32; 3 * 224 * 224], [1, 3, 224, 224]), &backend.device);
-        classifier.logits(blank).await.map_err(|e| format!("the warm-up pass failed: {e}"))?;
+        let blank = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32; 3 * 224 * 224], [1, 3, 224, 224]),
+            &backend.device,
+        );
+        classifier
+            .logits(blank)
+            .await
+            .map_err(|e| format!("the warm-up pass failed: {e}"))?;
         let t3 = now();
         if DEVICE_LOST.load(Ordering::SeqCst) {
             return Err("the GPU device was lost while loading the model".into());
@@ -241,7 +261,12 @@ impl Engine {
             .borrow()
             .clone()
             .ok_or_else(|| "no model is loaded (see the model status above)".to_string())?;
-        let kind = self.backend.borrow().as_ref().map(|b| b.kind).unwrap_or(BackendKind::Cpu);
+        let kind = self
+            .backend
+            .borrow()
+            .as_ref()
+            .map(|b| b.kind)
+            .unwrap_or(BackendKind::Cpu);
 
         let t0 = now();
         let (pixels, width, height) = decode_image(&blob).await?;
@@ -249,12 +274,16 @@ impl Engine {
         let buffer = PixelBuffer::new(width, height, 4, &pixels).map_err(|e| e.to_string())?;
         let input = preprocess(&buffer, classifier.info.input).map_err(|e| e.to_string())?;
         drop(pixels);
-        let batch = classifier.input_batch(&[input], 224, 224).map_err(|e| e.to_string())?;
+        let batch = classifier
+            .input_batch(&[input], 224, 224)
+            .map_err(|e| e.to_string())?;
         let t2 = now();
         let logits = classifier.model.forward(batch);
         // Reading one value waits for the whole forward pass (GPU work is queued lazily), so
         // the inference time includes execution and the read-back time is the transfer only.
-        read_f32(logits.clone().slice([0..1, 0..1])).await.map_err(|e| e.to_string())?;
+        read_f32(logits.clone().slice([0..1, 0..1]))
+            .await
+            .map_err(|e| e.to_string())?;
         let t3 = now();
         let row = read_f32(logits).await.map_err(|e| e.to_string())?;
         let t4 = now();
@@ -301,7 +330,11 @@ async fn probe_adapter() -> AdapterProbe {
         return AdapterProbe::NoWebGpu;
     };
     let options = js_sys::Object::new();
-    let _ = Reflect::set(&options, &"powerPreference".into(), &"high-performance".into());
+    let _ = Reflect::set(
+        &options,
+        &"powerPreference".into(),
+        &"high-performance".into(),
+    );
     let adapter = match request.call1(&gpu, &options) {
         Ok(promise) => match JsFuture::from(js_sys::Promise::resolve(&promise)).await {
             Ok(adapter) => adapter,
@@ -349,7 +382,11 @@ async fn probe_adapter() -> AdapterProbe {
         || all.contains("lavapipe")
         || all.contains("warp");
     AdapterProbe::Adapter {
-        name: if name.is_empty() { "unnamed WebGPU adapter".into() } else { name },
+        name: if name.is_empty() {
+            "unnamed WebGPU adapter".into()
+        } else {
+            name
+        },
         software,
     }
 }
@@ -367,7 +404,11 @@ const CPU_NAME: &str = "CPU (WebAssembly, Burn flex)";
 /// Chooses WebGPU or the CPU, and the notice that explains a fallback.
 async fn select_backend(choice: BackendChoice) -> (ActiveBackend, String, Option<String>) {
     if choice == BackendChoice::Cpu {
-        return (cpu_backend(), CPU_NAME.into(), Some("Running on the CPU, as asked with ?backend=cpu.".into()));
+        return (
+            cpu_backend(),
+            CPU_NAME.into(),
+            Some("Running on the CPU, as asked with ?backend=cpu.".into()),
+        );
     }
     let fallback = |why: String| (cpu_backend(), CPU_NAME.to_string(), Some(why));
     let adapter_name = match probe_adapter().await {
@@ -375,7 +416,9 @@ async fn select_backend(choice: BackendChoice) -> (ActiveBackend, String, Option
             return fallback("WebGPU is not available in this browser: running on the CPU (WebAssembly) instead.".into());
         }
         AdapterProbe::NoAdapter(why) => {
-            return fallback(format!("No WebGPU adapter could be had ({why}): running on the CPU (WebAssembly) instead."));
+            return fallback(format!(
+                "No WebGPU adapter could be had ({why}): running on the CPU (WebAssembly) instead."
+            ));
         }
         AdapterProbe::Adapter { name, software } => {
             if software && choice == BackendChoice::Auto {
@@ -397,8 +440,13 @@ async fn select_backend(choice: BackendChoice) -> (ActiveBackend, String, Option
                 });
             });
             let info = setup.adapter.get_info();
-            let name = if info.name.trim().is_empty() { adapter_name } else { info.name };
-            let notice = (choice == BackendChoice::Webgpu).then(|| "Running on WebGPU, as asked with ?backend=webgpu.".into());
+            let name = if info.name.trim().is_empty() {
+                adapter_name
+            } else {
+                info.name
+            };
+            let notice = (choice == BackendChoice::Webgpu)
+                .then(|| "Running on WebGPU, as asked with ?backend=webgpu.".into());
             (
                 ActiveBackend {
                     device,
@@ -409,7 +457,9 @@ async fn select_backend(choice: BackendChoice) -> (ActiveBackend, String, Option
                 notice,
             )
         }
-        Err(e) => fallback(format!("The WebGPU device could not be created ({e}): running on the CPU (WebAssembly) instead.")),
+        Err(e) => fallback(format!(
+            "The WebGPU device could not be created ({e}): running on the CPU (WebAssembly) instead."
+        )),
     }
 }
 
@@ -419,7 +469,11 @@ async fn decode_image(blob: &web_sys::Blob) -> Result<(Vec<u8>, u32, u32), Strin
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let not_image = |detail: String| {
         let kind = blob.type_();
-        let kind = if kind.is_empty() { "unknown type".to_string() } else { kind };
+        let kind = if kind.is_empty() {
+            "unknown type".to_string()
+        } else {
+            kind
+        };
         format!("This file is not an image the browser can decode ({kind}): {detail}")
     };
     let options = web_sys::ImageBitmapOptions::new();
@@ -436,12 +490,17 @@ async fn decode_image(blob: &web_sys::Blob) -> Result<(Vec<u8>, u32, u32), Strin
         return Err(not_image("the image has no pixels".into()));
     }
     let short = w.min(h) as f64;
-    let mut scale = (MAX_SHORT_SIDE as f64 / short).min((MAX_PIXELS / (w as f64 * h as f64)).sqrt()).min(1.0);
+    let mut scale = (MAX_SHORT_SIDE as f64 / short)
+        .min((MAX_PIXELS / (w as f64 * h as f64)).sqrt())
+        .min(1.0);
     if short * scale < 512.0 && short > 512.0 {
         scale = 512.0 / short;
     }
     let bitmap = if scale < 1.0 {
-        let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+        let (nw, nh) = (
+            ((w as f64 * scale).round() as u32).max(1),
+            ((h as f64 * scale).round() as u32).max(1),
+        );
         let options = web_sys::ImageBitmapOptions::new();
         options.set_resize_width(nw);
         options.set_resize_height(nh);
@@ -459,7 +518,8 @@ async fn decode_image(blob: &web_sys::Blob) -> Result<(Vec<u8>, u32, u32), Strin
         bitmap
     };
     let (w, h) = (bitmap.width(), bitmap.height());
-    let canvas = web_sys::OffscreenCanvas::new(w, h).map_err(|e| format!("no canvas: {}", js_error(&e)))?;
+    let canvas =
+        web_sys::OffscreenCanvas::new(w, h).map_err(|e| format!("no canvas: {}", js_error(&e)))?;
     let context: web_sys::OffscreenCanvasRenderingContext2d = canvas
         .get_context("2d")
         .map_err(|e| format!("no 2D context: {}", js_error(&e)))?
@@ -482,17 +542,24 @@ fn caches() -> Option<web_sys::CacheStorage> {
 
 async fn open_cache() -> Option<web_sys::Cache> {
     let storage = caches()?;
-    JsFuture::from(storage.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into)
+    JsFuture::from(storage.open(CACHE_NAME))
+        .await
+        .ok()
+        .map(JsCast::unchecked_into)
 }
 
 async fn clear_cache() -> Result<u32, String> {
     let Some(cache) = open_cache().await else {
         return Ok(0);
     };
-    let keys = JsFuture::from(cache.keys()).await.map_err(|e| js_error(&e))?;
+    let keys = JsFuture::from(cache.keys())
+        .await
+        .map_err(|e| js_error(&e))?;
     let count = js_sys::Array::from(&keys).length();
     if let Some(storage) = caches() {
-        JsFuture::from(storage.delete(CACHE_NAME)).await.map_err(|e| js_error(&e))?;
+        JsFuture::from(storage.delete(CACHE_NAME))
+            .await
+            .map_err(|e| js_error(&e))?;
     }
     Ok(count)
 }
@@ -517,7 +584,13 @@ struct Download {
 
 /// Downloads `url` (or reads it from the cache), posting progress. `offset`/`grand_total`
 /// place this file inside a multi-file download.
-async fn download(url: &str, use_cache: bool, phase: &str, offset: u64, grand_total: Option<u64>) -> Result<Download, String> {
+async fn download(
+    url: &str,
+    use_cache: bool,
+    phase: &str,
+    offset: u64,
+    grand_total: Option<u64>,
+) -> Result<Download, String> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let cache = if use_cache { open_cache().await } else { None };
     let mut from_cache = false;
@@ -544,8 +617,14 @@ async fn download(url: &str, use_cache: bool, phase: &str, offset: u64, grand_to
     if !response.ok() {
         let status = response.status();
         let text = response.status_text();
-        let hint = if status == 404 { " (no such file on the server)" } else { "" };
-        return Err(format!("could not download {url}: HTTP {status} {text}{hint}"));
+        let hint = if status == 404 {
+            " (no such file on the server)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "could not download {url}: HTTP {status} {text}{hint}"
+        ));
     }
     let length = response
         .headers()
@@ -566,12 +645,19 @@ async fn download(url: &str, use_cache: bool, phase: &str, offset: u64, grand_to
         .map_err(|_| "the download cannot be streamed".to_string())?;
     let mut bytes = Vec::with_capacity(length.unwrap_or(0).min(1 << 31) as usize);
     let mut last_report = 0.0;
-    let phase = if from_cache { format!("{phase} (from cache)") } else { phase.to_string() };
+    let phase = if from_cache {
+        format!("{phase} (from cache)")
+    } else {
+        phase.to_string()
+    };
     loop {
         let chunk = JsFuture::from(reader.read())
             .await
             .map_err(|e| format!("the download of {url} was interrupted: {}", js_error(&e)))?;
-        let done = Reflect::get(&chunk, &"done".into()).ok().and_then(|v| v.as_bool()).unwrap_or(true);
+        let done = Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
         if done {
             break;
         }
@@ -610,7 +696,9 @@ async fn download(url: &str, use_cache: bool, phase: &str, offset: u64, grand_to
 }
 
 async fn cache_put(url: &str, bytes: &[u8]) {
-    let Some(cache) = open_cache().await else { return };
+    let Some(cache) = open_cache().await else {
+        return;
+    };
     let body = Uint8Array::from(bytes);
     let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body)) else {
         return;
@@ -621,7 +709,9 @@ async fn cache_put(url: &str, bytes: &[u8]) {
 }
 
 /// Downloads and parses a model's weights (one file, or a TF.js `model.json` and its shards).
-async fn fetch_weights(source: &WeightsSource) -> Result<(resnet_lab_core::LoadedWeights, u64, bool), String> {
+async fn fetch_weights(
+    source: &WeightsSource,
+) -> Result<(resnet_lab_core::LoadedWeights, u64, bool), String> {
     let url = absolute_url(&source.url, None)?;
     let cacheable = source.cache && !url.starts_with("blob:") && !url.starts_with("data:");
     let first = download(&url, cacheable, "downloading", 0, source.expected_bytes).await?;
@@ -642,7 +732,11 @@ async fn fetch_weights(source: &WeightsSource) -> Result<(resnet_lab_core::Loade
             let paths = model.shard_paths();
             let mut shards = Vec::with_capacity(paths.len());
             for (i, path) in paths.iter().enumerate() {
-                let shard_url = if let Some((_, blob)) = source.shard_urls.iter().find(|(name, _)| path.ends_with(name.as_str())) {
+                let shard_url = if let Some((_, blob)) = source
+                    .shard_urls
+                    .iter()
+                    .find(|(name, _)| path.ends_with(name.as_str()))
+                {
                     blob.clone()
                 } else if url.starts_with("blob:") {
                     return Err(format!(
@@ -651,12 +745,22 @@ async fn fetch_weights(source: &WeightsSource) -> Result<(resnet_lab_core::Loade
                 } else {
                     absolute_url(path, Some(&url))?
                 };
-                let shard = download(&shard_url, cacheable, &format!("shard {}/{}", i + 1, paths.len()), total_bytes, None).await?;
+                let shard = download(
+                    &shard_url,
+                    cacheable,
+                    &format!("shard {}/{}", i + 1, paths.len()),
+                    total_bytes,
+                    None,
+                )
+                .await?;
                 total_bytes += shard.bytes.len() as u64;
                 all_cached &= shard.from_cache;
                 shards.push((shard_url, shard));
             }
-            let shard_bytes: Vec<Vec<u8>> = shards.iter_mut().map(|(_, s)| std::mem::take(&mut s.bytes)).collect();
+            let shard_bytes: Vec<Vec<u8>> = shards
+                .iter_mut()
+                .map(|(_, s)| std::mem::take(&mut s.bytes))
+                .collect();
             let weights = load_tfjs(&first.bytes, &shard_bytes).map_err(describe)?;
             if cacheable {
                 for ((shard_url, shard), bytes) in shards.iter().zip(&shard_bytes) {

@@ -67,7 +67,10 @@ pub struct WeightsSource {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
     /// Pick the backend (once per worker) and load a model on it, with a warm-up pass.
-    Load { backend: BackendChoice, source: WeightsSource },
+    Load {
+        backend: BackendChoice,
+        source: WeightsSource,
+    },
     /// Classify the photo sent beside this message (a `File` / `Blob`).
     Classify { id: u32, name: String },
     /// Forget every cached weights file.
@@ -130,9 +133,15 @@ pub enum Response {
         notice: Option<String>,
     },
     /// Download progress (`total` when the server said).
-    Progress { done: u64, total: Option<u64>, phase: String },
+    Progress {
+        done: u64,
+        total: Option<u64>,
+        phase: String,
+    },
     ModelReady(ModelSummary),
-    ModelError { message: String },
+    ModelError {
+        message: String,
+    },
     Result {
         id: u32,
         top: Vec<PredictionRow>,
@@ -141,12 +150,21 @@ pub enum Response {
         width: u32,
         height: u32,
     },
-    ClassifyError { id: u32, message: String },
+    ClassifyError {
+        id: u32,
+        message: String,
+    },
     /// The GPU device went away; the UI restarts the engine and reloads the model.
-    DeviceLost { message: String },
-    CacheCleared { entries: u32 },
+    DeviceLost {
+        message: String,
+    },
+    CacheCleared {
+        entries: u32,
+    },
     /// A problem not tied to a photo or the model.
-    Failure { message: String },
+    Failure {
+        message: String,
+    },
 }
 
 /// Human-readable byte counts: `97.6 MB`.

@@ -38,6 +38,10 @@ pub struct EngineClient {
     restarts: u32,
     lost: bool,
     next_id: u32,
+    /// Whether the worker's WebAssembly is running: messages sent before that are lost, so
+    /// they wait in `outbox`.
+    started: bool,
+    outbox: Vec<(Request, Option<JsValue>)>,
 }
 
 pub fn now() -> f64 {
@@ -61,6 +65,8 @@ impl EngineClient {
             restarts: 0,
             lost: false,
             next_id: 1,
+            started: false,
+            outbox: Vec::new(),
         }));
         client.borrow_mut().me = Rc::downgrade(&client);
         client.borrow_mut().spawn();
@@ -79,20 +85,25 @@ impl EngineClient {
         let worker = match Worker::new_with_options(ENGINE_SCRIPT, &options) {
             Ok(worker) => worker,
             Err(e) => {
-                self.on_action
-                    .emit(Action::Error(format!("The inference engine could not be started: {e:?}")));
+                self.on_action.emit(Action::Error(format!(
+                    "The inference engine could not be started: {e:?}"
+                )));
                 return;
             }
         };
         let me = self.me.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let Some(json) = event.data().as_string() else { return };
+            let Some(json) = event.data().as_string() else {
+                return;
+            };
             let Some(client) = me.upgrade() else { return };
             match serde_json::from_str::<Response>(&json) {
                 Ok(response) => EngineClient::handle(&client, response),
                 Err(e) => {
                     let on_action = client.borrow().on_action.clone();
-                    on_action.emit(Action::Error(format!("unreadable message from the engine: {e}")));
+                    on_action.emit(Action::Error(format!(
+                        "unreadable message from the engine: {e}"
+                    )));
                 }
             }
         });
@@ -101,7 +112,11 @@ impl EngineClient {
             event.prevent_default();
             let Some(client) = me.upgrade() else { return };
             let message = event.message();
-            let message = if message.is_empty() { "the engine stopped".to_string() } else { message };
+            let message = if message.is_empty() {
+                "the engine stopped".to_string()
+            } else {
+                message
+            };
             EngineClient::crashed(&client, message);
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -111,9 +126,15 @@ impl EngineClient {
         }
         self.worker = Some(worker);
         self.lost = false;
+        self.started = false;
+        self.outbox.clear();
     }
 
-    fn post(&self, request: &Request, file: Option<&JsValue>) {
+    fn post(&mut self, request: &Request, file: Option<&JsValue>) {
+        if !self.started {
+            self.outbox.push((request.clone(), file.cloned()));
+            return;
+        }
         let Some(worker) = &self.worker else { return };
         let message = js_sys::Object::new();
         let json = serde_json::to_string(request).unwrap_or_default();
@@ -122,8 +143,9 @@ impl EngineClient {
             let _ = Reflect::set(&message, &"file".into(), file);
         }
         if let Err(e) = worker.post_message(&message) {
-            self.on_action
-                .emit(Action::Error(format!("could not reach the inference engine: {e:?}")));
+            self.on_action.emit(Action::Error(format!(
+                "could not reach the inference engine: {e:?}"
+            )));
         }
     }
 
@@ -146,15 +168,21 @@ impl EngineClient {
     }
 
     pub fn classify(&mut self, id: u32, name: String, file: web_sys::File) {
-        self.post(&Request::Classify { id, name: name.clone() }, Some(file.as_ref()));
+        self.post(
+            &Request::Classify {
+                id,
+                name: name.clone(),
+            },
+            Some(file.as_ref()),
+        );
         self.inflight.push_back((id, name, file));
     }
 
-    pub fn clear_cache(&self) {
+    pub fn clear_cache(&mut self) {
         self.post(&Request::ClearCache, None);
     }
 
-    pub fn lose_device(&self) {
+    pub fn lose_device(&mut self) {
         self.post(&Request::LoseDevice, None);
     }
 
@@ -164,6 +192,13 @@ impl EngineClient {
             Response::Result { id, .. } | Response::ClassifyError { id, .. } => {
                 client.borrow_mut().inflight.retain(|(i, _, _)| i != id);
             }
+            Response::Started => {
+                let mut c = client.borrow_mut();
+                c.started = true;
+                for (request, file) in std::mem::take(&mut c.outbox) {
+                    c.post(&request, file.as_ref());
+                }
+            }
             Response::DeviceLost { message } => {
                 let already = std::mem::replace(&mut client.borrow_mut().lost, true);
                 if !already {
@@ -171,7 +206,10 @@ impl EngineClient {
                     // Restart outside this handler: it belongs to the worker being replaced.
                     let client = Rc::clone(client);
                     wasm_bindgen_futures::spawn_local(async move {
-                        EngineClient::restart(&client, format!("{message}. Restarting the engine and reloading the model…"));
+                        EngineClient::restart(
+                            &client,
+                            format!("{message}. Restarting the engine and reloading the model…"),
+                        );
                     });
                 }
             }
@@ -195,7 +233,10 @@ impl EngineClient {
         }
         let client = Rc::clone(client);
         wasm_bindgen_futures::spawn_local(async move {
-            EngineClient::restart(&client, format!("The inference engine stopped ({message}); restarting it."));
+            EngineClient::restart(
+                &client,
+                format!("The inference engine stopped ({message}); restarting it."),
+            );
         });
     }
 
@@ -212,7 +253,8 @@ impl EngineClient {
             for id in pending {
                 on_action.emit(Action::PhotoFailed {
                     id,
-                    message: "the inference engine keeps failing; reload the page to try again".into(),
+                    message: "the inference engine keeps failing; reload the page to try again"
+                        .into(),
                 });
             }
             on_action.emit(Action::ModelUnavailable(format!(

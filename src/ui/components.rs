@@ -5,13 +5,16 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::protocol::{format_bytes, format_ms, BackendKind, PredictionRow, Timings};
-use crate::ui::state::{BackendInfo, Manifest, ModelState, LoadState, Photo, PhotoState, Progress};
+use crate::protocol::{BackendKind, PredictionRow, Timings, format_bytes, format_ms};
+use crate::ui::state::{BackendInfo, LoadState, Manifest, ModelState, Photo, PhotoState, Progress};
 
 /// Files chosen in an `<input type=file>`, then the input is reset so the same file can be
 /// chosen again.
 fn take_files(event: &Event) -> Vec<web_sys::File> {
-    let Some(input) = event.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
+    let Some(input) = event
+        .target()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+    else {
         return Vec::new();
     };
     let files = input
@@ -42,8 +45,12 @@ pub fn backend_status(props: &BackendStatusProps) -> Html {
         None => ("", "…", "choosing a backend".to_string()),
     };
     let switch = match props.backend.as_ref().map(|b| b.kind) {
-        Some(BackendKind::Webgpu) => html! { <a class="switch" href="?backend=cpu">{ "use CPU" }</a> },
-        Some(BackendKind::Cpu) => html! { <a class="switch" href="?backend=webgpu">{ "try WebGPU" }</a> },
+        Some(BackendKind::Webgpu) => {
+            html! { <a class="switch" href="?backend=cpu">{ "use CPU" }</a> }
+        }
+        Some(BackendKind::Cpu) => {
+            html! { <a class="switch" href="?backend=webgpu">{ "try WebGPU" }</a> }
+        }
         None => html! {},
     };
     html! {
@@ -69,11 +76,21 @@ pub fn progress_bar(props: &ProgressBarProps) -> Html {
     let (fraction, text) = match p.total {
         Some(total) if total > 0 => {
             let f = (p.done as f64 / total as f64).clamp(0.0, 1.0);
-            (Some(f), format!("{}: {} / {}", p.phase, format_bytes(p.done), format_bytes(total)))
+            (
+                Some(f),
+                format!(
+                    "{}: {} / {}",
+                    p.phase,
+                    format_bytes(p.done),
+                    format_bytes(total)
+                ),
+            )
         }
         _ => (None, format!("{}: {}", p.phase, format_bytes(p.done))),
     };
-    let style = fraction.map(|f| format!("width: {:.1}%", f * 100.0)).unwrap_or_default();
+    let style = fraction
+        .map(|f| format!("width: {:.1}%", f * 100.0))
+        .unwrap_or_default();
     html! {
         <div class="progress-wrap" data-testid="progress">
             <div class={classes!("progress", fraction.is_none().then_some("indeterminate"))}
@@ -114,8 +131,15 @@ pub fn model_status(props: &ModelStatusProps) -> Html {
                         s.parameters as f64 / 1e6,
                         format_bytes(s.bytes),
                         s.dtype,
-                        if s.from_cache { "from cache".to_string() } else { format!("downloaded in {}", format_ms(s.download_ms)) },
-                        format_ms(m.ready_ms.unwrap_or(s.download_ms + s.build_ms + s.warmup_ms)),
+                        if s.from_cache {
+                            "from cache".to_string()
+                        } else {
+                            format!("downloaded in {}", format_ms(s.download_ms))
+                        },
+                        format_ms(
+                            m.ready_ms
+                                .unwrap_or(s.download_ms + s.build_ms + s.warmup_ms)
+                        ),
                         format_ms(s.warmup_ms),
                     )
                 })
@@ -156,7 +180,10 @@ pub fn model_picker(props: &ModelPickerProps) -> Html {
     let on_change = {
         let cb = props.on_select.clone();
         Callback::from(move |e: Event| {
-            if let Some(select) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) {
+            if let Some(select) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            {
                 cb.emit(select.value());
             }
         })
@@ -246,7 +273,9 @@ pub struct NoticeProps {
 /// A visible remark (backend fallback, engine restart, cache cleared).
 #[function_component(Notice)]
 pub fn notice(props: &NoticeProps) -> Html {
-    let Some(text) = &props.text else { return html! {} };
+    let Some(text) = &props.text else {
+        return html! {};
+    };
     let close = props.on_dismiss.clone().map(|cb| {
         html! { <button class="close" aria-label="Dismiss" onclick={Callback::from(move |_| cb.emit(()))}>{ "×" }</button> }
     });
@@ -350,7 +379,9 @@ pub fn result_card(props: &ResultCardProps) -> Html {
         html! { <img class="thumb" src={p.url.0.to_string()} alt={p.name.clone()} loading="lazy" /> }
     };
     let body = match p.state {
-        PhotoState::Pending => html! { <div class="pending"><span class="spinner"></span>{ "Classifying…" }</div> },
+        PhotoState::Pending => {
+            html! { <div class="pending"><span class="spinner"></span>{ "Classifying…" }</div> }
+        }
         PhotoState::Error => html! {
             <div class="card-error" data-testid="result-error" role="alert">{ p.error.clone().unwrap_or_default() }</div>
         },
@@ -391,7 +422,11 @@ pub fn results_gallery(props: &ResultsGalleryProps) -> Html {
         let cb = props.on_clear.clone();
         Callback::from(move |_| cb.emit(()))
     };
-    let done = props.photos.iter().filter(|p| p.state != PhotoState::Pending).count();
+    let done = props
+        .photos
+        .iter()
+        .filter(|p| p.state != PhotoState::Pending)
+        .count();
     html! {
         <section class="results">
             <div class="results-head">

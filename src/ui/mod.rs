@@ -10,14 +10,16 @@ use std::rc::Rc;
 
 use gloo::events::{EventListener, EventListenerOptions};
 use gloo::storage::{LocalStorage, Storage};
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 use crate::protocol::{BackendChoice, WeightsSource};
 use client::EngineClient;
-use components::{BackendStatus, DropZone, ErrorBanner, ModelPicker, ModelStatus, Notice, ResultsGallery};
+use components::{
+    BackendStatus, DropZone, ErrorBanner, ModelPicker, ModelStatus, Notice, ResultsGallery,
+};
 use state::{Action, AppState, Manifest, Photo, PhotoState, PhotoUrl};
 
 const MANIFEST_URL: &str = "weights/manifest.json";
@@ -40,7 +42,11 @@ pub struct UrlParams {
 impl UrlParams {
     pub fn parse(search: &str) -> Self {
         let mut params = UrlParams::default();
-        for pair in search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+        for pair in search
+            .trim_start_matches('?')
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = js_decode(value);
             match key {
@@ -131,14 +137,24 @@ fn source_for(manifest: &Manifest, name: &str) -> Option<(WeightsSource, String)
 fn load_local_weights(client: &Rc<RefCell<EngineClient>>, files: Vec<web_sys::File>) {
     let urls: Vec<(String, gloo::file::ObjectUrl)> = files
         .iter()
-        .map(|f| (f.name(), gloo::file::ObjectUrl::from(gloo::file::File::from(f.clone()))))
+        .map(|f| {
+            (
+                f.name(),
+                gloo::file::ObjectUrl::from(gloo::file::File::from(f.clone())),
+            )
+        })
         .collect();
     let main = urls
         .iter()
         .find(|(name, _)| name.to_ascii_lowercase().ends_with(".json"))
-        .or_else(|| urls.iter().find(|(name, _)| !name.to_ascii_lowercase().ends_with(".bin")))
+        .or_else(|| {
+            urls.iter()
+                .find(|(name, _)| !name.to_ascii_lowercase().ends_with(".bin"))
+        })
         .or(urls.first());
-    let Some((main_name, main_url)) = main else { return };
+    let Some((main_name, main_url)) = main else {
+        return;
+    };
     let source = WeightsSource {
         label: main_name.clone(),
         url: main_url.to_string(),
@@ -205,12 +221,20 @@ pub fn app() -> Html {
                     }
                 };
                 let remembered: Option<String> = LocalStorage::get(STORAGE_MODEL_KEY).ok();
-                let wanted = params.model.clone().or(remembered.filter(|name| source_for(&manifest, name).is_some()));
+                let wanted = params
+                    .model
+                    .clone()
+                    .or(remembered.filter(|name| source_for(&manifest, name).is_some()));
                 let name = wanted.unwrap_or_else(|| manifest.models[0].name.clone());
                 match source_for(&manifest, &name) {
-                    Some((source, model_name)) => engine.borrow_mut().load(source, model_name.clone(), Some(model_name)),
+                    Some((source, model_name)) => {
+                        engine
+                            .borrow_mut()
+                            .load(source, model_name.clone(), Some(model_name))
+                    }
                     None => {
-                        let names: Vec<&str> = manifest.models.iter().map(|m| m.name.as_str()).collect();
+                        let names: Vec<&str> =
+                            manifest.models.iter().map(|m| m.name.as_str()).collect();
                         on_action.emit(Action::ModelUnavailable(format!(
                             "?model={name}: no such model is served (available: {})",
                             names.join(", ")
@@ -243,7 +267,9 @@ pub fn app() -> Html {
                     dispatcher.dispatch(Action::AddPhoto(Photo {
                         id,
                         name: name.clone(),
-                        url: PhotoUrl(gloo::file::ObjectUrl::from(gloo::file::File::from(file.clone()))),
+                        url: PhotoUrl(gloo::file::ObjectUrl::from(gloo::file::File::from(
+                            file.clone(),
+                        ))),
                         state: PhotoState::Pending,
                         top: Vec::new(),
                         timings: None,
@@ -258,14 +284,17 @@ pub fn app() -> Html {
     };
     let on_weights = {
         let with_client = with_client.clone();
-        Callback::from(move |files: Vec<web_sys::File>| with_client(&|client| load_local_weights(client, files.clone())))
+        Callback::from(move |files: Vec<web_sys::File>| {
+            with_client(&|client| load_local_weights(client, files.clone()))
+        })
     };
     // Dropped or pasted files: weights by their extension, everything else as photos.
     let on_any_files = {
         let on_photos = on_photos.clone();
         let on_weights = on_weights.clone();
         Callback::from(move |files: Vec<web_sys::File>| {
-            let (weights, photos): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| is_weights_file(&f.name()));
+            let (weights, photos): (Vec<_>, Vec<_>) =
+                files.into_iter().partition(|f| is_weights_file(&f.name()));
             if !weights.is_empty() {
                 on_weights.emit(weights);
             }
@@ -278,17 +307,25 @@ pub fn app() -> Html {
         let with_client = with_client.clone();
         let state = state.clone();
         Callback::from(move |name: String| {
-            let Some(manifest) = &state.manifest else { return };
+            let Some(manifest) = &state.manifest else {
+                return;
+            };
             if let Some((source, model_name)) = source_for(manifest, &name) {
                 let _ = LocalStorage::set(STORAGE_MODEL_KEY, &name);
                 set_url_param("model", &name);
-                with_client(&|client| client.borrow_mut().load(source.clone(), model_name.clone(), Some(model_name.clone())));
+                with_client(&|client| {
+                    client.borrow_mut().load(
+                        source.clone(),
+                        model_name.clone(),
+                        Some(model_name.clone()),
+                    )
+                });
             }
         })
     };
     let on_clear_cache = {
         let with_client = with_client.clone();
-        Callback::from(move |()| with_client(&|client| client.borrow().clear_cache()))
+        Callback::from(move |()| with_client(&|client| client.borrow_mut().clear_cache()))
     };
     let on_dismiss = {
         let dispatcher = state.dispatcher();
@@ -315,7 +352,11 @@ pub fn app() -> Html {
                 let e: &web_sys::DragEvent = e.unchecked_ref();
                 let has_files = e
                     .data_transfer()
-                    .map(|dt| dt.types().iter().any(|t| t.as_string().as_deref() == Some("Files")))
+                    .map(|dt| {
+                        dt.types()
+                            .iter()
+                            .any(|t| t.as_string().as_deref() == Some("Files"))
+                    })
                     .unwrap_or(false);
                 if has_files {
                     e.prevent_default();
@@ -361,7 +402,9 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         use_effect_with(state.info.clone(), move |info| {
             let timeout = info.as_ref().map(|_| {
-                gloo::timers::callback::Timeout::new(10_000, move || dispatcher.dispatch(Action::Info(None)))
+                gloo::timers::callback::Timeout::new(10_000, move || {
+                    dispatcher.dispatch(Action::Info(None))
+                })
             });
             move || drop(timeout)
         });
@@ -406,8 +449,12 @@ fn drop_all<T>(_listeners: T) {}
 
 /// Replaces one query parameter in the address bar without reloading.
 fn set_url_param(key: &str, value: &str) {
-    let Some(window) = web_sys::window() else { return };
-    let Ok(url) = web_sys::Url::new(&window.location().href().unwrap_or_default()) else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::new(&window.location().href().unwrap_or_default()) else {
+        return;
+    };
     url.search_params().set(key, value);
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url.href()));
@@ -416,12 +463,14 @@ fn set_url_param(key: &str, value: &str) {
 
 /// `window.resnetLab.loseDevice()`: destroys the GPU device, to exercise recovery in tests.
 fn install_test_hooks(client: &Rc<RefCell<EngineClient>>) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let hooks = js_sys::Object::new();
     let weak = Rc::downgrade(client);
     let lose = Closure::<dyn Fn()>::new(move || {
         if let Some(client) = weak.upgrade() {
-            client.borrow().lose_device();
+            client.borrow_mut().lose_device();
         }
     });
     let _ = js_sys::Reflect::set(&hooks, &"loseDevice".into(), lose.as_ref());

@@ -164,12 +164,20 @@ impl Default for AppState {
 pub enum Action {
     Manifest(Manifest),
     /// A model load was sent to the engine.
-    Loading { label: String, name: String, selected: Option<String>, at: f64 },
+    Loading {
+        label: String,
+        name: String,
+        selected: Option<String>,
+        at: f64,
+    },
     /// A model could not even be asked for (no manifest, bad parameter).
     ModelUnavailable(String),
     Engine(Response, f64),
     AddPhoto(Photo),
-    PhotoFailed { id: u32, message: String },
+    PhotoFailed {
+        id: u32,
+        message: String,
+    },
     ClearPhotos,
     Error(String),
     DismissError(usize),
@@ -184,7 +192,12 @@ impl Reducible for AppState {
         let mut s = (*self).clone();
         match action {
             Action::Manifest(manifest) => s.manifest = Some(manifest),
-            Action::Loading { label, name, selected, at } => {
+            Action::Loading {
+                label,
+                name,
+                selected,
+                at,
+            } => {
                 s.model = ModelState {
                     state: LoadState::Loading,
                     label,
@@ -229,7 +242,17 @@ impl Reducible for AppState {
 fn apply_response(s: &mut AppState, response: Response, now: f64) {
     match response {
         Response::Started | Response::DeviceLost { .. } => {}
-        Response::Backend { kind, adapter, notice } => s.backend = Some(BackendInfo { kind, adapter, notice }),
+        Response::Backend {
+            kind,
+            adapter,
+            notice,
+        } => {
+            s.backend = Some(BackendInfo {
+                kind,
+                adapter,
+                notice,
+            })
+        }
         Response::Progress { done, total, phase } => {
             if s.model.state == LoadState::Loading {
                 s.model.progress = Some(Progress { done, total, phase });
@@ -247,7 +270,8 @@ fn apply_response(s: &mut AppState, response: Response, now: f64) {
             s.model.state = LoadState::Error;
             s.model.progress = None;
             s.model.error = Some(message.clone());
-            s.errors.push(format!("The model could not be loaded: {message}"));
+            s.errors
+                .push(format!("The model could not be loaded: {message}"));
         }
         Response::Result {
             id,
@@ -276,7 +300,9 @@ fn apply_response(s: &mut AppState, response: Response, now: f64) {
             s.info = Some(match entries {
                 0 => "The weights cache was already empty.".into(),
                 1 => "Cleared 1 cached weights file: the next load downloads it again.".into(),
-                n => format!("Cleared {n} cached weights files: the next load downloads them again."),
+                n => {
+                    format!("Cleared {n} cached weights files: the next load downloads them again.")
+                }
             });
         }
         Response::Failure { message } => s.errors.push(message),

@@ -113,5 +113,5 @@ export function photo(name) {
 }
 
 export function log(...args) {
-  console.log('   ', ...args);
+  console.log('   ', ...args.map((a) => (typeof a === 'string' ? a.replace(/\s+/g, ' ') : a)));
 }
