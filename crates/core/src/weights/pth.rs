@@ -22,6 +22,9 @@ const FORMAT: &str = "PyTorch .pth";
 /// Caps that keep a hostile pickle from exhausting memory or time.
 const MAX_PICKLE_BYTES: u64 = 64 << 20;
 const MAX_STACK: usize = 1 << 20;
+/// Values a pickle may copy out of its memo in total: memo references nested in memo
+/// references can otherwise grow exponentially (a "billion laughs" pickle).
+const MAX_RECALLED_NODES: usize = 1 << 22;
 
 /// Reads a state dict from the bytes of a `.pth` file.
 pub fn read_pth(bytes: &[u8]) -> Result<TensorSet> {
@@ -302,6 +305,22 @@ impl Value {
         }
     }
 
+    /// Number of values in this one, counting itself.
+    fn node_count(&self) -> usize {
+        match self {
+            Value::Tuple(items) | Value::List(items) => {
+                1 + items.iter().map(Value::node_count).sum::<usize>()
+            }
+            Value::Dict(pairs) => {
+                1 + pairs
+                    .iter()
+                    .map(|(k, v)| k.node_count() + v.node_count())
+                    .sum::<usize>()
+            }
+            _ => 1,
+        }
+    }
+
     fn as_usize(&self, what: &str) -> Result<usize> {
         match self {
             Value::Int(i) if *i >= 0 => Ok(*i as usize),
@@ -333,6 +352,7 @@ impl Value {
 struct Unpickler {
     stack: Vec<Value>,
     memo: HashMap<u32, Value>,
+    recalled_nodes: usize,
 }
 
 impl Unpickler {
@@ -569,6 +589,13 @@ impl Unpickler {
             self.memo.get(&key).cloned().ok_or_else(|| {
                 Error::corrupt(FORMAT, format!("pickle memo key {key} is undefined"))
             })?;
+        self.recalled_nodes += v.node_count();
+        if self.recalled_nodes > MAX_RECALLED_NODES {
+            return Err(Error::corrupt(
+                FORMAT,
+                "the pickle expands to an implausible size",
+            ));
+        }
         self.stack.push(v);
         Ok(())
     }
@@ -731,5 +758,34 @@ impl<'a> Reader<'a> {
             .map_err(|_| Error::corrupt(FORMAT, "invalid UTF-8"))?;
         self.pos += end + 1;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pickle that doubles a list 40 times through the memo is refused, not expanded.
+    #[test]
+    fn memo_bombs_are_refused() {
+        let mut pickle = vec![0x80, 2, b']', b'q', 0];
+        for i in 0..40u8 {
+            // [m_i, m_i] → memo i+1
+            pickle.extend_from_slice(&[b'(', b'h', i, b'h', i, b'l', b'q', i + 1]);
+        }
+        pickle.push(b'.');
+        match Unpickler::default().run(&pickle) {
+            Ok(_) => panic!("a memo bomb was expanded"),
+            Err(e) => assert!(e.to_string().contains("implausible"), "{e}"),
+        }
+    }
+
+    #[test]
+    fn truncated_pickles_are_refused() {
+        let err = Unpickler::default()
+            .run(&[0x80, 2, b'X', 10, 0, 0, 0, b'a'])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("truncated"), "{err}");
     }
 }
