@@ -207,9 +207,9 @@ impl GradFlowAnalyzer {
         let mut norms = Vec::new();
         for probe in &plain_probes {
             // A block whose whole input was cut off by ReLUs has no gradient: its norm is zero.
-            norms.push(probe.grad(&grads).map_or_else(|| zero(&ad), l2));
+            norms.push(probe.grad(&grads).map_or_else(|| zero(ad), l2));
         }
-        norms.push(x0.grad(&grads).map_or_else(|| zero(&ad), l2));
+        norms.push(x0.grad(&grads).map_or_else(|| zero(ad), l2));
         let plain_norms = read_f32(Tensor::cat(norms, 0)).await?;
 
         let infos = config.blocks();
