@@ -62,6 +62,14 @@ fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
             )));
         }
     };
+    // The header's shape must agree with the data actually present (before allocating it).
+    let needed = 3usize.saturating_mul(h).saturating_mul(w).saturating_mul(4);
+    if needed > bytes.len() {
+        return Err(bad(format!(
+            "shape {shape:?} needs {needed} bytes of float32 data; the file has {}",
+            bytes.len()
+        )));
+    }
     if npy.order() != npyz::Order::C {
         return Err(bad("Fortran order; save a C-contiguous array".into()));
     }
