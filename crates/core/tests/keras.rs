@@ -62,19 +62,22 @@ fn keras_resnet50_is_detected_from_the_weights() {
     assert_eq!(config.num_params_with_bn_statistics(), 25_636_712);
 }
 
+/// Our probabilities on PIL's crop of `image`, and TF.js's on the same crop.
+fn ours_and_tfjs(classifier: &Classifier, image: &str) -> (Vec<f32>, Vec<f32>) {
+    let (_, crop) = npy(&format!("preprocessed/{}_crop_u8.npy", stem(image)));
+    let crop: Vec<u8> = crop.iter().map(|&v| v as u8).collect();
+    let probs = probabilities(classifier, normalize_crop(&crop, InputConvention::CaffeBgr));
+    let (_, want) = npy(&format!("keras_probs/{}.npy", stem(image)));
+    (probs, want)
+}
+
 /// Same preprocessed input (PIL's crop), same probabilities as TF.js.
 #[test]
 fn keras_resnet50_probabilities_match_tfjs() {
     let classifier = Classifier::new(keras_weights(), &Device::flex()).unwrap();
     for result in reference() {
         let image = result["image"].as_str().unwrap();
-        let (_, crop) = npy(&format!("preprocessed/{}_crop_u8.npy", stem(image)));
-        let crop: Vec<u8> = crop.iter().map(|&v| v as u8).collect();
-        let probs = probabilities(
-            &classifier,
-            normalize_crop(&crop, InputConvention::CaffeBgr),
-        );
-        let (_, want) = npy(&format!("keras_probs/{}.npy", stem(image)));
+        let (probs, want) = ours_and_tfjs(&classifier, image);
         let worst = probs
             .iter()
             .zip(&want)
@@ -132,13 +135,7 @@ fn float16_bundle_keeps_the_classifications() {
     let classifier = Classifier::new(reloaded, &Device::flex()).unwrap();
     for result in reference() {
         let image = result["image"].as_str().unwrap();
-        let (_, crop) = npy(&format!("preprocessed/{}_crop_u8.npy", stem(image)));
-        let crop: Vec<u8> = crop.iter().map(|&v| v as u8).collect();
-        let probs = probabilities(
-            &classifier,
-            normalize_crop(&crop, InputConvention::CaffeBgr),
-        );
-        let (_, want) = npy(&format!("keras_probs/{}.npy", stem(image)));
+        let (probs, want) = ours_and_tfjs(&classifier, image);
         assert_eq!(
             top_k(&probs, 1)[0].0,
             top_k(&want, 1)[0].0,
