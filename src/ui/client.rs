@@ -11,8 +11,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 use yew::Callback;
 
-use crate::protocol::{BackendChoice, Request, Response, WeightsSource};
 use crate::ui::state::Action;
+use resnet_lab_protocol::{BackendChoice, GradientNetwork, Request, Response, WeightsSource};
 
 /// The worker script Trunk writes next to `index.html` (`data-loader-shim`).
 const ENGINE_SCRIPT: &str = "./engine_loader.js";
@@ -42,7 +42,11 @@ pub struct EngineClient {
     /// they wait in `outbox`.
     started: bool,
     outbox: Vec<(Request, Option<JsValue>)>,
+    /// The gradient analysis awaiting its answer, to ask again after a restart.
+    gradients_pending: Option<GradientsRequest>,
 }
+
+type GradientsRequest = (Option<(u32, web_sys::File)>, Option<usize>, GradientNetwork);
 
 pub fn now() -> f64 {
     web_sys::window()
@@ -67,6 +71,7 @@ impl EngineClient {
             next_id: 1,
             started: false,
             outbox: Vec::new(),
+            gradients_pending: None,
         }));
         client.borrow_mut().me = Rc::downgrade(&client);
         client.borrow_mut().spawn();
@@ -178,6 +183,34 @@ impl EngineClient {
         self.inflight.push_back((id, name, file));
     }
 
+    /// Asks for the gradient analysis of a photo (sent along, in case the engine no longer
+    /// keeps it) or, with no photo, of noise through an initialised network.
+    pub fn gradients(
+        &mut self,
+        photo: Option<(u32, web_sys::File)>,
+        class: Option<usize>,
+        network: GradientNetwork,
+    ) {
+        let id = self.next_photo_id();
+        self.gradients_pending = Some((photo.clone(), class, network.clone()));
+        self.on_action.emit(Action::GradientsRequested {
+            id,
+            photo: photo.as_ref().map(|(p, _)| *p),
+            class,
+            network: network.clone(),
+        });
+        self.post(
+            &Request::Gradients {
+                id,
+                photo: photo.as_ref().map(|(p, _)| *p),
+                class,
+                network,
+                backend: self.backend,
+            },
+            photo.as_ref().map(|(_, file)| file.as_ref()),
+        );
+    }
+
     pub fn clear_cache(&mut self) {
         self.post(&Request::ClearCache, None);
     }
@@ -191,6 +224,9 @@ impl EngineClient {
         match &response {
             Response::Result { id, .. } | Response::ClassifyError { id, .. } => {
                 client.borrow_mut().inflight.retain(|(i, _, _)| i != id);
+            }
+            Response::Gradients { .. } | Response::GradientsError { .. } => {
+                client.borrow_mut().gradients_pending = None;
             }
             Response::Started => {
                 let mut c = client.borrow_mut();
@@ -271,6 +307,9 @@ impl EngineClient {
         let pending: Vec<_> = c.inflight.drain(..).collect();
         for (id, name, file) in pending {
             c.classify(id, name, file);
+        }
+        if let Some((photo, class, network)) = c.gradients_pending.take() {
+            c.gradients(photo, class, network);
         }
     }
 }

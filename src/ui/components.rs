@@ -5,8 +5,8 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::protocol::{BackendKind, PredictionRow, Timings, format_bytes, format_ms};
 use crate::ui::state::{BackendInfo, LoadState, Manifest, ModelState, Photo, PhotoState, Progress};
+use resnet_lab_protocol::{BackendKind, PredictionRow, Timings, format_bytes, format_ms};
 
 /// Files chosen in an `<input type=file>`, then the input is reset so the same file can be
 /// chosen again.
@@ -367,6 +367,9 @@ fn timings_line(t: &Timings, backend: Option<BackendKind>) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct ResultCardProps {
     pub photo: Photo,
+    /// Whether the gradient panel explains this photo.
+    pub explained: bool,
+    pub on_explain: Callback<u32>,
 }
 
 /// One photo: the picture, its top-5 and its timings.
@@ -391,6 +394,14 @@ pub fn result_card(props: &ResultCardProps) -> Html {
                     { for p.top.iter().enumerate().map(|(rank, row)| html! { <PredictionBar rank={rank} row={row.clone()} /> }) }
                 </ol>
                 { for p.timings.as_ref().map(|t| timings_line(t, p.backend)) }
+                if props.explained {
+                    <span class="explained small">{ "↓ explained in the gradient panel" }</span>
+                } else {
+                    <button class="button ghost small explain" data-testid="explain"
+                            onclick={ let (cb, id) = (props.on_explain.clone(), p.id); Callback::from(move |_| cb.emit(id)) }>
+                        { "Explain the gradients ↓" }
+                    </button>
+                }
             </>
         },
     };
@@ -410,6 +421,9 @@ pub fn result_card(props: &ResultCardProps) -> Html {
 pub struct ResultsGalleryProps {
     pub photos: Vec<Photo>,
     pub on_clear: Callback<()>,
+    /// The photo the gradient panel explains.
+    pub explained: Option<u32>,
+    pub on_explain: Callback<u32>,
 }
 
 /// Every photo, newest first.
@@ -434,7 +448,10 @@ pub fn results_gallery(props: &ResultsGalleryProps) -> Html {
                 <button class="button ghost" onclick={on_clear}>{ "Clear finished" }</button>
             </div>
             <div class="gallery">
-                { for props.photos.iter().map(|photo| html! { <ResultCard key={photo.id} photo={photo.clone()} /> }) }
+                { for props.photos.iter().map(|photo| html! {
+                    <ResultCard key={photo.id} photo={photo.clone()} explained={props.explained == Some(photo.id)}
+                                on_explain={props.on_explain.clone()} />
+                }) }
             </div>
         </section>
     }

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod components;
+pub mod gradients;
 pub mod state;
 
 use std::cell::RefCell;
@@ -15,12 +16,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-use crate::protocol::{BackendChoice, WeightsSource};
+use crate::url_state::{UrlState, file_name_of, is_weights_file};
 use client::EngineClient;
 use components::{
     BackendStatus, DropZone, ErrorBanner, ModelPicker, ModelStatus, Notice, ResultsGallery,
 };
-use state::{Action, AppState, Manifest, Photo, PhotoState, PhotoUrl};
+use gradients::GradientPanel;
+use resnet_lab_protocol::GradientNetwork;
+use resnet_lab_protocol::WeightsSource;
+use state::{Action, AppState, GradientState, LoadState, Manifest, Photo, PhotoState, PhotoUrl};
 
 const MANIFEST_URL: &str = "weights/manifest.json";
 const STORAGE_MODEL_KEY: &str = "resnet-lab.model";
@@ -29,75 +33,6 @@ const STORAGE_MODEL_KEY: &str = "resnet-lab.model";
 pub fn start() {
     console_error_panic_hook::set_once();
     yew::Renderer::<App>::new().render();
-}
-
-/// The page's URL parameters.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UrlParams {
-    pub backend: BackendChoice,
-    pub model: Option<String>,
-    pub weights: Option<String>,
-}
-
-impl UrlParams {
-    pub fn parse(search: &str) -> Self {
-        let mut params = UrlParams::default();
-        for pair in search
-            .trim_start_matches('?')
-            .split('&')
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = js_decode(value);
-            match key {
-                "backend" => params.backend = BackendChoice::parse(Some(&value)),
-                "model" if !value.is_empty() => params.model = Some(value),
-                "weights" if !value.is_empty() => params.weights = Some(value),
-                _ => {}
-            }
-        }
-        params
-    }
-
-    fn current() -> Self {
-        let search = web_sys::window()
-            .and_then(|w| w.location().search().ok())
-            .unwrap_or_default();
-        Self::parse(&search)
-    }
-}
-
-/// `decodeURIComponent`, plus `+` as a space; the raw text when it is not valid.
-fn js_decode(value: &str) -> String {
-    let value = value.replace('+', " ");
-    #[cfg(target_arch = "wasm32")]
-    {
-        js_sys::decode_uri_component(&value)
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or(value)
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        value
-    }
-}
-
-/// The last segment of a URL path, for people.
-pub fn file_name_of(url: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.rsplit('/')
-        .find(|s| !s.is_empty())
-        .unwrap_or(path)
-        .to_string()
-}
-
-/// Whether a dropped file looks like weights rather than a photo.
-pub fn is_weights_file(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    [".safetensors", ".pth", ".pt", ".bin", ".json"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
 }
 
 async fn fetch_manifest() -> Result<Manifest, String> {
@@ -174,8 +109,18 @@ fn load_local_weights(client: &Rc<RefCell<EngineClient>>, files: Vec<web_sys::Fi
 /// The whole page.
 #[function_component(App)]
 pub fn app() -> Html {
-    let state = use_reducer(AppState::default);
-    let params = use_memo((), |_| UrlParams::current());
+    let params = use_memo((), |_| current_url_state());
+    let state = {
+        let params = params.clone();
+        use_reducer(move || AppState {
+            gradients: GradientState {
+                network: params.network.clone(),
+                class: params.class,
+                ..GradientState::default()
+            },
+            ..AppState::default()
+        })
+    };
     let client: Rc<RefCell<Option<Rc<RefCell<EngineClient>>>>> = use_mut_ref(|| None);
 
     // Start the engine, then pick the model: ?weights=, ?model=, the last one picked, or the
@@ -276,6 +221,7 @@ pub fn app() -> Html {
                         backend: None,
                         size: None,
                         error: None,
+                        file: file.clone(),
                     }));
                     client.borrow_mut().classify(id, name, file.clone());
                 }
@@ -312,7 +258,7 @@ pub fn app() -> Html {
             };
             if let Some((source, model_name)) = source_for(manifest, &name) {
                 let _ = LocalStorage::set(STORAGE_MODEL_KEY, &name);
-                set_url_param("model", &name);
+                update_url(|url| url.model = Some(name.clone()));
                 with_client(&|client| {
                     client.borrow_mut().load(
                         source.clone(),
@@ -339,6 +285,89 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         Callback::from(move |()| dispatcher.dispatch(Action::ClearPhotos))
     };
+
+    // The gradient panel: which photo, network and class it explains (kept in the URL).
+    let explain = {
+        let with_client = with_client.clone();
+        let state = state.clone();
+        move |photo: Option<u32>, class: Option<usize>, network: GradientNetwork| {
+            update_url(|url| {
+                url.network = network.clone();
+                url.class = class;
+            });
+            let photo = photo.and_then(|id| {
+                state
+                    .photos
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map(|p| (id, p.file.clone()))
+            });
+            with_client(&|client| {
+                client
+                    .borrow_mut()
+                    .gradients(photo.clone(), class, network.clone())
+            });
+        }
+    };
+    let on_grad_network = {
+        let explain = explain.clone();
+        let state = state.clone();
+        Callback::from(move |network: GradientNetwork| {
+            let g = &state.gradients;
+            // Classes of the trained model mean nothing to an initialised one.
+            let class = if network == g.network { g.class } else { None };
+            explain(g.photo.or(latest_done(&state.photos)), class, network)
+        })
+    };
+    let on_grad_class = {
+        let explain = explain.clone();
+        let state = state.clone();
+        Callback::from(move |class: Option<usize>| {
+            let g = &state.gradients;
+            explain(g.photo, class, g.network.clone())
+        })
+    };
+    let on_explain = {
+        let explain = explain.clone();
+        let state = state.clone();
+        Callback::from(move |photo: u32| {
+            let network = state.gradients.network.clone();
+            explain(Some(photo), None, network);
+            if let Some(panel) = gloo::utils::document()
+                .query_selector("[data-testid=gradient-panel]")
+                .ok()
+                .flatten()
+            {
+                panel.scroll_into_view();
+            }
+        })
+    };
+    // Explain the first classified photo by itself; an initialised network (from the URL)
+    // needs no photo at all.
+    {
+        let explain = explain.clone();
+        let g = state.gradients.clone();
+        let first_done = latest_done(&state.photos);
+        let model_ready = state.model.state == LoadState::Ready;
+        use_effect_with(
+            (first_done, model_ready),
+            move |(first_done, model_ready)| {
+                let idle = g.pending.is_none() && g.report.is_none() && g.error.is_none();
+                let needs_model = g.network == GradientNetwork::Loaded;
+                if idle && (first_done.is_some() || !needs_model) && (*model_ready || !needs_model)
+                {
+                    explain(*first_done, g.class, g.network.clone());
+                } else if g.photo.is_none()
+                    && g.pending.is_none()
+                    && first_done.is_some()
+                    && !needs_model
+                {
+                    // An initialised network shown on noise: show it on the photo now.
+                    explain(*first_done, g.class, g.network.clone());
+                }
+            },
+        );
+    }
 
     // Drop anywhere, paste anywhere.
     {
@@ -433,7 +462,11 @@ pub fn app() -> Html {
                     <ModelStatus model={state.model.clone()} />
                 </div>
                 <DropZone on_files={on_photos} dragging={state.dragging} />
-                <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos} />
+                <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos}
+                                explained={state.gradients.photo} on_explain={on_explain} />
+                <GradientPanel gradients={state.gradients.clone()}
+                               photo={state.gradients.photo.and_then(|id| state.photos.iter().find(|p| p.id == id).cloned())}
+                               on_network={on_grad_network} on_class={on_grad_class} />
             </main>
             <div class="drop-overlay" aria-hidden="true"><div>{ "Drop to classify" }</div></div>
             <footer class="footer muted small">
@@ -447,17 +480,40 @@ pub fn app() -> Html {
 
 fn drop_all<T>(_listeners: T) {}
 
-/// Replaces one query parameter in the address bar without reloading.
-fn set_url_param(key: &str, value: &str) {
+/// The address bar's query, read once at start.
+fn current_url_state() -> UrlState {
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    UrlState::parse(&search)
+}
+
+/// The newest photo that has its classification.
+fn latest_done(photos: &[Photo]) -> Option<u32> {
+    photos
+        .iter()
+        .find(|p| p.state == PhotoState::Done)
+        .map(|p| p.id)
+}
+
+/// Changes the address bar's state without reloading (so the view is a shareable link).
+fn update_url(change: impl FnOnce(&mut UrlState)) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let Ok(url) = web_sys::Url::new(&window.location().href().unwrap_or_default()) else {
-        return;
-    };
-    url.search_params().set(key, value);
+    let location = window.location();
+    let search = location.search().unwrap_or_default();
+    let mut state = UrlState::parse(&search);
+    change(&mut state);
+    let query = state.merge_into(&search);
+    let path = location.pathname().unwrap_or_default();
+    let hash = location.hash().unwrap_or_default();
     if let Ok(history) = window.history() {
-        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url.href()));
+        let _ = history.replace_state_with_url(
+            &JsValue::NULL,
+            "",
+            Some(&format!("{path}{query}{hash}")),
+        );
     }
 }
 
@@ -478,26 +534,151 @@ fn install_test_hooks(client: &Rc<RefCell<EngineClient>>) {
     let _ = js_sys::Reflect::set(&window, &"resnetLab".into(), &hooks);
 }
 
+/// Browser-only code paths, run in headless Chromium by `wasm-bindgen-test`
+/// (`scripts/test.sh`): the address bar, and the gradient panel's DOM contract.
 #[cfg(test)]
-mod tests {
+mod browser_tests {
     use super::*;
+    use resnet_lab_protocol::{BackendKind, BlockGradient, GradientReport, Saliency};
+    use wasm_bindgen_test::*;
 
-    #[test]
-    fn url_parameters_are_read() {
-        let p = UrlParams::parse("?backend=cpu&model=resnet50&weights=https://x/y.pth");
-        assert_eq!(p.backend, BackendChoice::Cpu);
-        assert_eq!(p.model.as_deref(), Some("resnet50"));
-        assert_eq!(p.weights.as_deref(), Some("https://x/y.pth"));
-        assert_eq!(UrlParams::parse(""), UrlParams::default());
-        assert_eq!(UrlParams::parse("?model=&backend").model, None);
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn the_address_bar_keeps_the_lesson() {
+        let window = web_sys::window().unwrap();
+        let location = window.location();
+        let (path, hash) = (location.pathname().unwrap(), location.hash().unwrap());
+        update_url(|url| {
+            url.network = GradientNetwork::HeInit {
+                arch: "cifar110".into(),
+                seed: 9,
+            };
+            url.class = Some(4);
+        });
+        let state = current_url_state();
+        assert_eq!(
+            state.network,
+            GradientNetwork::HeInit {
+                arch: "cifar110".into(),
+                seed: 9
+            }
+        );
+        assert_eq!(state.class, Some(4));
+        assert_eq!(
+            location.search().unwrap(),
+            "?grad=init&arch=cifar110&seed=9&class=4"
+        );
+        // The page did not navigate: same path, same fragment.
+        assert_eq!(location.pathname().unwrap(), path);
+        assert_eq!(location.hash().unwrap(), hash);
+        update_url(|url| *url = UrlState::default());
+        assert_eq!(window.location().search().unwrap(), "");
     }
 
-    #[test]
-    fn names_and_kinds_of_files() {
-        assert_eq!(file_name_of("https://h/a/b/model.json?x=1"), "model.json");
-        assert_eq!(file_name_of("weights/r.safetensors"), "r.safetensors");
-        assert!(is_weights_file("ResNet50.PTH"));
-        assert!(is_weights_file("model.json"));
-        assert!(!is_weights_file("cat.jpg"));
+    fn block(name: &str, stage: usize, grad: f64, plain: f64) -> BlockGradient {
+        BlockGradient {
+            block: name.into(),
+            grad_norm: grad,
+            shortcut_norm: grad * 0.75,
+            residual_norm: grad * 0.5,
+            plain_grad_norm: plain,
+            stage,
+            stride: if name.ends_with(".0") && stage > 1 {
+                2
+            } else {
+                1
+            },
+            in_channels: 64,
+            out_channels: 64,
+            projection: name.ends_with(".0") && stage > 1,
+        }
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_panel_renders_one_element_per_block_with_its_numbers() {
+        let report = GradientReport {
+            model: "resnet18".into(),
+            class: 7,
+            label: "cock".into(),
+            logit: 3.5,
+            input_grad_norm: 0.1,
+            plain_input_grad_norm: 1e-12,
+            blocks: vec![
+                block("layer1.0", 1, 2.5, 1.25e-9),
+                block("layer1.1", 1, 2.0, 3e-8),
+                block("layer2.0", 2, 1.5, 4e-6),
+            ],
+            saliency: Saliency {
+                grad_cam: vec![0.0, 0.5, 1.0, 0.25],
+                grad_cam_size: [2, 2],
+                input_gradient: vec![1.0; 16],
+                input_size: [4, 4],
+            },
+            network: GradientNetwork::Loaded,
+            block_kind: "basic".into(),
+            analysis_ms: 12.0,
+            backend: BackendKind::Cpu,
+        };
+        let gradients = GradientState {
+            report: Some(Rc::new(report)),
+            ..GradientState::default()
+        };
+        let document = gloo::utils::document();
+        let root = document.create_element("div").unwrap();
+        document.body().unwrap().append_child(&root).unwrap();
+        let props = gradients::GradientPanelProps {
+            gradients,
+            photo: None,
+            on_network: Callback::noop(),
+            on_class: Callback::noop(),
+        };
+        let app = yew::Renderer::<GradientPanel>::with_root_and_props(root.clone(), props).render();
+        // Let Yew render and run its effects (the canvases are drawn in an effect).
+        gloo::timers::future::TimeoutFuture::new(50).await;
+
+        let panel = root
+            .query_selector("[data-testid=gradient-panel]")
+            .unwrap()
+            .expect("the panel");
+        assert_eq!(panel.get_attribute("data-state").as_deref(), Some("done"));
+        assert_eq!(panel.get_attribute("data-class").as_deref(), Some("7"));
+        let blocks = root.query_selector_all("[data-testid=grad-block]").unwrap();
+        assert_eq!(blocks.length(), 3);
+        let first: web_sys::Element = blocks.get(0).unwrap().unchecked_into();
+        assert_eq!(
+            first.get_attribute("data-block").as_deref(),
+            Some("layer1.0")
+        );
+        let number = |name: &str| -> f64 { first.get_attribute(name).unwrap().parse().unwrap() };
+        assert_eq!(number("data-grad-norm"), 2.5);
+        assert_eq!(number("data-shortcut-norm"), 1.875);
+        assert_eq!(number("data-residual-norm"), 1.25);
+        assert_eq!(number("data-plain-grad-norm"), 1.25e-9);
+        // Two curves with a dot per block, and the downsampling marker on layer2.0.
+        assert_eq!(root.query_selector_all("circle").unwrap().length(), 6);
+        assert_eq!(root.query_selector_all(".downsample").unwrap().length(), 1);
+        // The headline states the contrast at the first block: 2.5 / 1.25e-9 = 10^9.3.
+        let contrast = root
+            .query_selector("[data-testid=grad-contrast]")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap();
+        assert!(contrast.contains("10^9.3 times larger"), "{contrast}");
+        // Grad-CAM: the 2×2 map drawn through the colour scale, brightest where the map is 1.
+        let canvas: web_sys::HtmlCanvasElement = root
+            .query_selector("[data-testid=grad-cam]")
+            .unwrap()
+            .unwrap()
+            .unchecked_into();
+        assert_eq!((canvas.width(), canvas.height()), (2, 2));
+        let context: web_sys::CanvasRenderingContext2d =
+            canvas.get_context("2d").unwrap().unwrap().unchecked_into();
+        let pixels = context.get_image_data(0.0, 0.0, 2.0, 2.0).unwrap().data().0;
+        assert_eq!(&pixels[8..12], &[252, 255, 164, 255]);
+        assert_eq!(pixels[3], 0, "zero saliency is transparent");
+        app.destroy();
+        root.remove();
     }
 }

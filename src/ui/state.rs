@@ -5,7 +5,9 @@ use std::rc::Rc;
 use serde::Deserialize;
 use yew::Reducible;
 
-use crate::protocol::{BackendKind, ModelSummary, PredictionRow, Response, Timings};
+use resnet_lab_protocol::{
+    BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response, Timings,
+};
 
 /// `weights/manifest.json`: what the server offers.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -121,6 +123,33 @@ pub struct Photo {
     pub backend: Option<BackendKind>,
     pub size: Option<(u32, u32)>,
     pub error: Option<String>,
+    /// Kept so the gradient panel can send the photo again after an engine restart.
+    pub file: web_sys::File,
+}
+
+/// The residual-gradient panel: what it explains and what the engine answered.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GradientState {
+    pub network: GradientNetwork,
+    /// `None`: the photo's top-1.
+    pub class: Option<usize>,
+    /// The photo explained (`None`: noise, for an initialised network before any photo).
+    pub photo: Option<u32>,
+    /// Id of the request whose answer is awaited; older answers are ignored.
+    pub pending: Option<u32>,
+    pub report: Option<Rc<GradientReport>>,
+    pub error: Option<String>,
+}
+
+impl GradientState {
+    pub fn status(&self) -> &'static str {
+        match (&self.pending, &self.report, &self.error) {
+            (Some(_), _, _) => "computing",
+            (None, _, Some(_)) => "error",
+            (None, Some(_), None) => "done",
+            _ => "idle",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +164,7 @@ pub struct AppState {
     /// A passing remark (cache cleared, engine restarted).
     pub info: Option<String>,
     pub dragging: bool,
+    pub gradients: GradientState,
 }
 
 impl Default for AppState {
@@ -157,6 +187,7 @@ impl Default for AppState {
             errors: Vec::new(),
             info: None,
             dragging: false,
+            gradients: GradientState::default(),
         }
     }
 }
@@ -183,6 +214,13 @@ pub enum Action {
     DismissError(usize),
     Info(Option<String>),
     Dragging(bool),
+    /// A gradient analysis was sent to the engine.
+    GradientsRequested {
+        id: u32,
+        photo: Option<u32>,
+        class: Option<usize>,
+        network: GradientNetwork,
+    },
 }
 
 impl Reducible for AppState {
@@ -234,6 +272,19 @@ impl Reducible for AppState {
             }
             Action::Info(info) => s.info = info,
             Action::Dragging(on) => s.dragging = on,
+            Action::GradientsRequested {
+                id,
+                photo,
+                class,
+                network,
+            } => {
+                let g = &mut s.gradients;
+                g.pending = Some(id);
+                g.photo = photo;
+                g.class = class;
+                g.network = network;
+                g.error = None;
+            }
         }
         Rc::new(s)
     }
@@ -304,6 +355,19 @@ fn apply_response(s: &mut AppState, response: Response, now: f64) {
                     format!("Cleared {n} cached weights files: the next load downloads them again.")
                 }
             });
+        }
+        Response::Gradients { id, report } => {
+            if s.gradients.pending == Some(id) {
+                s.gradients.pending = None;
+                s.gradients.error = None;
+                s.gradients.report = Some(Rc::new(*report));
+            }
+        }
+        Response::GradientsError { id, message } => {
+            if s.gradients.pending == Some(id) {
+                s.gradients.pending = None;
+                s.gradients.error = Some(message);
+            }
         }
         Response::Failure { message } => s.errors.push(message),
     }

@@ -3,9 +3,12 @@
 use std::path::Path;
 
 use resnet_lab_core::Error;
+use resnet_lab_core::gradflow;
 use resnet_lab_core::preprocess::decode::decode_image;
-use resnet_lab_core::preprocess::{CROP_SIZE, InputConvention, PixelBuffer, preprocess};
-use resnet_lab_core::weights::{self, LoadedWeights, WeightFormat, tfjs::TfjsModel};
+use resnet_lab_core::preprocess::{
+    CROP_SIZE, InputConvention, PixelBuffer, preprocess, resize_and_crop,
+};
+use resnet_lab_core::weights::{self, LoadedWeights, ModelInfo, WeightFormat, tfjs::TfjsModel};
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))
@@ -46,6 +49,29 @@ pub fn load_input(path: &Path, convention: InputConvention) -> Result<Input, Err
         values: preprocess(&pixels, convention)?,
         height: CROP_SIZE,
         width: CROP_SIZE,
+    })
+}
+
+/// The input of a gradient analysis: a `.npy` as is, an image through the network's own
+/// preprocessing (shrunk to 32×32 for a CIFAR network), or seeded noise when there is none.
+pub fn analysis_input(path: Option<&Path>, info: &ModelInfo, seed: u64) -> Result<Input, Error> {
+    let crop = match path {
+        None => None,
+        Some(path) => {
+            let bytes = read(path)?;
+            if bytes.starts_with(b"\x93NUMPY") {
+                return load_npy(&bytes);
+            }
+            let image = decode_image(&bytes)?;
+            let pixels = PixelBuffer::new(image.width, image.height, 3, &image.rgb)?;
+            Some(resize_and_crop(&pixels)?)
+        }
+    };
+    let (values, side) = gradflow::analysis_input(crop.as_deref(), &info.config, info.input, seed)?;
+    Ok(Input {
+        values,
+        height: side,
+        width: side,
     })
 }
 

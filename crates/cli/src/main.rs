@@ -98,8 +98,9 @@ struct GradflowArgs {
     json: bool,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     backend: BackendChoice,
-    /// Image or preprocessed .npy.
-    input: PathBuf,
+    /// Image or preprocessed .npy; omit it to analyse seeded noise (as the web panel does for
+    /// an initialised network before any photo).
+    input: Option<PathBuf>,
 }
 
 /// Where the network runs.
@@ -298,7 +299,7 @@ fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
         None => gradflow::he_initialized_weights(&args.arch, args.seed)?,
     };
     let info = weights.info.clone();
-    let input = inputs::load_input(&args.input, info.input)?;
+    let input = inputs::analysis_input(args.input.as_deref(), &info, args.seed)?;
     let report: GradFlowReport = pollster::block_on(gradflow::analyze(
         weights,
         &input.values,

@@ -18,15 +18,18 @@
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::model::ResNet;
-use crate::model::config::{BlockInfo, ResNetConfig};
+use crate::model::config::{BlockInfo, ResNetConfig, Stem};
 use crate::model::init::he_initialized;
 use crate::predict::{read_f32, top_k};
-use crate::preprocess::InputConvention;
+use crate::preprocess::{InputConvention, normalize_crop, shrink_crop};
 use crate::weights::{LoadedWeights, ModelInfo, WeightFormat};
 
 /// The gradient numbers of one residual block.
@@ -283,6 +286,40 @@ fn scale_to_unit(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
+/// The input side a network is analysed at: 224 for ImageNet stems, 32 for CIFAR stems.
+pub fn input_side(config: &ResNetConfig) -> usize {
+    match config.stem {
+        Stem::ImageNet => 224,
+        Stem::Cifar => 32,
+    }
+}
+
+/// A `[3, side, side]` image of standard normal noise: the input of a lesson before any
+/// photo, reproducible from its seed.
+pub fn noise_input(side: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..3 * side * side)
+        .map(|_| rng.sample::<f32, _>(StandardNormal))
+        .collect()
+}
+
+/// The `[3, side, side]` input for a network: the photo's 224×224 crop (shrunk for a CIFAR
+/// network) normalised as the network expects, or seeded noise when there is no photo.
+pub fn analysis_input(
+    crop: Option<&[u8]>,
+    config: &ResNetConfig,
+    convention: InputConvention,
+    seed: u64,
+) -> Result<(Vec<f32>, usize)> {
+    let side = input_side(config);
+    let values = match crop {
+        Some(crop) if side == 224 => normalize_crop(crop, convention),
+        Some(crop) => normalize_crop(&shrink_crop(crop, side)?, convention),
+        None => noise_input(side, seed),
+    };
+    Ok((values, side))
+}
+
 /// A He-initialised network of a named architecture (`resnet18`..`resnet152`,
 /// `cifar20`, `cifar56`, `cifar110`, ...), for lessons that need no download.
 pub fn he_initialized_weights(arch: &str, seed: u64) -> Result<LoadedWeights> {
@@ -322,5 +359,36 @@ pub fn parse_arch(arch: &str) -> Result<ResNetConfig> {
         ResNetConfig::cifar(depth, 10).ok_or_else(unknown)
     } else {
         Err(unknown())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ResNetConfig;
+
+    #[test]
+    fn inputs_match_the_network() {
+        let crop = vec![128u8; 224 * 224 * 3];
+        let cifar = ResNetConfig::cifar(20, 10).unwrap();
+        let (values, side) =
+            analysis_input(Some(&crop), &cifar, InputConvention::Torchvision, 0).unwrap();
+        assert_eq!((values.len(), side), (3 * 32 * 32, 32));
+        // (128/255 - 0.485) / 0.229 for the red channel.
+        assert!((values[0] - (128.0 / 255.0 - 0.485) / 0.229).abs() < 1e-5);
+        let imagenet = ResNetConfig::standard(50).unwrap();
+        let (values, side) =
+            analysis_input(Some(&crop), &imagenet, InputConvention::CaffeBgr, 0).unwrap();
+        assert_eq!((values.len(), side), (3 * 224 * 224, 224));
+        // Blue first, minus the Caffe mean 103.939.
+        assert!((values[0] - (128.0 - 103.939)).abs() < 1e-4);
+        let (a, _) = analysis_input(None, &cifar, InputConvention::Torchvision, 7).unwrap();
+        let (b, _) = analysis_input(None, &cifar, InputConvention::Torchvision, 7).unwrap();
+        let (c, _) = analysis_input(None, &cifar, InputConvention::Torchvision, 8).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let mean = a.iter().sum::<f32>() / a.len() as f32;
+        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32;
+        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "{mean} {var}");
     }
 }

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ARTIFACTS, ESPRESSO, classify, isCat, isDog, launch, log, openPage, photo, servedModel, startServer, waitForModel,
+  ARTIFACTS, ESPRESSO, assertFinitePositive, blockNames, classify, isCat, isDog, launch, log, openPage, photo,
+  readGradientPanel, servedModel, startServer, waitForModel,
 } from './helpers.mjs';
 
 let server;
@@ -66,6 +67,49 @@ describe('without WebGPU (CPU fallback)', () => {
     }
     const backends = await page.locator('[data-testid=result] .timings .badge').allInnerTexts();
     assert.ok(backends.every((b) => b.trim() === 'cpu'), `backend on the cards: ${backends}`);
+  });
+
+  test('the gradient panel explains the first photo: every block, plain ≪ residual at the first', async () => {
+    const t0 = Date.now();
+    const panel = await readGradientPanel(page);
+    log(`gradient panel ready ${Date.now() - t0} ms after the photos (photo ${panel.photo}, class ${panel.class})`);
+    // ResNet-50: 3, 4, 6 and 3 bottlenecks, in forward order.
+    assert.deepEqual(panel.blocks.map((b) => b.block), blockNames([3, 4, 6, 3]));
+    assertFinitePositive(assert, panel.blocks);
+    const first = panel.blocks[0];
+    log(`layer1.0: residual ${first.grad.toExponential(3)}, plain ${first.plain.toExponential(3)}`);
+    assert.ok(first.plain < first.grad / 1000, `plain ${first.plain} vs residual ${first.grad} at layer1.0`);
+    // The default class is the explained photo's top-1.
+    const card = page.locator(`[data-testid=result][data-image="${panel.photo}"]`);
+    const top1 = Number(await card.locator('[data-testid=prediction]').first().getAttribute('data-index'));
+    assert.equal(panel.class, top1);
+    assert.equal(await page.locator('[data-testid=grad-download]').count(), 1);
+  });
+
+  test('clicking another class explains it and records it in the URL', async () => {
+    const chip = page.locator('[data-testid=grad-class]').nth(1);
+    const wanted = Number(await chip.getAttribute('data-index'));
+    await chip.click();
+    const panelLocator = page.locator(`[data-testid=gradient-panel][data-class="${wanted}"]`);
+    await panelLocator.and(page.locator('[data-state=done]')).waitFor({ timeout: 180_000 });
+    const panel = await readGradientPanel(page);
+    assert.equal(panel.class, wanted);
+    assertFinitePositive(assert, panel.blocks);
+    assert.match(page.url(), new RegExp(`[?&]class=${wanted}(&|$)`));
+  });
+
+  test('a He-initialised network needs no photo and comes from the URL (?grad=init)', async () => {
+    const lesson = await openPage(context, `${server.url}?backend=cpu&grad=init&arch=cifar56&seed=3`);
+    const panel = await readGradientPanel(lesson);
+    assert.equal(panel.network, 'cifar56@3');
+    assert.equal(panel.photo, null);
+    // CIFAR ResNet-56: three stages of nine basic blocks.
+    assert.deepEqual(panel.blocks.map((b) => b.block), blockNames([9, 9, 9]));
+    assertFinitePositive(assert, panel.blocks);
+    log(`cifar56 at init, layer1.0: residual ${panel.blocks[0].grad.toExponential(3)}, plain ${panel.blocks[0].plain.toExponential(3)}`);
+    assert.ok(panel.blocks[0].plain < panel.blocks[0].grad, 'the plain network passes less gradient back');
+    assert.equal(await lesson.locator('[data-testid=grad-network]').inputValue(), 'cifar56');
+    await lesson.close();
   });
 
   test('a non-image file gets its error and the next photo still works', async () => {

@@ -104,6 +104,41 @@ export async function classify(page, files, { timeout = 120_000 } = {}) {
   return results;
 }
 
+/** Waits for the gradient panel to finish and reads its contract attributes. */
+export async function readGradientPanel(page, { timeout = 180_000 } = {}) {
+  const panel = page.locator('[data-testid=gradient-panel]');
+  await panel.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout });
+  const state = await panel.getAttribute('data-state');
+  if (state !== 'done') throw new Error(`gradient panel: ${await panel.innerText()}`);
+  const blocks = await panel.locator('[data-testid=grad-block]').evaluateAll((els) =>
+    els.map((e) => ({
+      block: e.dataset.block,
+      grad: Number(e.dataset.gradNorm),
+      shortcut: Number(e.dataset.shortcutNorm),
+      residual: Number(e.dataset.residualNorm),
+      plain: Number(e.dataset.plainGradNorm),
+    })));
+  return {
+    blocks,
+    class: Number(await panel.getAttribute('data-class')),
+    photo: await panel.getAttribute('data-photo'),
+    network: await panel.getAttribute('data-network'),
+  };
+}
+
+/** Block names in forward order: `layer1.0`, ... for blocks-per-stage `counts`. */
+export function blockNames(counts) {
+  return counts.flatMap((n, s) => Array.from({ length: n }, (_, i) => `layer${s + 1}.${i}`));
+}
+
+export function assertFinitePositive(assert, blocks) {
+  for (const b of blocks) {
+    for (const key of ['grad', 'shortcut', 'residual', 'plain']) {
+      assert.ok(Number.isFinite(b[key]) && b[key] > 0, `${b.block}.${key} = ${b[key]}`);
+    }
+  }
+}
+
 export const isCat = (i) => i >= 281 && i <= 285;
 export const isDog = (i) => i >= 151 && i <= 268;
 export const ESPRESSO = 967;

@@ -146,9 +146,24 @@ pub fn preprocess(image: &PixelBuffer, convention: InputConvention) -> Result<Ve
     Ok(normalize_crop(&crop, convention))
 }
 
-/// Normalises a 224×224 RGB8 crop (HWC) into a `[3, 224, 224]` CHW tensor.
+/// Scales a 224×224 RGB8 crop down to `side`×`side` with an area (box) filter: the input of a
+/// CIFAR-style network (32×32), so a lesson can show one on the visitor's photo.
+pub fn shrink_crop(crop: &[u8], side: usize) -> Result<Vec<u8>> {
+    let size = CROP_SIZE as u32;
+    let src = ImageRef::new(size, size, crop, PixelType::U8x3)
+        .map_err(|e| Error::Image(format!("bad crop: {e}")))?;
+    let mut dst = Image::new(side as u32, side as u32, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
+    Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| Error::Image(format!("resizing failed: {e}")))?;
+    Ok(dst.into_vec())
+}
+
+/// Normalises a square RGB8 crop (HWC, 224×224 or any side) into a `[3, side, side]` CHW
+/// tensor.
 pub fn normalize_crop(crop: &[u8], convention: InputConvention) -> Vec<f32> {
-    let plane = CROP_SIZE * CROP_SIZE;
+    let plane = crop.len() / 3;
     let mut out = vec![0.0f32; 3 * plane];
     for (i, px) in crop.chunks_exact(3).take(plane).enumerate() {
         let v = convention.normalize([px[0], px[1], px[2]]);
@@ -162,6 +177,42 @@ pub fn normalize_crop(crop: &[u8], convention: InputConvention) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shrinking_a_crop_averages_each_7x7_cell() {
+        // 224 = 7 × 32: every output pixel is the mean of one 7×7 cell. Cells are filled with
+        // a per-cell value, except cell (0, 0), a checkerboard of 25 × 255 and 24 × 0.
+        let mut crop = vec![0u8; 224 * 224 * 3];
+        for y in 0..224 {
+            for x in 0..224 {
+                let (cx, cy) = (x / 7, y / 7);
+                let v = if (cx, cy) == (0, 0) {
+                    if (x + y) % 2 == 0 { 255 } else { 0 }
+                } else {
+                    ((cx * 7 + cy * 3) % 256) as u8
+                };
+                crop[(y * 224 + x) * 3..][..3].copy_from_slice(&[v, 255 - v, 9]);
+            }
+        }
+        let small = shrink_crop(&crop, 32).unwrap();
+        assert_eq!(small.len(), 32 * 32 * 3);
+        let mean = 25.0 * 255.0 / 49.0; // 130.1
+        assert!((small[0] as f64 - mean).abs() <= 1.0, "{}", small[0]);
+        for cy in 0..32 {
+            for cx in 0..32 {
+                if (cx, cy) == (0, 0) {
+                    continue;
+                }
+                let want = ((cx * 7 + cy * 3) % 256) as i32;
+                let got = &small[(cy * 32 + cx) * 3..][..3];
+                assert!((got[0] as i32 - want).abs() <= 1, "cell {cx},{cy}");
+                assert!((got[1] as i32 - (255 - want)).abs() <= 1);
+                assert_eq!(got[2], 9);
+            }
+        }
+        let tensor = normalize_crop(&small, InputConvention::Torchvision);
+        assert_eq!(tensor.len(), 3 * 32 * 32);
+    }
 
     #[test]
     fn crop_box_follows_torchvision_arithmetic() {

@@ -73,10 +73,88 @@ pub enum Request {
     },
     /// Classify the photo sent beside this message (a `File` / `Blob`).
     Classify { id: u32, name: String },
+    /// Explain a classified photo: gradient norms per block, residual vs plain network,
+    /// saliency. `photo` is the id of a photo sent with `Classify` (the engine keeps the
+    /// last few preprocessed inputs); `class` defaults to the top-1.
+    Gradients {
+        id: u32,
+        photo: Option<u32>,
+        class: Option<usize>,
+        network: GradientNetwork,
+        /// Used when no model was loaded yet (an initialised network first).
+        backend: BackendChoice,
+    },
     /// Forget every cached weights file.
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
     LoseDevice,
+}
+
+/// Which network the gradient panel analyses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GradientNetwork {
+    /// The model loaded for classification (trained weights).
+    #[default]
+    Loaded,
+    /// A freshly He-initialised network, no download needed: `resnet18`, `cifar56`, ...
+    HeInit { arch: String, seed: u64 },
+}
+
+impl GradientNetwork {
+    pub const DEFAULT_INIT_ARCH: &'static str = "cifar56";
+}
+
+/// The gradient numbers of one residual block (the same fields as `resnet-lab gradflow`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockGradient {
+    /// torchvision's name: `layer1.0`, ...
+    pub block: String,
+    /// ‖∂z_c/∂x_b‖₂ at the block's input.
+    pub grad_norm: f64,
+    /// The part that flows through the shortcut.
+    pub shortcut_norm: f64,
+    /// The part that flows through the residual branch.
+    pub residual_norm: f64,
+    /// ‖∂z_c/∂x_b‖₂ in the same network with every shortcut removed.
+    pub plain_grad_norm: f64,
+    /// 1-based stage (`layer1` is stage 1).
+    pub stage: usize,
+    pub stride: usize,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    /// A 1×1 projection shortcut (the block changes shape).
+    pub projection: bool,
+}
+
+/// Saliency maps, each `[height, width]` row-major and scaled to [0, 1].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Saliency {
+    pub grad_cam: Vec<f32>,
+    pub grad_cam_size: [usize; 2],
+    pub input_gradient: Vec<f32>,
+    pub input_size: [usize; 2],
+}
+
+/// Everything the gradient panel shows for one photo, network and class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradientReport {
+    pub model: String,
+    pub class: usize,
+    pub label: String,
+    pub logit: f64,
+    pub input_grad_norm: f64,
+    pub plain_input_grad_norm: f64,
+    pub blocks: Vec<BlockGradient>,
+    pub saliency: Saliency,
+    /// What was analysed, for people: "ResNet-50 (Keras, ImageNet)", "He init, seed 0".
+    pub network: GradientNetwork,
+    /// Block type of the architecture: `basic` or `bottleneck`.
+    pub block_kind: String,
+    /// Wall time of the analysis and of one plain forward pass on the same backend, for
+    /// the panel's "costs N forward passes" line.
+    pub analysis_ms: f64,
+    pub backend: BackendKind,
 }
 
 /// Timings of one photo, in milliseconds.
@@ -151,6 +229,14 @@ pub enum Response {
         height: u32,
     },
     ClassifyError {
+        id: u32,
+        message: String,
+    },
+    Gradients {
+        id: u32,
+        report: Box<GradientReport>,
+    },
+    GradientsError {
         id: u32,
         message: String,
     },

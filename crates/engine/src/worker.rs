@@ -1,8 +1,8 @@
-//! The inference engine: runs inside a dedicated Web Worker (the `engine` binary).
+//! The Web Worker: receives the page's requests and answers them.
 //!
-//! Everything heavy happens here, off the page's thread: downloading and caching weights,
-//! parsing them, building the network on the chosen Burn device, decoding photos
-//! (`createImageBitmap` + `OffscreenCanvas`), preprocessing and inference. Requests are
+//! Downloading and caching weights, parsing them, building the network on the chosen Burn
+//! device, decoding photos (`createImageBitmap` + `OffscreenCanvas`), preprocessing,
+//! inference and the gradient analysis all happen here, off the page's thread. Requests are
 //! processed one at a time, in the order they arrive, so a model load always completes
 //! before the photos sent after it are classified.
 
@@ -13,9 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use futures::{StreamExt, TryStreamExt};
 use js_sys::{Reflect, Uint8Array};
+use resnet_lab_core::gradflow::{GradFlowAnalyzer, analysis_input, he_initialized_weights};
 use resnet_lab_core::predict::read_f32;
-use resnet_lab_core::preprocess::{PixelBuffer, preprocess};
+use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_core::weights::{WeightFormat, sniff_format, tfjs::TfjsModel};
 use resnet_lab_core::{Classifier, load_tfjs, load_weights};
 use wasm_bindgen::prelude::*;
@@ -23,10 +25,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::protocol::{
-    BackendChoice, BackendKind, ModelSummary, PredictionRow, Request, Response, Timings,
-    WeightsSource,
+use resnet_lab_protocol::{
+    BackendChoice, BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow,
+    Request, Response, Timings, WeightsSource,
 };
+
+use crate::convert::gradient_report;
 
 /// Cache Storage bucket for downloaded weights.
 pub const CACHE_NAME: &str = "resnet-lab-weights-v1";
@@ -35,6 +39,10 @@ pub const CACHE_NAME: &str = "resnet-lab-weights-v1";
 const MAX_SHORT_SIDE: u32 = 1024;
 /// And so that no decoded photo exceeds this many pixels.
 const MAX_PIXELS: f64 = 16_000_000.0;
+/// The gradient panel can explain any of the last this many photos (224×224×3 bytes each).
+const KEPT_CROPS: usize = 32;
+/// Weight shards fetched at once.
+const PARALLEL_DOWNLOADS: usize = 6;
 
 static DEVICE_LOST: AtomicBool = AtomicBool::new(false);
 
@@ -105,23 +113,48 @@ struct ActiveBackend {
     gpu: Option<burn::tensor::wgpu::wgpu::Device>,
 }
 
+/// A network prepared for gradient analysis, and what it was built from.
+struct Analysis {
+    network: GradientNetwork,
+    analyzer: Rc<GradFlowAnalyzer>,
+    input: InputConvention,
+}
+
 #[derive(Default)]
 struct Engine {
     queue: RefCell<VecDeque<(Request, Option<JsValue>)>>,
     busy: Cell<bool>,
     backend: RefCell<Option<Rc<ActiveBackend>>>,
     classifier: RefCell<Option<Rc<Classifier>>>,
+    /// Where the loaded model came from: the gradient panel builds its autodiff copy of the
+    /// network from the same (by then cached) weights, only when first asked.
+    source: RefCell<Option<WeightsSource>>,
+    analysis: RefCell<Option<Analysis>>,
+    /// The 224×224 RGB crops of the last photos, by photo id.
+    crops: RefCell<VecDeque<(u32, Rc<Vec<u8>>)>>,
 }
 
 impl Engine {
     fn enqueue(self: &Rc<Self>, request: Request, payload: Option<JsValue>) {
-        self.queue.borrow_mut().push_back((request, payload));
+        if request == Request::LoseDevice {
+            // A test hook: it must act now, even in the middle of a long analysis.
+            self.lose_device();
+            return;
+        }
+        {
+            let mut queue = self.queue.borrow_mut();
+            if matches!(request, Request::Gradients { .. }) {
+                // A newer analysis supersedes a queued one (the page only waits for the last).
+                queue.retain(|(queued, _)| !matches!(queued, Request::Gradients { .. }));
+            }
+            queue.push_back((request, payload));
+        }
         if !self.busy.get() {
             self.busy.set(true);
             let engine = Rc::clone(self);
             wasm_bindgen_futures::spawn_local(async move {
                 loop {
-                    let next = engine.queue.borrow_mut().pop_front();
+                    let next = engine.next_request();
                     let Some((request, payload)) = next else {
                         break;
                     };
@@ -129,6 +162,29 @@ impl Engine {
                 }
                 engine.busy.set(false);
             });
+        }
+    }
+
+    /// The oldest request, except that photos and model loads go before a gradient
+    /// analysis: a slow analysis never holds up the next classification.
+    fn next_request(&self) -> Option<(Request, Option<JsValue>)> {
+        let mut queue = self.queue.borrow_mut();
+        let first_quick = queue
+            .iter()
+            .position(|(request, _)| !matches!(request, Request::Gradients { .. }));
+        match first_quick {
+            Some(i) => queue.remove(i),
+            None => queue.pop_front(),
+        }
+    }
+
+    fn lose_device(&self) {
+        let backend = self.backend.borrow().clone();
+        match backend.as_ref().and_then(|b| b.gpu.as_ref()) {
+            Some(gpu) => gpu.destroy(),
+            None => post(&Response::Failure {
+                message: "there is no GPU device to lose (the CPU backend is in use)".into(),
+            }),
         }
     }
 
@@ -142,7 +198,7 @@ impl Engine {
                 post(&response);
             }
             Request::Classify { id, name } => {
-                let response = match self.classify(payload, &name).await {
+                let response = match self.classify(id, payload, &name).await {
                     Ok((top, timings, kind, width, height)) => Response::Result {
                         id,
                         top,
@@ -158,33 +214,41 @@ impl Engine {
                     post(&response);
                 }
             }
+            Request::Gradients {
+                id,
+                photo,
+                class,
+                network,
+                backend,
+            } => {
+                let response = match self
+                    .gradients(backend, photo, payload, class, network)
+                    .await
+                {
+                    Ok(report) => Response::Gradients {
+                        id,
+                        report: Box::new(report),
+                    },
+                    Err(message) => Response::GradientsError { id, message },
+                };
+                if !DEVICE_LOST.load(Ordering::SeqCst) {
+                    post(&response);
+                }
+            }
             Request::ClearCache => match clear_cache().await {
                 Ok(entries) => post(&Response::CacheCleared { entries }),
                 Err(message) => post(&Response::Failure {
                     message: format!("could not clear the cache: {message}"),
                 }),
             },
-            Request::LoseDevice => {
-                let backend = self.backend.borrow().clone();
-                match backend.as_ref().and_then(|b| b.gpu.as_ref()) {
-                    Some(gpu) => gpu.destroy(),
-                    None => post(&Response::Failure {
-                        message: "there is no GPU device to lose (the CPU backend is in use)"
-                            .into(),
-                    }),
-                }
-            }
+            Request::LoseDevice => self.lose_device(),
         }
     }
 
-    /// Picks the backend (first time only), downloads the weights and builds the network.
-    async fn load(
-        &self,
-        choice: BackendChoice,
-        source: &WeightsSource,
-    ) -> Result<ModelSummary, String> {
+    /// The backend of this worker, chosen on first use.
+    async fn backend(&self, choice: BackendChoice) -> Rc<ActiveBackend> {
         let existing = self.backend.borrow().clone();
-        let backend = match existing {
+        match existing {
             Some(backend) => backend,
             None => {
                 let (backend, adapter, notice) = select_backend(choice).await;
@@ -197,9 +261,20 @@ impl Engine {
                 *self.backend.borrow_mut() = Some(Rc::clone(&backend));
                 backend
             }
-        };
-        // Free the previous network before building the next one.
+        }
+    }
+
+    /// Picks the backend (first time only), downloads the weights and builds the network.
+    async fn load(
+        &self,
+        choice: BackendChoice,
+        source: &WeightsSource,
+    ) -> Result<ModelSummary, String> {
+        let backend = self.backend(choice).await;
+        // Free the previous networks before building the next one.
         self.classifier.borrow_mut().take();
+        self.analysis.borrow_mut().take();
+        self.source.borrow_mut().take();
 
         let t0 = now();
         let (weights, bytes, from_cache) = fetch_weights(source).await?;
@@ -245,11 +320,119 @@ impl Engine {
             warmup_ms: t3 - t2,
         };
         *self.classifier.borrow_mut() = Some(Rc::new(classifier));
+        *self.source.borrow_mut() = Some(source.clone());
         Ok(summary)
+    }
+
+    /// The gradient analysis of a kept photo (or of noise, for an initialised network
+    /// without a photo).
+    async fn gradients(
+        &self,
+        choice: BackendChoice,
+        photo: Option<u32>,
+        payload: Option<JsValue>,
+        class: Option<usize>,
+        network: GradientNetwork,
+    ) -> Result<GradientReport, String> {
+        let crop = match photo {
+            Some(id) => Some(self.crop_of(id, payload).await?),
+            None => None,
+        };
+        let backend = self.backend(choice).await;
+        let (analyzer, convention) = self.analyzer(&network, &backend).await?;
+        let config = analyzer.config().clone();
+        let seed = match &network {
+            GradientNetwork::HeInit { seed, .. } => *seed,
+            GradientNetwork::Loaded => 0,
+        };
+        let (input, side) = analysis_input(
+            crop.as_ref().map(|c| c.as_slice()),
+            &config,
+            convention,
+            seed,
+        )
+        .map_err(|e| e.to_string())?;
+        // A class of another label set (a link made for ImageNet, opened on a CIFAR net)
+        // falls back to the top-1.
+        let class = class.filter(|&c| c < config.num_classes);
+        let t0 = now();
+        let report = analyzer
+            .analyze(&input, [side, side], class)
+            .await
+            .map_err(|e| e.to_string())?;
+        let elapsed = now() - t0;
+        gradient_report(&report, network, &config, elapsed, backend.kind)
+    }
+
+    /// The kept crop of a photo, or the crop of the file sent along (after a restart).
+    async fn crop_of(&self, id: u32, payload: Option<JsValue>) -> Result<Rc<Vec<u8>>, String> {
+        let kept = self
+            .crops
+            .borrow()
+            .iter()
+            .find(|(kept, _)| *kept == id)
+            .map(|(_, crop)| Rc::clone(crop));
+        if let Some(crop) = kept {
+            return Ok(crop);
+        }
+        let blob: web_sys::Blob = payload
+            .and_then(|p| p.dyn_into().ok())
+            .ok_or("this photo is no longer in memory: add it again to explain it")?;
+        let (pixels, width, height) = decode_image(&blob).await?;
+        let buffer = PixelBuffer::new(width, height, 4, &pixels).map_err(|e| e.to_string())?;
+        let crop = Rc::new(resize_and_crop(&buffer).map_err(|e| e.to_string())?);
+        self.keep_crop(id, Rc::clone(&crop));
+        Ok(crop)
+    }
+
+    fn keep_crop(&self, id: u32, crop: Rc<Vec<u8>>) {
+        let mut crops = self.crops.borrow_mut();
+        crops.retain(|(kept, _)| *kept != id);
+        if crops.len() == KEPT_CROPS {
+            crops.pop_front();
+        }
+        crops.push_back((id, crop));
+    }
+
+    /// The autodiff network for `network`, built on first use and kept until another is asked for.
+    async fn analyzer(
+        &self,
+        network: &GradientNetwork,
+        backend: &ActiveBackend,
+    ) -> Result<(Rc<GradFlowAnalyzer>, InputConvention), String> {
+        if let Some(analysis) = self.analysis.borrow().as_ref()
+            && analysis.network == *network
+        {
+            return Ok((Rc::clone(&analysis.analyzer), analysis.input));
+        }
+        self.analysis.borrow_mut().take();
+        let weights = match network {
+            GradientNetwork::Loaded => {
+                let source = self
+                    .source
+                    .borrow()
+                    .clone()
+                    .ok_or("no model is loaded: load one, or pick an initialised network")?;
+                fetch_weights(&source).await?.0
+            }
+            GradientNetwork::HeInit { arch, seed } => {
+                he_initialized_weights(arch, *seed).map_err(|e| e.to_string())?
+            }
+        };
+        let input = weights.info.input;
+        let analyzer =
+            Rc::new(GradFlowAnalyzer::new(weights, &backend.device).map_err(|e| e.to_string())?);
+        *self.analysis.borrow_mut() = Some(Analysis {
+            network: network.clone(),
+            analyzer: Rc::clone(&analyzer),
+            input,
+        });
+        Ok((analyzer, input))
     }
 
     async fn classify(
         &self,
+        id: u32,
         payload: Option<JsValue>,
         name: &str,
     ) -> Result<(Vec<PredictionRow>, Timings, BackendKind, u32, u32), String> {
@@ -272,8 +455,10 @@ impl Engine {
         let (pixels, width, height) = decode_image(&blob).await?;
         let t1 = now();
         let buffer = PixelBuffer::new(width, height, 4, &pixels).map_err(|e| e.to_string())?;
-        let input = preprocess(&buffer, classifier.info.input).map_err(|e| e.to_string())?;
+        let crop = resize_and_crop(&buffer).map_err(|e| e.to_string())?;
         drop(pixels);
+        let input = normalize_crop(&crop, classifier.info.input);
+        self.keep_crop(id, Rc::new(crop));
         let batch = classifier
             .input_batch(&[input], 224, 224)
             .map_err(|e| e.to_string())?;
@@ -582,14 +767,43 @@ struct Download {
     from_cache: bool,
 }
 
-/// Downloads `url` (or reads it from the cache), posting progress. `offset`/`grand_total`
-/// place this file inside a multi-file download.
+/// Bytes received across the files of one model (shards download in parallel), posted to
+/// the page at most every 100 ms.
+struct DownloadProgress {
+    done: Cell<u64>,
+    total: Cell<Option<u64>>,
+    last_post: Cell<f64>,
+}
+
+impl DownloadProgress {
+    fn new(total: Option<u64>) -> Self {
+        Self {
+            done: Cell::new(0),
+            total: Cell::new(total),
+            last_post: Cell::new(0.0),
+        }
+    }
+
+    fn add(&self, bytes: u64, phase: &str, force: bool) {
+        self.done.set(self.done.get() + bytes);
+        let t = now();
+        if force || t - self.last_post.get() > 100.0 {
+            self.last_post.set(t);
+            post(&Response::Progress {
+                done: self.done.get(),
+                total: self.total.get(),
+                phase: phase.to_string(),
+            });
+        }
+    }
+}
+
+/// Downloads `url` (or reads it from the cache), adding what arrives to `progress`.
 async fn download(
     url: &str,
     use_cache: bool,
     phase: &str,
-    offset: u64,
-    grand_total: Option<u64>,
+    progress: &DownloadProgress,
 ) -> Result<Download, String> {
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     let cache = if use_cache { open_cache().await } else { None };
@@ -632,7 +846,9 @@ async fn download(
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let total = grand_total.or(length.map(|l| l + offset));
+    if progress.total.get().is_none() {
+        progress.total.set(length);
+    }
     let Some(body) = response.body() else {
         return Ok(Download {
             bytes: Vec::new(),
@@ -644,7 +860,6 @@ async fn download(
         .dyn_into()
         .map_err(|_| "the download cannot be streamed".to_string())?;
     let mut bytes = Vec::with_capacity(length.unwrap_or(0).min(1 << 31) as usize);
-    let mut last_report = 0.0;
     let phase = if from_cache {
         format!("{phase} (from cache)")
     } else {
@@ -667,22 +882,10 @@ async fn download(
             let start = bytes.len();
             bytes.resize(start + array.length() as usize, 0);
             array.copy_to(&mut bytes[start..]);
-        }
-        let t = now();
-        if t - last_report > 100.0 {
-            last_report = t;
-            post(&Response::Progress {
-                done: offset + bytes.len() as u64,
-                total,
-                phase: phase.clone(),
-            });
+            progress.add(array.length() as u64, &phase, false);
         }
     }
-    post(&Response::Progress {
-        done: offset + bytes.len() as u64,
-        total,
-        phase: phase.clone(),
-    });
+    progress.add(0, &phase, true);
     if let Some(length) = length
         && (bytes.len() as u64) < length
     {
@@ -714,7 +917,8 @@ async fn fetch_weights(
 ) -> Result<(resnet_lab_core::LoadedWeights, u64, bool), String> {
     let url = absolute_url(&source.url, None)?;
     let cacheable = source.cache && !url.starts_with("blob:") && !url.starts_with("data:");
-    let first = download(&url, cacheable, "downloading", 0, source.expected_bytes).await?;
+    let progress = DownloadProgress::new(source.expected_bytes);
+    let first = download(&url, cacheable, "downloading", &progress).await?;
     if let Some(expected) = source.expected_bytes
         && (first.bytes.len() as u64) != expected
     {
@@ -730,8 +934,8 @@ async fn fetch_weights(
         Some(WeightFormat::TfjsLayers) => {
             let model = TfjsModel::parse(&first.bytes).map_err(describe)?;
             let paths = model.shard_paths();
-            let mut shards = Vec::with_capacity(paths.len());
-            for (i, path) in paths.iter().enumerate() {
+            let mut shard_urls = Vec::with_capacity(paths.len());
+            for path in &paths {
                 let shard_url = if let Some((_, blob)) = source
                     .shard_urls
                     .iter()
@@ -745,17 +949,26 @@ async fn fetch_weights(
                 } else {
                     absolute_url(path, Some(&url))?
                 };
-                let shard = download(
-                    &shard_url,
-                    cacheable,
-                    &format!("shard {}/{}", i + 1, paths.len()),
-                    total_bytes,
-                    None,
-                )
+                shard_urls.push(shard_url);
+            }
+            // The total is unknown until every shard has answered: show bytes only.
+            progress.total.set(None);
+            let phase = format!("{} weight shards", paths.len());
+            // A few at a time, as browsers allow six connections per host.
+            let mut shards: Vec<(String, Download)> =
+                futures::stream::iter(shard_urls.into_iter().map(|shard_url| {
+                    let (phase, progress) = (&phase, &progress);
+                    async move {
+                        let shard = download(&shard_url, cacheable, phase, progress).await?;
+                        Ok::<_, String>((shard_url, shard))
+                    }
+                }))
+                .buffered(PARALLEL_DOWNLOADS)
+                .try_collect()
                 .await?;
+            for (_, shard) in &shards {
                 total_bytes += shard.bytes.len() as u64;
                 all_cached &= shard.from_cache;
-                shards.push((shard_url, shard));
             }
             let shard_bytes: Vec<Vec<u8>> = shards
                 .iter_mut()

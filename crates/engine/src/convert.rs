@@ -1,0 +1,98 @@
+//! From the core library's results to the protocol's messages. Plain Rust: built and
+//! tested natively.
+
+use resnet_lab_core::ResNetConfig;
+use resnet_lab_core::gradflow::GradFlowReport;
+use resnet_lab_core::model::config::BlockKind;
+use resnet_lab_protocol::{BackendKind, GradientNetwork, GradientReport};
+
+/// The core's report plus what the page shows beside it. The protocol mirrors the core's
+/// field names (the page does not link the model code), so serde carries the numbers over
+/// and a renamed field fails loudly in the tests below.
+pub fn gradient_report(
+    report: &GradFlowReport,
+    network: GradientNetwork,
+    config: &ResNetConfig,
+    analysis_ms: f64,
+    backend: BackendKind,
+) -> std::result::Result<GradientReport, String> {
+    let mut value = serde_json::to_value(report).map_err(|e| e.to_string())?;
+    let extra = serde_json::json!({
+        "network": network,
+        "block_kind": match config.block {
+            BlockKind::Basic => "basic",
+            BlockKind::Bottleneck => "bottleneck",
+        },
+        "analysis_ms": analysis_ms,
+        "backend": backend,
+    });
+    if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+        object.extend(extra);
+    }
+    serde_json::from_value(value).map_err(|e| format!("gradient report: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use resnet_lab_core::gradflow::{BlockGradient, Saliency};
+
+    fn core_report() -> GradFlowReport {
+        GradFlowReport {
+            model: "resnet18".into(),
+            class: 281,
+            label: "tabby".into(),
+            logit: 12.5,
+            input_grad_norm: 0.25,
+            plain_input_grad_norm: 1e-9,
+            blocks: vec![BlockGradient {
+                block: "layer1.0".into(),
+                grad_norm: 1.5,
+                shortcut_norm: 1.25,
+                residual_norm: 0.5,
+                plain_grad_norm: 3e-7,
+                stage: 1,
+                stride: 1,
+                in_channels: 64,
+                out_channels: 64,
+                projection: false,
+            }],
+            saliency: Saliency {
+                grad_cam: vec![0.0, 1.0, 0.5, 0.25],
+                grad_cam_size: [2, 2],
+                input_gradient: vec![1.0; 9],
+                input_size: [3, 3],
+            },
+        }
+    }
+
+    #[test]
+    fn every_number_reaches_the_page() {
+        let config = ResNetConfig::standard(18).unwrap();
+        let report = gradient_report(
+            &core_report(),
+            GradientNetwork::Loaded,
+            &config,
+            42.0,
+            BackendKind::Cpu,
+        )
+        .unwrap();
+        let core = core_report();
+        let block = &report.blocks[0];
+        assert_eq!(
+            (block.block.as_str(), block.grad_norm, block.shortcut_norm),
+            ("layer1.0", 1.5, 1.25)
+        );
+        assert_eq!((block.residual_norm, block.plain_grad_norm), (0.5, 3e-7));
+        assert_eq!(
+            (block.stage, block.in_channels, block.projection),
+            (1, 64, false)
+        );
+        assert_eq!((report.class, report.logit), (281, 12.5));
+        assert_eq!(report.plain_input_grad_norm, 1e-9);
+        assert_eq!(report.saliency.grad_cam, core.saliency.grad_cam);
+        assert_eq!(report.saliency.input_size, [3, 3]);
+        assert_eq!(report.block_kind, "basic");
+        assert_eq!(report.analysis_ms, 42.0);
+    }
+}

@@ -1,0 +1,327 @@
+//! The residual-gradient panel: why skip connections work, on the network the visitor just
+//! ran, for their photo and a class they pick.
+
+mod chart;
+mod diagram;
+mod saliency;
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::chart::format_norm;
+use crate::ui::state::{GradientState, Photo};
+use crate::url_state::INIT_ARCHITECTURES;
+use chart::GradientChart;
+use diagram::BlockDiagram;
+use resnet_lab_protocol::{GradientNetwork, GradientReport, format_ms};
+use saliency::SaliencyView;
+
+#[derive(Properties, PartialEq)]
+pub struct GradientPanelProps {
+    pub gradients: GradientState,
+    /// The photo being explained, if any (its top-5 are the classes offered).
+    pub photo: Option<Photo>,
+    pub on_network: Callback<GradientNetwork>,
+    pub on_class: Callback<Option<usize>>,
+}
+
+#[function_component(GradientPanel)]
+pub fn gradient_panel(props: &GradientPanelProps) -> Html {
+    let hovered = use_state(|| None::<usize>);
+    let on_hover = {
+        let hovered = hovered.clone();
+        Callback::from(move |i| hovered.set(i))
+    };
+    let g = &props.gradients;
+    let report = g.report.clone();
+    let blocks = report
+        .as_ref()
+        .map(|r| r.blocks.clone())
+        .unwrap_or_default();
+
+    let body = match (&report, &g.error) {
+        (_, Some(error)) => html! {
+            <p class="grad-error" data-testid="gradient-error">{ format!("The analysis failed: {error}") }</p>
+        },
+        (Some(report), None) => html! {
+            <>
+                <Headline report={report.clone()} photo={props.photo.clone()} />
+                <div class="grad-layout">
+                    <div class="grad-main">
+                        <GradientChart blocks={blocks.clone()} hovered={*hovered} on_hover={on_hover.clone()} />
+                        <BlockDiagram blocks={blocks.clone()} block_kind={report.block_kind.clone()}
+                                      hovered={*hovered} on_hover={on_hover} />
+                    </div>
+                    <aside class="grad-side">
+                        <SaliencyView saliency={report.saliency.clone()}
+                                      photo_url={g.photo.and(props.photo.as_ref()).map(|p| p.url.0.to_string())}
+                                      label={report.label.clone()} />
+                        <Explanation />
+                    </aside>
+                </div>
+            </>
+        },
+        (None, None) => html! {
+            <p class="muted" data-testid="gradient-hint">
+                { if g.pending.is_some() {
+                    "Computing the gradients (one backward pass through the network with its skips, one without)…"
+                } else {
+                    "Classify a photo to see how the gradient flows back through this network — or pick a He-initialised network above, which needs no download."
+                } }
+            </p>
+        },
+    };
+
+    html! {
+        <section class="panel gradient-panel" data-testid="gradient-panel" data-state={g.status()}
+                 data-class={report.as_ref().map(|r| r.class.to_string())}
+                 data-photo={g.photo.and(props.photo.as_ref()).map(|p| p.name.clone())}
+                 data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed } => format!("{arch}@{seed}") }}
+                 aria-busy={(g.pending.is_some()).to_string()}>
+            <header class="grad-header">
+                <div>
+                    <h2>{ "Why skip connections work" }</h2>
+                    <p class="muted small">{ "∂L/∂x = ∂L/∂H · (1 + ∂F/∂x), measured block by block on a real network." }</p>
+                </div>
+                <Controls gradients={g.clone()} photo={props.photo.clone()}
+                          on_network={props.on_network.clone()} on_class={props.on_class.clone()} />
+            </header>
+            if g.pending.is_some() && report.is_some() {
+                <div class="grad-busy muted small" role="status">{ "Updating…" }</div>
+            }
+            { body }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ControlsProps {
+    gradients: GradientState,
+    photo: Option<Photo>,
+    on_network: Callback<GradientNetwork>,
+    on_class: Callback<Option<usize>>,
+}
+
+/// Network (trained or He-initialised, depth, seed), class, and the JSON export.
+#[function_component(Controls)]
+fn controls(props: &ControlsProps) -> Html {
+    let g = &props.gradients;
+    let (arch, seed) = match &g.network {
+        GradientNetwork::HeInit { arch, seed } => (Some(arch.clone()), *seed),
+        GradientNetwork::Loaded => (None, 0),
+    };
+    let on_mode = {
+        let on_network = props.on_network.clone();
+        let arch = arch.clone();
+        Callback::from(move |e: Event| {
+            let Some(select) = e.target_dyn_into::<HtmlSelectElement>() else {
+                return;
+            };
+            on_network.emit(match select.value().as_str() {
+                "loaded" => GradientNetwork::Loaded,
+                value => GradientNetwork::HeInit {
+                    arch: if INIT_ARCHITECTURES.contains(&value) {
+                        value.to_string()
+                    } else {
+                        arch.clone()
+                            .unwrap_or_else(|| GradientNetwork::DEFAULT_INIT_ARCH.into())
+                    },
+                    seed,
+                },
+            });
+        })
+    };
+    let on_seed = {
+        let on_network = props.on_network.clone();
+        let arch = arch.clone();
+        Callback::from(move |e: Event| {
+            let Some(input) = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            if let (Some(arch), Ok(seed)) = (arch.clone(), input.value().trim().parse::<u64>()) {
+                on_network.emit(GradientNetwork::HeInit { arch, seed });
+            }
+        })
+    };
+    let selected = arch.clone().unwrap_or_else(|| "loaded".into());
+    let mode = html! {
+        <label class="field compact">
+            { "Network" }
+            <select data-testid="grad-network" onchange={on_mode}>
+                <option value="loaded" selected={selected == "loaded"}>{ "the loaded model (trained)" }</option>
+                { for INIT_ARCHITECTURES.iter().map(|a| html! {
+                    <option value={*a} selected={selected == *a}>{ format!("{} — He init, untrained", arch_title(a)) }</option>
+                }) }
+            </select>
+        </label>
+    };
+    let seed_field = arch.is_some().then(|| {
+        html! {
+            <label class="field compact seed">
+                { "Seed" }
+                <input type="number" min="0" step="1" value={seed.to_string()} onchange={on_seed} data-testid="grad-seed" />
+            </label>
+        }
+    });
+
+    // Classes: the photo's top-5 for the trained model.
+    let class_picker = match (&g.network, &props.photo) {
+        (GradientNetwork::Loaded, Some(photo)) if !photo.top.is_empty() => {
+            let current = g
+                .report
+                .as_ref()
+                .map(|r| r.class)
+                .or(g.class)
+                .or(photo.top.first().map(|p| p.index));
+            html! {
+                <div class="class-chips" role="group" aria-label="Class to explain">
+                    { for photo.top.iter().enumerate().map(|(rank, p)| {
+                        let on_class = props.on_class.clone();
+                        let index = p.index;
+                        let chosen = current == Some(index);
+                        html! {
+                            <button class={classes!("chip", chosen.then_some("chosen"))} data-testid="grad-class"
+                                    data-index={index.to_string()} aria-pressed={chosen.to_string()}
+                                    onclick={Callback::from(move |_| on_class.emit(if rank == 0 { None } else { Some(index) }))}>
+                                { format!("{} {:.0}%", p.label, p.prob * 100.0) }
+                            </button>
+                        }
+                    }) }
+                </div>
+            }
+        }
+        _ => html! {},
+    };
+    let download = g.report.clone().map(|report| {
+        html! {
+            <button class="button secondary" data-testid="grad-download"
+                    onclick={Callback::from(move |_| download_json(&report))}>{ "Download JSON" }</button>
+        }
+    });
+    html! {
+        <div class="grad-controls">
+            { mode }
+            { for seed_field }
+            { class_picker }
+            { for download }
+        </div>
+    }
+}
+
+/// `cifar56` → "CIFAR ResNet-56", `resnet18` → "ResNet-18".
+fn arch_title(arch: &str) -> String {
+    if let Some(depth) = arch.strip_prefix("resnet") {
+        format!("ResNet-{depth}")
+    } else if let Some(depth) = arch.strip_prefix("cifar") {
+        format!("CIFAR ResNet-{depth}")
+    } else {
+        arch.to_string()
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct HeadlineProps {
+    report: Rc<GradientReport>,
+    photo: Option<Photo>,
+}
+
+/// The one-line result: what was explained, the contrast at the first block, the cost.
+#[function_component(Headline)]
+fn headline(props: &HeadlineProps) -> Html {
+    let r = &props.report;
+    let network = match &r.network {
+        GradientNetwork::Loaded => r.model.clone(),
+        GradientNetwork::HeInit { arch, seed } => {
+            format!("{} (He init, seed {seed})", arch_title(arch))
+        }
+    };
+    let contrast = r.blocks.first().map(|first| {
+        let ratio = first.grad_norm / first.plain_grad_norm;
+        let times = if ratio.is_finite() && ratio > 0.0 {
+            let decades = ratio.log10();
+            if decades >= 3.0 {
+                format!("10^{decades:.1} times")
+            } else {
+                format!("{ratio:.1} times")
+            }
+        } else {
+            "infinitely".into()
+        };
+        html! {
+            <p class="contrast" data-testid="grad-contrast">
+                { format!("At {}, the first block, the gradient is {} with skip connections and {} without them: ",
+                    first.block, format_norm(first.grad_norm), format_norm(first.plain_grad_norm)) }
+                <strong>{ format!("{times} {}.", if ratio >= 1.0 { "larger" } else { "smaller" }) }</strong>
+            </p>
+        }
+    });
+    let forward = props
+        .photo
+        .as_ref()
+        .and_then(|p| p.timings)
+        .filter(|_| r.network == GradientNetwork::Loaded)
+        .map(|t| t.inference_ms + t.readback_ms);
+    let cost = match forward {
+        Some(f) if f > 0.0 => format!(
+            "{} on {} ≈ {:.1} classifications",
+            format_ms(r.analysis_ms),
+            r.backend.as_str(),
+            r.analysis_ms / f
+        ),
+        _ => format!("{} on {}", format_ms(r.analysis_ms), r.backend.as_str()),
+    };
+    html! {
+        <div class="headline">
+            <p class="small">
+                <strong>{ network }</strong>
+                { format!(" · class {} “{}” · logit z = {:.3} · {} blocks · {cost}", r.class, r.label, r.logit, r.blocks.len()) }
+            </p>
+            { for contrast }
+        </div>
+    }
+}
+
+/// Short explanations for a class of students (from the project's guide on gradient flow).
+#[function_component(Explanation)]
+fn explanation() -> Html {
+    html! {
+        <div class="explanation">
+            <h3>{ "What you are looking at" }</h3>
+            <p>{ "A residual block outputs H(x) = F(x) + x: the branch F (two or three convolutions) plus the block's own input, carried by the shortcut (a 1×1 convolution where the shape changes). Back-propagation through the sum gives " }
+               <code>{ "∂L/∂x = ∂L/∂H · (1 + ∂F/∂x)" }</code>
+               { ": the 1 is the shortcut, which hands the gradient back unchanged whatever F does." }</p>
+            <p><strong>{ "Solid curve: " }</strong>{ "the size ‖∂z/∂x‖ of the gradient of the chosen class's score z (the logit, before softmax) at each block's input. It changes by a few orders of magnitude at most from the last block back to the first." }</p>
+            <p><strong>{ "Dashed curve: " }</strong>{ "the same weights with every shortcut removed, H(x) = F(x). Now the gradient must pass through every branch in turn, each multiplying it by its Jacobian, so it shrinks (or grows) geometrically with depth: the vanishing gradient that made plain networks deeper than about 20 layers hard to train." }</p>
+            <p><strong>{ "Bars: " }</strong>{ "at each block, the gradient reaching the sum splits into the part through the shortcut (the 1) and the part through the branch (∂F/∂x). They are vectors, so their norms do not simply add up to the block's." }</p>
+            <p class="muted small">{ "The dashed network is the trained residual network with its skips cut, not a plain network trained on its own: it shows which path the gradient takes. Pick a He-initialised CIFAR ResNet-56 or -110 to see the same contrast before any training, as in He et al. (2016)." }</p>
+        </div>
+    }
+}
+
+/// Saves the report as `gradients-<model>-class<N>.json`.
+fn download_json(report: &GradientReport) {
+    let Ok(json) = serde_json::to_string_pretty(report) else {
+        return;
+    };
+    let blob = gloo::file::Blob::new_with_options(json.as_str(), Some("application/json"));
+    let url = gloo::file::ObjectUrl::from(blob);
+    let document = gloo::utils::document();
+    let Ok(anchor) = document.create_element("a") else {
+        return;
+    };
+    let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
+    anchor.set_href(&url);
+    anchor.set_download(&format!(
+        "gradients-{}-class{}.json",
+        report.model, report.class
+    ));
+    anchor.click();
+    // Revoke the URL once the download has surely started.
+    gloo::timers::callback::Timeout::new(10_000, move || drop(url)).forget();
+}

@@ -1,0 +1,190 @@
+//! What the address bar holds, so that a view is a link.
+//!
+//! `?backend=cpu|webgpu`, `?model=NAME` (from the manifest), `?weights=URL`, and the
+//! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N`. A lesson is a
+//! URL: opening it reproduces the model, the network and the class being explained.
+
+use resnet_lab_protocol::{BackendChoice, GradientNetwork};
+
+/// The architectures offered for a He-initialised network (no download needed).
+pub const INIT_ARCHITECTURES: [&str; 6] = [
+    "resnet18", "resnet34", "resnet50", "cifar20", "cifar56", "cifar110",
+];
+
+/// The page's URL parameters.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UrlState {
+    pub backend: BackendChoice,
+    pub model: Option<String>,
+    pub weights: Option<String>,
+    /// Which network the gradient panel analyses.
+    pub network: GradientNetwork,
+    /// The class whose logit is differentiated; `None` means the photo's top-1.
+    pub class: Option<usize>,
+}
+
+impl UrlState {
+    /// Reads a query string (`?a=b&c=d`, with or without the `?`). Unknown keys are ignored
+    /// and bad values fall back to the defaults, so a mistyped link still opens the page.
+    pub fn parse(search: &str) -> Self {
+        let mut state = UrlState::default();
+        let (mut grad, mut arch, mut seed) = (None, None, None);
+        for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
+            let value = value.trim();
+            match &*key {
+                "backend" => state.backend = BackendChoice::parse(Some(value)),
+                "model" if !value.is_empty() => state.model = Some(value.to_string()),
+                "weights" if !value.is_empty() => state.weights = Some(value.to_string()),
+                "grad" => grad = Some(value.to_ascii_lowercase()),
+                "arch" => arch = Some(value.to_ascii_lowercase()),
+                "seed" => seed = value.parse::<u64>().ok(),
+                "class" => state.class = value.parse::<usize>().ok(),
+                _ => {}
+            }
+        }
+        if grad.as_deref() == Some("init") {
+            let arch = arch
+                .filter(|a| INIT_ARCHITECTURES.contains(&a.as_str()))
+                .unwrap_or_else(|| GradientNetwork::DEFAULT_INIT_ARCH.to_string());
+            state.network = GradientNetwork::HeInit {
+                arch,
+                seed: seed.unwrap_or(0),
+            };
+        }
+        state
+    }
+
+    /// Writes this state back into `search`, keeping any parameter this page does not know
+    /// about and dropping the ones that are at their defaults.
+    pub fn merge_into(&self, search: &str) -> String {
+        const OURS: [&str; 7] = [
+            "backend", "model", "weights", "grad", "arch", "seed", "class",
+        ];
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
+            if !OURS.contains(&&*key) {
+                out.append_pair(&key, &value);
+            }
+        }
+        match self.backend {
+            BackendChoice::Auto => {}
+            BackendChoice::Cpu => {
+                out.append_pair("backend", "cpu");
+            }
+            BackendChoice::Webgpu => {
+                out.append_pair("backend", "webgpu");
+            }
+        }
+        if let Some(model) = &self.model {
+            out.append_pair("model", model);
+        }
+        if let Some(weights) = &self.weights {
+            out.append_pair("weights", weights);
+        }
+        if let GradientNetwork::HeInit { arch, seed } = &self.network {
+            out.append_pair("grad", "init");
+            out.append_pair("arch", arch);
+            out.append_pair("seed", &seed.to_string());
+        }
+        if let Some(class) = self.class {
+            out.append_pair("class", &class.to_string());
+        }
+        let query = out.finish();
+        if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        }
+    }
+}
+
+/// The last segment of a URL path, for people.
+pub fn file_name_of(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(path)
+        .to_string()
+}
+
+/// Whether a dropped file looks like weights rather than a photo.
+pub fn is_weights_file(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".safetensors", ".pth", ".pt", ".bin", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_read() {
+        let p = UrlState::parse("?backend=cpu&model=resnet50&weights=https%3A%2F%2Fx%2Fy.pth");
+        assert_eq!(p.backend, BackendChoice::Cpu);
+        assert_eq!(p.model.as_deref(), Some("resnet50"));
+        assert_eq!(p.weights.as_deref(), Some("https://x/y.pth"));
+        assert_eq!(p.network, GradientNetwork::Loaded);
+        assert_eq!(UrlState::parse(""), UrlState::default());
+        assert_eq!(UrlState::parse("?model=&backend").model, None);
+        assert_eq!(UrlState::parse("?model=a+b").model.as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn gradient_view_is_read_and_bad_values_fall_back() {
+        let p = UrlState::parse("grad=init&arch=CIFAR56&seed=7&class=3");
+        assert_eq!(
+            p.network,
+            GradientNetwork::HeInit {
+                arch: "cifar56".into(),
+                seed: 7
+            }
+        );
+        assert_eq!(p.class, Some(3));
+        let p = UrlState::parse("grad=init&arch=resnet9000&seed=-1&class=cat");
+        assert_eq!(
+            p.network,
+            GradientNetwork::HeInit {
+                arch: GradientNetwork::DEFAULT_INIT_ARCH.into(),
+                seed: 0
+            }
+        );
+        assert_eq!(p.class, None);
+        // `arch` without `grad=init` is ignored.
+        assert_eq!(
+            UrlState::parse("arch=cifar20").network,
+            GradientNetwork::Loaded
+        );
+    }
+
+    #[test]
+    fn state_round_trips_and_keeps_foreign_parameters() {
+        let state = UrlState {
+            backend: BackendChoice::Webgpu,
+            model: Some("resnet50".into()),
+            weights: None,
+            network: GradientNetwork::HeInit {
+                arch: "cifar110".into(),
+                seed: 42,
+            },
+            class: Some(281),
+        };
+        let query = state.merge_into("?utm=x&class=1&grad=photo");
+        assert_eq!(
+            query,
+            "?utm=x&backend=webgpu&model=resnet50&grad=init&arch=cifar110&seed=42&class=281"
+        );
+        assert_eq!(UrlState::parse(&query), state);
+        assert_eq!(UrlState::default().merge_into("?class=5"), "");
+    }
+
+    #[test]
+    fn names_and_kinds_of_files() {
+        assert_eq!(file_name_of("https://h/a/b/model.json?x=1"), "model.json");
+        assert_eq!(file_name_of("weights/r.safetensors"), "r.safetensors");
+        assert!(is_weights_file("ResNet50.PTH"));
+        assert!(is_weights_file("model.json"));
+        assert!(!is_weights_file("cat.jpg"));
+    }
+}
