@@ -387,6 +387,8 @@ function ortSizes() {
     'ort.min.js',
     'ort-wasm-simd-threaded.jsep.mjs',
     'ort-wasm-simd-threaded.jsep.wasm',
+    'ort.webgpu.min.js',
+    'ort-wasm-simd-threaded.asyncify.wasm',
   ];
   const sizes = files.filter((f) => fs.existsSync(path.join(dist, f))).map((f) => {
     const bytes = fs.readFileSync(path.join(dist, f));
@@ -498,7 +500,16 @@ async function main() {
   const md = table(results);
   log(`\n${md}\n`);
   log('top-1 per photo:');
-  for (const [p, a] of Object.entries(agreement)) log(`  ${p}: ${Object.entries(a).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  for (const [p, a] of Object.entries(agreement)) {
+    if (Object.keys(a).length) log(`  ${p}: ${Object.entries(a).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  }
+  // The ORT model has random weights: its rows can only agree with each other (same session
+  // output on every execution provider), not with the Keras rows.
+  const ortTop = Object.fromEntries(results.filter((r) => r.randomWeights && r.top1?.[PHOTO]).map((r) => [r.id, r.top1[PHOTO].index]));
+  if (Object.keys(ortTop).length) {
+    agreement.ortRandomWeights = { [PHOTO]: ortTop };
+    log(`  ORT (random weights), ${PHOTO}: ${Object.entries(ortTop).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  }
   const sizes = { resnetLab: wasmSizes(), tfjs: tfjsSizes(), ort: ortSizes() };
   log('\nsizes:');
   for (const s of [...sizes.resnetLab, ...sizes.tfjs, ...sizes.ort]) {

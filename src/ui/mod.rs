@@ -316,7 +316,7 @@ pub fn app() -> Html {
             let g = &state.gradients;
             // Classes of the trained model mean nothing to an initialised one.
             let class = if network == g.network { g.class } else { None };
-            explain(g.photo.or(latest_done(&state.photos)), class, network)
+            explain(g.shown_photo.or(latest_done(&state.photos)), class, network)
         })
     };
     let on_grad_class = {
@@ -324,7 +324,7 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(move |class: Option<usize>| {
             let g = &state.gradients;
-            explain(g.photo, class, g.network.clone())
+            explain(g.shown_photo, class, g.network.clone())
         })
     };
     let on_explain = {
@@ -463,9 +463,9 @@ pub fn app() -> Html {
                 </div>
                 <DropZone on_files={on_photos} dragging={state.dragging} />
                 <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos}
-                                explained={state.gradients.photo} on_explain={on_explain} />
+                                explained={state.gradients.shown_photo} on_explain={on_explain} />
                 <GradientPanel gradients={state.gradients.clone()}
-                               photo={state.gradients.photo.and_then(|id| state.photos.iter().find(|p| p.id == id).cloned())}
+                               photo={state.gradients.shown_photo.and_then(|id| state.photos.iter().find(|p| p.id == id).cloned())}
                                on_network={on_grad_network} on_class={on_grad_class} />
             </main>
             <div class="drop-overlay" aria-hidden="true"><div>{ "Drop to classify" }</div></div>

@@ -133,8 +133,10 @@ pub struct GradientState {
     pub network: GradientNetwork,
     /// `None`: the photo's top-1.
     pub class: Option<usize>,
-    /// The photo explained (`None`: noise, for an initialised network before any photo).
+    /// The photo asked about (`None`: noise, for an initialised network before any photo).
     pub photo: Option<u32>,
+    /// The photo the shown report is about (the one asked about, once its answer is in).
+    pub shown_photo: Option<u32>,
     /// Id of the request whose answer is awaited; older answers are ignored.
     pub pending: Option<u32>,
     pub report: Option<Rc<GradientReport>>,
@@ -361,6 +363,7 @@ fn apply_response(s: &mut AppState, response: Response, now: f64) {
                 s.gradients.pending = None;
                 s.gradients.error = None;
                 s.gradients.report = Some(Rc::new(*report));
+                s.gradients.shown_photo = s.gradients.photo;
             }
         }
         Response::GradientsError { id, message } => {

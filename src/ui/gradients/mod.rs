@@ -22,7 +22,7 @@ use saliency::SaliencyView;
 #[derive(Properties, PartialEq)]
 pub struct GradientPanelProps {
     pub gradients: GradientState,
-    /// The photo being explained, if any (its top-5 are the classes offered).
+    /// The photo the shown report explains, if any (its top-5 are the classes offered).
     pub photo: Option<Photo>,
     pub on_network: Callback<GradientNetwork>,
     pub on_class: Callback<Option<usize>>,
@@ -57,7 +57,8 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
                     </div>
                     <aside class="grad-side">
                         <SaliencyView saliency={report.saliency.clone()}
-                                      photo_url={g.photo.and(props.photo.as_ref()).map(|p| p.url.0.to_string())}
+                                      photo_url={props.photo.as_ref().map(|p| p.url.0.to_string())}
+                                      noise={g.shown_photo.is_none()}
                                       label={report.label.clone()} />
                         <Explanation />
                     </aside>
@@ -78,7 +79,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
     html! {
         <section class="panel gradient-panel" data-testid="gradient-panel" data-state={g.status()}
                  data-class={report.as_ref().map(|r| r.class.to_string())}
-                 data-photo={g.photo.and(props.photo.as_ref()).map(|p| p.name.clone())}
+                 data-photo={props.photo.as_ref().map(|p| p.name.clone())}
                  data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed } => format!("{arch}@{seed}") }}
                  aria-busy={(g.pending.is_some()).to_string()}>
             <header class="grad-header">

@@ -11,8 +11,10 @@ use resnet_lab_protocol::Saliency;
 #[derive(Properties, PartialEq)]
 pub struct SaliencyViewProps {
     pub saliency: Saliency,
-    /// `blob:` URL of the photo; `None` when the input was noise.
+    /// `blob:` URL of the photo (`None` when it was noise, or the photo has been removed).
     pub photo_url: Option<String>,
+    /// The input was seeded noise (an initialised network before any photo).
+    pub noise: bool,
     pub label: String,
 }
 
@@ -68,7 +70,8 @@ pub fn saliency_view(props: &SaliencyViewProps) -> Html {
         Some(url) => {
             html! { <img class="crop-photo" src={url.clone()} alt="the photo as the network sees it" /> }
         }
-        None => html! { <div class="crop-noise">{ "noise input" }</div> },
+        None if props.noise => html! { <div class="crop-noise">{ "noise input" }</div> },
+        None => html! { <div class="crop-noise">{ "(photo removed)" }</div> },
     };
     let [h, w] = props.saliency.grad_cam_size;
     html! {

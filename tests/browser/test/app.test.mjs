@@ -72,7 +72,8 @@ describe('without WebGPU (CPU fallback)', () => {
   test('the gradient panel explains the first photo: every block, plain ≪ residual at the first', async () => {
     const t0 = Date.now();
     const panel = await readGradientPanel(page);
-    log(`gradient panel ready ${Date.now() - t0} ms after the photos (photo ${panel.photo}, class ${panel.class})`);
+    log(`gradient panel ready ${Date.now() - t0} ms after the photos (photo ${panel.photo}, class ${panel.class}) — ` +
+      await page.locator('.headline').first().innerText());
     // ResNet-50: 3, 4, 6 and 3 bottlenecks, in forward order.
     assert.deepEqual(panel.blocks.map((b) => b.block), blockNames([3, 4, 6, 3]));
     assertFinitePositive(assert, panel.blocks);
@@ -212,6 +213,15 @@ describe('with WebGPU (SwiftShader in headless Chromium)', () => {
     assertPhotos(results);
     const badges = await page.locator('[data-testid=result] .timings .badge').allInnerTexts();
     assert.ok(badges.every((b) => b.trim() === 'webgpu'), `backend on the cards: ${badges}`);
+  });
+
+  test('the gradient panel runs on WebGPU too (Burn autodiff on the GPU backend)', async () => {
+    const t0 = Date.now();
+    const panel = await readGradientPanel(page, { timeout: 480_000 });
+    log(`gradient panel on WebGPU ready ${Date.now() - t0} ms after the photos — ${await page.locator('.headline').first().innerText()}`);
+    assert.deepEqual(panel.blocks.map((b) => b.block), blockNames([3, 4, 6, 3]));
+    assertFinitePositive(assert, panel.blocks);
+    assert.ok(panel.blocks[0].plain < panel.blocks[0].grad / 1000);
   });
 
   test('a lost GPU device is recovered without a page reload', async () => {
