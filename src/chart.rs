@@ -133,6 +133,11 @@ pub fn heat_rgba(map: &[f32], alpha_by_value: bool) -> Vec<u8> {
         .collect()
 }
 
+/// The stage a block belongs to, by torchvision's name: `layer2.3` → `layer2`.
+pub fn stage_name(block: &BlockGradient) -> &str {
+    block.block.split('.').next().unwrap_or(&block.block)
+}
+
 /// `1.23e-4` style, short enough for a tooltip and exact enough to compare with PyTorch.
 pub fn format_norm(value: f64) -> String {
     if value == 0.0 {
@@ -223,6 +228,9 @@ mod tests {
             vec![(1, 0, 1), (2, 2, 3), (3, 4, 5), (4, 6, 7)]
         );
         assert!(stage_spans(&[]).is_empty());
+        let mut named = block(0);
+        named.block = "layer2.3".into();
+        assert_eq!(stage_name(&named), "layer2");
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub struct BlockGradient {
     pub residual_norm: f64,
     /// ‖∂z_c/∂x_b‖₂ in the same network with every shortcut removed.
     pub plain_grad_norm: f64,
-    /// 1-based stage (`layer1` is stage 1).
+    /// 0-based stage (`layer1` is stage 0).
     pub stage: usize,
     pub stride: usize,
     pub in_channels: usize,

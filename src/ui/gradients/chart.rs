@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::chart::{LogAxis, columns, decade_label, format_norm, stage_spans};
+use crate::chart::{LogAxis, columns, decade_label, format_norm, stage_name, stage_spans};
 use resnet_lab_protocol::BlockGradient;
 
 const WIDTH: f64 = 760.0;
@@ -57,7 +57,7 @@ pub fn gradient_chart(props: &GradientChartProps) -> Html {
         html! {
             <g class={classes!("stage-band", (stage % 2 == 0).then_some("even"))}>
                 <rect x={x0.to_string()} y={TOP.to_string()} width={(x1 - x0).to_string()} height={(BOTTOM - TOP).to_string()} />
-                <text x={((x0 + x1) / 2.0).to_string()} y={(TOP - 8.0).to_string()} text-anchor="middle">{ format!("layer{stage}") }</text>
+                <text x={((x0 + x1) / 2.0).to_string()} y={(TOP - 8.0).to_string()} text-anchor="middle">{ stage_name(&blocks[first]) }</text>
             </g>
         }
     });

@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use crate::chart::{format_norm, stage_spans};
+use crate::chart::{format_norm, stage_name, stage_spans};
 use resnet_lab_protocol::BlockGradient;
 
 #[derive(Properties, PartialEq)]
@@ -65,9 +65,9 @@ pub fn block_diagram(props: &BlockDiagramProps) -> Html {
         <div class="diagram" aria-label="The network, block by block">
             <div class="diagram-row">
                 <div class="diagram-end">{ "stem" }</div>
-                { for stage_spans(blocks).into_iter().map(|(stage, first, last)| html! {
+                { for stage_spans(blocks).into_iter().map(|(_, first, last)| html! {
                     <div class="diagram-stage">
-                        <div class="stage-title">{ format!("layer{stage}") }</div>
+                        <div class="stage-title">{ stage_name(&blocks[first]) }</div>
                         <ol class="stage-blocks">{ for (first..=last).map(block) }</ol>
                     </div>
                 }) }
