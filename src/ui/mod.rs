@@ -352,17 +352,16 @@ pub fn app() -> Html {
         use_effect_with(
             (first_done, model_ready),
             move |(first_done, model_ready)| {
-                let idle = g.pending.is_none() && g.report.is_none() && g.error.is_none();
-                let needs_model = g.network == GradientNetwork::Loaded;
-                if idle && (first_done.is_some() || !needs_model) && (*model_ready || !needs_model)
-                {
-                    explain(*first_done, g.class, g.network.clone());
-                } else if g.photo.is_none()
-                    && g.pending.is_none()
-                    && first_done.is_some()
-                    && !needs_model
-                {
-                    // An initialised network shown on noise: show it on the photo now.
+                let pending = g.pending.is_some();
+                let untouched = !pending && g.report.is_none() && g.error.is_none();
+                let trigger = match g.network {
+                    GradientNetwork::Loaded => untouched && *model_ready && first_done.is_some(),
+                    // No photo needed; once a photo is there it replaces the noise.
+                    GradientNetwork::HeInit { .. } => {
+                        untouched || (!pending && g.photo.is_none() && first_done.is_some())
+                    }
+                };
+                if trigger {
                     explain(*first_done, g.class, g.network.clone());
                 }
             },
