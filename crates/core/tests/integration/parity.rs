@@ -5,10 +5,9 @@
 //! `running_mean`/`running_var` or `weight`/`bias` would change the logits far beyond the
 //! tolerance. Reference: `tests/fixtures/generate.py`.
 
-mod common;
 
 use burn::tensor::Device;
-use common::{fixture, npy, read};
+use crate::common::{fixture, npy, read};
 use resnet_lab_core::model::{BlockKind, Layout};
 use resnet_lab_core::{Classifier, load_weights};
 

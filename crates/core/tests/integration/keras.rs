@@ -2,10 +2,9 @@
 //! photos as TensorFlow.js does (`tests/fixtures/keras_reference.mjs`, an independent
 //! implementation of the same network).
 
-mod common;
 
 use burn::tensor::Device;
-use common::{fixture, keras_model_json, npy, read};
+use crate::common::{fixture, keras_model_json, npy, read};
 use resnet_lab_core::model::Layout;
 use resnet_lab_core::predict::{softmax, top_k};
 use resnet_lab_core::preprocess::{

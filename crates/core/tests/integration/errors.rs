@@ -1,9 +1,8 @@
 //! Bad input gets a clear error, never a panic.
 
-mod common;
 
 use burn::tensor::Device;
-use common::read;
+use crate::common::read;
 use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::weights::tfjs::TfjsModel;
 use resnet_lab_core::weights::{HostTensor, TensorSet};

@@ -1,8 +1,7 @@
 //! The `resnet-lab` command-line contract that tests and benchmarks rely on.
 
-mod common;
 
-use common::{
+use crate::common::{
     assert_gradflow_matches, assert_logits_close, fixture, json, logits_of, npy_f32, run,
     success_json,
 };

@@ -1,10 +1,9 @@
 //! The gradient-flow numbers agree with PyTorch autograd (`tests/fixtures/generate.py`):
 //! per block ‖∂z/∂x‖, the shortcut and residual-branch parts, and the plain network.
 
-mod common;
 
 use burn::tensor::Device;
-use common::{npy, read};
+use crate::common::{npy, read};
 use resnet_lab_core::gradflow::analyze;
 use resnet_lab_core::load_weights;
 use serde_json::Value;

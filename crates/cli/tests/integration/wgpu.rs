@@ -1,11 +1,9 @@
 //! `--backend wgpu`: the same answers as PyTorch and TensorFlow.js on whatever adapter wgpu
 //! finds: a GPU, or on a machine without one Mesa's lavapipe (software Vulkan), which
 //! `scripts/setup.sh` installs.
-#![cfg(feature = "wgpu")]
 
-mod common;
 
-use common::{
+use crate::common::{
     assert_gradflow_matches, assert_logits_close, fixture, logits_of, npy_f32, repo_path, run,
     run_with_env, success_json,
 };

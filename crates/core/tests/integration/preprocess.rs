@@ -2,9 +2,8 @@
 //! Normalize(...)` on PIL images (references from `tests/fixtures/generate.py` and
 //! `make_format_inputs.py`), for real photos and every pixel layout we decode.
 
-mod common;
 
-use common::{fixture, npy, read};
+use crate::common::{fixture, npy, read};
 use resnet_lab_core::preprocess::{
     InputConvention, PixelBuffer, decode::decode_image, normalize_crop, preprocess,
 };

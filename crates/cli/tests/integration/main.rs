@@ -1,0 +1,7 @@
+//! The command line's integration tests, in one test binary (one link of Burn and wgpu).
+
+mod common;
+
+mod cli;
+#[cfg(feature = "wgpu")]
+mod wgpu;

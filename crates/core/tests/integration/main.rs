@@ -1,0 +1,11 @@
+//! The core library's integration tests, in one test binary: one link of Burn instead of one
+//! per file, which matters on a 2-core CI machine.
+
+mod common;
+
+mod errors;
+mod gradflow;
+mod keras;
+mod params;
+mod parity;
+mod preprocess;
