@@ -5,12 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p resnet-lab-cli
+cli="${CARGO_TARGET_DIR:-target}/release/resnet-lab"
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# ResNet Lab (Burn flex)"
-target/release/resnet-lab bench --runs "${RUNS:-20}" --gradflow --json
+"$cli" bench --runs "${RUNS:-20}" --gradflow --json
 if [[ "${WGPU:-0}" == 1 ]]; then
   echo "# ResNet Lab (Burn wgpu: the GPU, or lavapipe without one)"
-  target/release/resnet-lab bench --backend wgpu --runs "${RUNS:-20}" --profile --json
+  "$cli" bench --backend wgpu --runs "${RUNS:-20}" --profile --json
 fi
 echo "# PyTorch"
 python3 bench/pytorch_bench.py --runs "${RUNS:-20}" --gradflow

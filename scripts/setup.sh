@@ -27,12 +27,13 @@ rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target
 # only move files and run wasm-bindgen, and a fat-LTO build of trunk took 19 minutes of 2 cores.
 quick_install() {
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install --locked --quiet "$@"
+    cargo install --quiet "$@"
 }
 if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 quick_install trunk --version 0.21.14
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 quick_install trunk --version 0.21.14 --locked
 fi
-# wasm-bindgen processes the 43 MB engine wasm on every build: it keeps full optimisation.
+# wasm-bindgen processes the 43 MB engine wasm on every build: it keeps full optimisation. Not
+# --locked: its lock file names a yanked webpki-roots.
 if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
   quick_install wasm-bindgen-cli --version 0.2.130
 fi
