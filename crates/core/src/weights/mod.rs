@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod detect;
+mod pickle;
 pub mod pth;
 pub mod safetensors;
 pub mod tensor_set;
