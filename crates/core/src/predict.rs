@@ -70,6 +70,13 @@ impl Classifier {
         let logits = self.model.forward(batch);
         let classes = logits.dims()[1];
         let values = read_f32(logits).await?;
+        // Weights that overflow (or a NaN input) give NaN logits, which softmax would turn into
+        // "probabilities" of null: an error instead.
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Input(format!(
+                "the network's output holds {bad} (NaN or infinity): the weights or the input make it overflow"
+            )));
+        }
         Ok(values
             .chunks(classes)
             .take(n)

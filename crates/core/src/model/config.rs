@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// The two residual block designs of the ResNet paper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,6 +81,16 @@ pub struct ResNetConfig {
     pub bn_eps: f64,
 }
 
+/// Bounds far beyond any published ResNet (ResNet-152: 4 stages, at most 36 blocks each, 2048
+/// channels; the paper's CIFAR ResNet-1202: 200 blocks per stage; ImageNet-21k: 21,843
+/// classes). They keep a hostile description from asking for an absurd network or from
+/// overflowing the width arithmetic before anything is built.
+pub const MAX_STAGES: usize = 8;
+pub const MAX_BLOCKS: usize = 1024;
+pub const MAX_CHANNELS: usize = 1 << 14;
+pub const MAX_CLASSES: usize = 1 << 20;
+pub const MAX_PARAMS: u128 = 1 << 28;
+
 /// The five standard ImageNet depths.
 pub const STANDARD_DEPTHS: [usize; 5] = [18, 34, 50, 101, 152];
 
@@ -138,6 +150,68 @@ impl ResNetConfig {
     pub fn with_base_width(mut self, base_width: usize) -> Self {
         self.base_width = base_width;
         self
+    }
+
+    /// Refuses descriptions no ResNet has: no classes, width 0, empty or absurdly many stages
+    /// or blocks, overflowing widths, a non-positive BatchNorm epsilon. Every other method
+    /// assumes a validated config.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::Architecture(why));
+        let stages = self.stage_blocks.len();
+        if stages == 0 || stages > MAX_STAGES {
+            return bad(format!("{stages} stages (a ResNet has 1 to {MAX_STAGES})"));
+        }
+        if let Some(i) = self.stage_blocks.iter().position(|&b| b == 0) {
+            return bad(format!("stage {} has no blocks", i + 1));
+        }
+        let blocks = self
+            .stage_blocks
+            .iter()
+            .fold(0usize, |acc, &b| acc.saturating_add(b));
+        if blocks > MAX_BLOCKS {
+            return bad(format!("{blocks} residual blocks (at most {MAX_BLOCKS})"));
+        }
+        if self.base_width == 0 {
+            return bad("width 0: the network has no channels".into());
+        }
+        let widest = (self.base_width as u128) << (stages - 1);
+        let widest = widest * BOTTLENECK_EXPANSION as u128;
+        if widest > MAX_CHANNELS as u128 {
+            return bad(format!(
+                "base width {} with {stages} stages makes {widest} channels (at most {MAX_CHANNELS})",
+                self.base_width
+            ));
+        }
+        if self.num_classes == 0 {
+            return bad("the classifier has 0 classes".into());
+        }
+        if self.num_classes > MAX_CLASSES {
+            return bad(format!(
+                "{} classes (at most {MAX_CLASSES})",
+                self.num_classes
+            ));
+        }
+        if !(self.bn_eps.is_finite() && self.bn_eps > 0.0) {
+            return bad(format!(
+                "BatchNorm epsilon {} (it must be positive)",
+                self.bn_eps
+            ));
+        }
+        // Widths are bounded now, so products fit in u128 on any target (wasm32 included).
+        let conv = |s: [usize; 4]| s.iter().map(|&d| d as u128).product::<u128>();
+        let params: u128 = self
+            .blocks()
+            .iter()
+            .flat_map(|b| b.branch_conv_shapes())
+            .map(conv)
+            .sum::<u128>()
+            + self.feature_channels() as u128 * self.num_classes as u128;
+        if params > MAX_PARAMS {
+            return bad(format!(
+                "{params} parameters (at most {MAX_PARAMS}; the largest torchvision ResNet has 127 million)"
+            ));
+        }
+        Ok(())
     }
 
     /// Weighted layers, counted as the paper does (convs on the main path plus the classifier).

@@ -31,6 +31,7 @@ impl ResNet {
         mut tensors: TensorSet,
         device: &Device,
     ) -> Result<Self> {
+        config.validate()?;
         tensors.remove_bookkeeping();
         tensors.check_against(&config.tensor_specs())?;
         tensors.check_finite()?;

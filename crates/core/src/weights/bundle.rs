@@ -62,5 +62,9 @@ pub fn read_bundle(bytes: &[u8]) -> Result<LoadedWeights> {
         .ok_or_else(|| Error::corrupt("ResNet Lab bundle", "no description in the metadata"))?;
     let info: ModelInfo = serde_json::from_str(description)
         .map_err(|e| Error::corrupt("ResNet Lab bundle", format!("unreadable description: {e}")))?;
+    // The description is untrusted: bound it before anything is sized from it, then hold it
+    // against the tensors actually present.
+    info.config.validate()?;
+    tensors.check_against(&info.config.tensor_specs())?;
     Ok(LoadedWeights { info, tensors })
 }

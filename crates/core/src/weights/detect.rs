@@ -88,7 +88,7 @@ pub fn detect_architecture(
     } else {
         Layout::Torchvision
     });
-    Ok(ResNetConfig {
+    let config = ResNetConfig {
         block,
         stage_blocks,
         base_width,
@@ -96,5 +96,7 @@ pub fn detect_architecture(
         layout,
         stem: stem_kind,
         bn_eps,
-    })
+    };
+    config.validate()?;
+    Ok(config)
 }

@@ -95,9 +95,15 @@ impl TensorSet {
             .retain(|name, _| !name.ends_with("num_batches_tracked"));
     }
 
-    /// Refuses NaN or infinite weights, naming the first offending tensor.
+    /// Refuses NaN or infinite weights, naming the first offending tensor, and negative
+    /// BatchNorm variances (their square root is NaN: every output would be garbage).
     pub fn check_finite(&self) -> Result<()> {
         for (name, t) in &self.tensors {
+            if name.ends_with("running_var") && t.data.iter().any(|&v| v < 0.0) {
+                return Err(Error::Architecture(format!(
+                    "BatchNorm variance `{name}` holds negative values"
+                )));
+            }
             let count = t.data.iter().filter(|v| !v.is_finite()).count();
             if count > 0 {
                 return Err(Error::NonFinite {
