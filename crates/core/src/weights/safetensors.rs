@@ -1,7 +1,8 @@
 //! `.safetensors` files: the torchvision/timm naming read as is, and ResNet Lab's own
 //! converted files, which are plain safetensors with a description in the metadata.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors};
@@ -24,6 +25,7 @@ pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
 
 /// The tensors (as `f32`) and the metadata of a safetensors file.
 pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, String>)> {
+    check_unique_keys(bytes)?;
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| Error::corrupt(FORMAT, format!("{e}; is the file truncated?")))?;
     let (_, metadata) =
@@ -62,6 +64,42 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, Stri
         set.insert(name, HostTensor::new(view.shape().to_vec(), values)?)?;
     }
     Ok((set, metadata.metadata().clone().unwrap_or_default()))
+}
+
+/// Refuses a header that names a tensor twice: the JSON object would silently keep one of the
+/// two, so the file would not mean what it says.
+fn check_unique_keys(bytes: &[u8]) -> Result<()> {
+    use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+
+    struct UniqueKeys;
+    impl<'de> Visitor<'de> for UniqueKeys {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(key.clone()) {
+                    return Err(A::Error::custom(format!(
+                        "`{key}` appears twice in the header"
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let header = bytes
+        .get(..8)
+        .map(|n| u64::from_le_bytes(n.try_into().unwrap_or_default()))
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| bytes.get(8..8usize.checked_add(n)?))
+        .ok_or_else(|| Error::corrupt(FORMAT, "the header is cut short; is the file truncated?"))?;
+    serde_json::Deserializer::from_slice(header)
+        .deserialize_map(UniqueKeys)
+        .map_err(|e| Error::corrupt(FORMAT, format!("bad header: {e}")))
 }
 
 /// Element type of a written file.

@@ -89,6 +89,16 @@ impl TfjsModel {
             .collect()
     }
 
+    /// Bytes the manifest describes in all, so that a reader can refuse shards that hold more
+    /// before reading them (one shard listed a thousand times, a device file).
+    pub fn weight_bytes(&self) -> Result<usize> {
+        self.groups.iter().try_fold(0usize, |acc, g| {
+            acc.checked_add(group_bytes(g)?).ok_or_else(|| {
+                Error::corrupt(FORMAT, "the manifest describes impossibly many bytes")
+            })
+        })
+    }
+
     /// Decodes the shards (in [`shard_paths`](Self::shard_paths) order) into torchvision-named
     /// tensors.
     pub fn assemble(&self, shards: &[Vec<u8>]) -> Result<TensorSet> {
@@ -102,47 +112,77 @@ impl TfjsModel {
         let mut set = TensorSet::new();
         let mut shard_iter = shards.iter();
         for group in &self.groups {
+            let files: Vec<&Vec<u8>> = shard_iter.by_ref().take(group.paths.len()).collect();
+            // Sizes are compared before the shards are joined, so the copy is never larger
+            // than what the manifest describes.
+            let needed = group_bytes(group)?;
+            let held = files
+                .iter()
+                .fold(0usize, |acc, f| acc.saturating_add(f.len()));
+            if held < needed {
+                return Err(Error::corrupt(
+                    FORMAT,
+                    format!(
+                        "the shards hold {held} bytes but the manifest describes {needed}; a shard is missing or truncated"
+                    ),
+                ));
+            }
+            if held > needed {
+                return Err(Error::corrupt(
+                    FORMAT,
+                    format!("the shards hold {held} bytes but the manifest describes {needed}"),
+                ));
+            }
             // A group's shards are one buffer cut into files.
-            let buffer: Vec<u8> = shard_iter
-                .by_ref()
-                .take(group.paths.len())
-                .flatten()
-                .copied()
-                .collect();
+            let mut buffer = Vec::with_capacity(needed);
+            for file in files {
+                buffer.extend_from_slice(file);
+            }
             let mut offset = 0usize;
             for entry in &group.weights {
-                let numel = checked_numel(&entry.shape)?;
-                let (element_size, decode) = decoder(entry)?;
-                let len = numel
-                    .checked_mul(element_size)
-                    .ok_or_else(|| Error::corrupt(FORMAT, "weight too large"))?;
-                let bytes = buffer.get(offset..offset + len).ok_or_else(|| {
-                    Error::corrupt(
-                        FORMAT,
-                        format!(
-                            "the shards end before weight `{}`; a shard is missing or truncated",
-                            entry.name
-                        ),
-                    )
-                })?;
+                let (len, element_size, decode) = entry_bytes(entry)?;
+                let bytes = offset
+                    .checked_add(len)
+                    .and_then(|end| buffer.get(offset..end))
+                    .ok_or_else(|| {
+                        Error::corrupt(
+                            FORMAT,
+                            format!(
+                                "the shards end before weight `{}`; a shard is missing or truncated",
+                                entry.name
+                            ),
+                        )
+                    })?;
                 offset += len;
                 let values: Vec<f32> = bytes.chunks_exact(element_size).map(&decode).collect();
                 let (name, tensor) =
                     to_torchvision(&entry.name, HostTensor::new(entry.shape.clone(), values)?)?;
                 set.insert(name, tensor)?;
             }
-            if offset != buffer.len() {
-                return Err(Error::corrupt(
-                    FORMAT,
-                    format!(
-                        "the shards hold {} bytes but the manifest describes {offset}",
-                        buffer.len()
-                    ),
-                ));
-            }
         }
         Ok(set)
     }
+}
+
+/// Bytes of one weight, its element size and its decoder.
+fn entry_bytes(entry: &WeightEntry) -> Result<(usize, usize, Decode)> {
+    let numel = checked_numel(&entry.shape)?;
+    let (element_size, decode) = decoder(entry)?;
+    let len = numel.checked_mul(element_size).ok_or_else(|| {
+        Error::corrupt(
+            FORMAT,
+            format!("weight `{}` is impossibly large", entry.name),
+        )
+    })?;
+    Ok((len, element_size, decode))
+}
+
+/// Bytes of one weight group, with checked arithmetic (a hostile manifest overflows it).
+fn group_bytes(group: &WeightGroup) -> Result<usize> {
+    group.weights.iter().try_fold(0usize, |acc, e| {
+        acc.checked_add(entry_bytes(e)?.0)
+            .ok_or_else(|| Error::corrupt(FORMAT, "the manifest describes impossibly many bytes"))
+    })
 }
 
 type Decode = Box<dyn Fn(&[u8]) -> f32>;
