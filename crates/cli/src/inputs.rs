@@ -1,10 +1,11 @@
 //! Reading what the user names on the command line: weight files and inputs.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Component, Path};
 
 use resnet_lab_core::Error;
 use resnet_lab_core::gradflow;
-use resnet_lab_core::preprocess::decode::decode_image;
+use resnet_lab_core::preprocess::decode::{MAX_PIXELS, decode_image};
 use resnet_lab_core::preprocess::{
     CROP_SIZE, InputConvention, PixelBuffer, preprocess, resize_and_crop,
 };
@@ -20,14 +21,66 @@ pub fn load_weights_file(path: &Path) -> Result<LoadedWeights, Error> {
     if weights::sniff_format(&bytes) == Some(WeightFormat::TfjsLayers) {
         let model = TfjsModel::parse(&bytes)?;
         let dir = path.parent().unwrap_or(Path::new("."));
+        // Shards together may hold no more than the manifest describes, so a shard listed
+        // many times (or a huge file) is refused before it multiplies memory.
+        let mut budget = model.weight_bytes()?;
         let shards = model
             .shard_paths()
             .iter()
-            .map(|p| read(&dir.join(p)))
+            .map(|p| read_shard(dir, p, &mut budget))
             .collect::<Result<Vec<_>, _>>()?;
         return weights::load_tfjs(&bytes, &shards);
     }
     weights::load_weights(&bytes)
+}
+
+/// Reads one TF.js shard, confined to the model's folder: the manifest is untrusted, so its
+/// path must be relative with plain components, must still lie inside the folder once links
+/// are resolved, and must be a regular file (not /dev/zero) of at most `budget` bytes.
+fn read_shard(dir: &Path, relative: &str, budget: &mut usize) -> Result<Vec<u8>, Error> {
+    let refuse = |why: &str| {
+        Error::Input(format!(
+            "TF.js shard path `{}` {why}",
+            relative.escape_default()
+        ))
+    };
+    let rel = Path::new(relative);
+    if relative.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(refuse(
+            "is not a plain relative path inside the model's folder",
+        ));
+    }
+    let canonical = |p: &Path| {
+        p.canonicalize()
+            .map_err(|e| Error::Input(format!("cannot read {}: {e}", p.display())))
+    };
+    let root = canonical(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    })?;
+    let file = canonical(&dir.join(rel))?;
+    if !file.starts_with(&root) {
+        return Err(refuse("leads outside the model's folder"));
+    }
+    let meta = std::fs::metadata(&file)
+        .map_err(|e| Error::Input(format!("cannot read {}: {e}", file.display())))?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file"));
+    }
+    let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    if len > *budget {
+        return Err(refuse(
+            "makes the shards hold more bytes than the manifest describes",
+        ));
+    }
+    // The read is capped too, in case the file grows meanwhile.
+    let mut out = Vec::with_capacity(len);
+    std::fs::File::open(&file)
+        .and_then(|f| f.take(len as u64).read_to_end(&mut out))
+        .map_err(|e| Error::Input(format!("cannot read {}: {e}", file.display())))?;
+    *budget -= out.len();
+    Ok(out)
 }
 
 /// A network input: `[3, height, width]` values.
@@ -88,6 +141,13 @@ fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
             )));
         }
     };
+    // The same pixel limit as for images: the model would otherwise be run on any size.
+    if (h as u64).saturating_mul(w as u64) > MAX_PIXELS {
+        return Err(bad(format!(
+            "shape {shape:?} is over {} megapixels",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
     // The header's shape must agree with the data actually present (before allocating it).
     let needed = 3usize.saturating_mul(h).saturating_mul(w).saturating_mul(4);
     if needed > bytes.len() {
@@ -102,6 +162,9 @@ fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
     let values: Vec<f32> = npy
         .into_vec::<f32>()
         .map_err(|e| bad(format!("{e} (expected float32)")))?;
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!("value {i} is {} (NaN or infinity)", values[i])));
+    }
     Ok(Input {
         values,
         height: h,

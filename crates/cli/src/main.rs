@@ -143,7 +143,8 @@ fn classify(args: ClassifyArgs) -> Result<ExitCode, Error> {
                 if !args.json {
                     println!("{shown}");
                     for p in &top {
-                        println!("  {:>6.2}%  {:>4}  {}", p.prob * 100.0, p.index, p.label);
+                        let label = escape_controls(&p.label);
+                        println!("  {:>6.2}%  {:>4}  {label}", p.prob * 100.0, p.index);
                     }
                 }
                 let mut entry = json!({ "image": shown, "top": top });
@@ -208,7 +209,7 @@ fn inspect(path: &Path, as_json: bool) -> Result<ExitCode, Error> {
         let c = &info.config;
         println!("file:          {}", path.display());
         println!("format:        {}", info.format.describe());
-        println!("source:        {}", info.source);
+        println!("source:        {}", escape_controls(&info.source));
         println!(
             "architecture:  {} ({:?} blocks {:?}, base width {})",
             info.name(),
@@ -232,10 +233,24 @@ fn inspect(path: &Path, as_json: bool) -> Result<ExitCode, Error> {
             c.num_params_with_bn_statistics()
         );
         println!("BatchNorm eps: {}", c.bn_eps);
-        println!("dtype:         {}", info.stored_dtype);
+        println!("dtype:         {}", escape_controls(&info.stored_dtype));
         println!("input:         {}", info.input.describe());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Text from a file, safe for a terminal: control characters (escape sequences, carriage
+/// returns) are shown escaped instead of being interpreted.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
