@@ -3,5 +3,7 @@
 mod common;
 
 mod cli;
+mod fuzz;
+mod hostile;
 #[cfg(feature = "wgpu")]
 mod wgpu;
