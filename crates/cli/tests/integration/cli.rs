@@ -1,6 +1,5 @@
 //! The `resnet-lab` command-line contract that tests and benchmarks rely on.
 
-
 use crate::common::{
     assert_gradflow_matches, assert_logits_close, fixture, json, logits_of, npy_f32, run,
     success_json,

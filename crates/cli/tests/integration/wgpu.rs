@@ -2,7 +2,6 @@
 //! finds: a GPU, or on a machine without one Mesa's lavapipe (software Vulkan), which
 //! `scripts/setup.sh` installs.
 
-
 use crate::common::{
     assert_gradflow_matches, assert_logits_close, fixture, logits_of, npy_f32, repo_path, run,
     run_with_env, success_json,

@@ -1,8 +1,7 @@
 //! Bad input gets a clear error, never a panic.
 
-
-use burn::tensor::Device;
 use crate::common::read;
+use burn::tensor::Device;
 use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::weights::tfjs::TfjsModel;
 use resnet_lab_core::weights::{HostTensor, TensorSet};

@@ -1,9 +1,8 @@
 //! The gradient-flow numbers agree with PyTorch autograd (`tests/fixtures/generate.py`):
 //! per block ‖∂z/∂x‖, the shortcut and residual-branch parts, and the plain network.
 
-
-use burn::tensor::Device;
 use crate::common::{npy, read};
+use burn::tensor::Device;
 use resnet_lab_core::gradflow::analyze;
 use resnet_lab_core::load_weights;
 use serde_json::Value;

@@ -2,9 +2,8 @@
 //! photos as TensorFlow.js does (`tests/fixtures/keras_reference.mjs`, an independent
 //! implementation of the same network).
 
-
-use burn::tensor::Device;
 use crate::common::{fixture, keras_model_json, npy, read};
+use burn::tensor::Device;
 use resnet_lab_core::model::Layout;
 use resnet_lab_core::predict::{softmax, top_k};
 use resnet_lab_core::preprocess::{

@@ -5,9 +5,8 @@
 //! `running_mean`/`running_var` or `weight`/`bias` would change the logits far beyond the
 //! tolerance. Reference: `tests/fixtures/generate.py`.
 
-
-use burn::tensor::Device;
 use crate::common::{fixture, npy, read};
+use burn::tensor::Device;
 use resnet_lab_core::model::{BlockKind, Layout};
 use resnet_lab_core::{Classifier, load_weights};
 

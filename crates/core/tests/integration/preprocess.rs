@@ -2,7 +2,6 @@
 //! Normalize(...)` on PIL images (references from `tests/fixtures/generate.py` and
 //! `make_format_inputs.py`), for real photos and every pixel layout we decode.
 
-
 use crate::common::{fixture, npy, read};
 use resnet_lab_core::preprocess::{
     InputConvention, PixelBuffer, decode::decode_image, normalize_crop, preprocess,
