@@ -6,6 +6,8 @@ use resnet_lab_core::gradflow::GradFlowReport;
 use resnet_lab_core::model::config::BlockKind;
 use resnet_lab_protocol::{BackendKind, GradientNetwork, GradientReport};
 
+use crate::error::Result;
+
 /// The core's report plus what the page shows beside it. The protocol mirrors the core's
 /// field names (the page does not link the model code), so serde carries the numbers over
 /// and a renamed field fails loudly in the tests below.
@@ -15,8 +17,8 @@ pub fn gradient_report(
     config: &ResNetConfig,
     analysis_ms: f64,
     backend: BackendKind,
-) -> std::result::Result<GradientReport, String> {
-    let mut value = serde_json::to_value(report).map_err(|e| e.to_string())?;
+) -> Result<GradientReport> {
+    let mut value = serde_json::to_value(report)?;
     let extra = serde_json::json!({
         "network": network,
         "block_kind": match config.block {
@@ -29,7 +31,7 @@ pub fn gradient_report(
     if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
         object.extend(extra);
     }
-    serde_json::from_value(value).map_err(|e| format!("gradient report: {e}"))
+    Ok(serde_json::from_value(value)?)
 }
 
 #[cfg(test)]

@@ -5,9 +5,18 @@
 //! and preprocessing photos, inference and the gradient analysis. The page talks to it
 //! with the messages of `resnet-lab-protocol`.
 //!
-//! The worker itself ([`worker`]) only exists in WebAssembly; the conversions between the
-//! core library's results and the protocol's messages build and test natively too.
+//! The worker itself ([`worker`]) only exists in WebAssembly. The rules it follows are plain
+//! Rust that builds and is tested natively: the request queue ([`queue`]), download and image
+//! size caps ([`limits`], [`image_header`]), where a model.json's shards may be fetched from
+//! ([`urls`]), the error type ([`error`]) and the conversions to messages ([`convert`]).
 
 pub mod convert;
+pub mod error;
+pub mod image_header;
+pub mod limits;
+pub mod queue;
+pub mod urls;
 #[cfg(target_arch = "wasm32")]
 pub mod worker;
+
+pub use error::{EngineError, Result};

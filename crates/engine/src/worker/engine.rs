@@ -1,0 +1,236 @@
+//! The engine's state (backend, loaded network, kept crops) and the dispatch of requests.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use burn::module::Module;
+use burn::tensor::{Tensor, TensorData};
+use resnet_lab_core::Classifier;
+use resnet_lab_core::gradflow::GradFlowAnalyzer;
+use resnet_lab_core::preprocess::InputConvention;
+use resnet_lab_protocol::{
+    BackendChoice, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
+};
+use wasm_bindgen::JsValue;
+
+use super::Outbox;
+use super::backend::{ActiveBackend, select_backend};
+use super::fetch::clear_cache;
+use super::js::now;
+use super::weights::fetch_weights;
+use crate::error::{EngineError, Result};
+use crate::queue::RequestQueue;
+
+/// A network prepared for gradient analysis, and what it was built from.
+pub(super) struct Analysis {
+    pub network: GradientNetwork,
+    pub analyzer: Rc<GradFlowAnalyzer>,
+    pub input: InputConvention,
+}
+
+pub struct Engine {
+    pub(super) outbox: Outbox,
+    queue: RefCell<RequestQueue<Option<JsValue>>>,
+    busy: Cell<bool>,
+    pub(super) backend: RefCell<Option<Rc<ActiveBackend>>>,
+    pub(super) classifier: RefCell<Option<Rc<Classifier>>>,
+    /// Where the loaded model came from: the gradient panel builds its autodiff copy of the
+    /// network from the same (by then cached) weights, only when first asked.
+    pub(super) source: RefCell<Option<WeightsSource>>,
+    pub(super) analysis: RefCell<Option<Analysis>>,
+    /// The 224×224 RGB crops of the last photos, by photo id.
+    pub(super) crops: RefCell<VecDeque<(u32, Rc<Vec<u8>>)>>,
+}
+
+impl Engine {
+    pub fn new(outbox: Outbox) -> Self {
+        Self {
+            outbox,
+            queue: RefCell::default(),
+            busy: Cell::new(false),
+            backend: RefCell::default(),
+            classifier: RefCell::default(),
+            source: RefCell::default(),
+            analysis: RefCell::default(),
+            crops: RefCell::default(),
+        }
+    }
+
+    pub fn enqueue(self: &Rc<Self>, request: Request, payload: Option<JsValue>) {
+        if RequestQueue::<()>::acts_immediately(&request) {
+            self.lose_device();
+            return;
+        }
+        self.queue.borrow_mut().push(request, payload);
+        if !self.busy.get() {
+            self.busy.set(true);
+            let engine = Rc::clone(self);
+            wasm_bindgen_futures::spawn_local(async move {
+                // Not `while let`: the queue must not stay borrowed across `handle`.
+                loop {
+                    let next = engine.queue.borrow_mut().pop();
+                    let Some((request, payload)) = next else {
+                        break;
+                    };
+                    engine.handle(request, payload).await;
+                }
+                engine.busy.set(false);
+            });
+        }
+    }
+
+    /// Whether the GPU device behind the backend was lost (a new worker takes over then).
+    pub(super) fn device_lost(&self) -> bool {
+        self.backend.borrow().as_ref().is_some_and(|b| b.is_lost())
+    }
+
+    fn lose_device(&self) {
+        let backend = self.backend.borrow().clone();
+        match backend.as_ref().and_then(|b| b.gpu.as_ref()) {
+            Some(gpu) => gpu.destroy(),
+            None => self.outbox.post(&Response::Failure {
+                message: "there is no GPU device to lose (the CPU backend is in use)".into(),
+            }),
+        }
+    }
+
+    /// Runs one request and posts its answer; errors become text here.
+    async fn handle(&self, request: Request, payload: Option<JsValue>) {
+        let response = match request {
+            Request::Load { backend, source } => match self.load(backend, &source).await {
+                Ok(summary) => Response::ModelReady(summary),
+                Err(e) => Response::ModelError {
+                    message: e.to_string(),
+                },
+            },
+            Request::Classify { id, name } => match self.classify(id, payload, &name).await {
+                Ok(c) => Response::Result {
+                    id,
+                    top: c.top,
+                    timings: c.timings,
+                    backend: c.backend,
+                    width: c.width,
+                    height: c.height,
+                },
+                Err(e) => Response::ClassifyError {
+                    id,
+                    message: e.to_string(),
+                },
+            },
+            Request::Gradients {
+                id,
+                photo,
+                class,
+                network,
+                backend,
+            } => match self
+                .gradients(backend, photo, payload, class, network)
+                .await
+            {
+                Ok(report) => Response::Gradients {
+                    id,
+                    report: Box::new(report),
+                },
+                Err(e) => Response::GradientsError {
+                    id,
+                    message: e.to_string(),
+                },
+            },
+            Request::ClearCache => match clear_cache().await {
+                Ok(entries) => Response::CacheCleared { entries },
+                Err(e) => Response::Failure {
+                    message: format!("could not clear the cache: {e}"),
+                },
+            },
+            Request::LoseDevice => {
+                self.lose_device();
+                return;
+            }
+        };
+        // A device loss is reported by its own message; the page re-sends the photo.
+        let lost_work = matches!(
+            response,
+            Response::Result { .. }
+                | Response::ClassifyError { .. }
+                | Response::Gradients { .. }
+                | Response::GradientsError { .. }
+        );
+        if !(lost_work && self.device_lost()) {
+            self.outbox.post(&response);
+        }
+    }
+
+    /// The backend of this worker, chosen on first use.
+    pub(super) async fn backend(&self, choice: BackendChoice) -> Rc<ActiveBackend> {
+        let existing = self.backend.borrow().clone();
+        if let Some(backend) = existing {
+            return backend;
+        }
+        let chosen = select_backend(choice, self.outbox).await;
+        self.outbox.post(&Response::Backend {
+            kind: chosen.backend.kind,
+            adapter: chosen.adapter,
+            notice: chosen.notice,
+        });
+        let backend = Rc::new(chosen.backend);
+        *self.backend.borrow_mut() = Some(Rc::clone(&backend));
+        backend
+    }
+
+    fn progress(&self, bytes: u64, phase: &str) {
+        self.outbox.post(&Response::Progress {
+            done: bytes,
+            total: Some(bytes),
+            phase: phase.into(),
+        });
+    }
+
+    /// Picks the backend (first time only), downloads the weights and builds the network.
+    async fn load(&self, choice: BackendChoice, source: &WeightsSource) -> Result<ModelSummary> {
+        let backend = self.backend(choice).await;
+        // Free the previous networks before building the next one.
+        self.classifier.borrow_mut().take();
+        self.analysis.borrow_mut().take();
+        self.source.borrow_mut().take();
+
+        let t0 = now();
+        let fetched = fetch_weights(source, self.outbox).await?;
+        let t1 = now();
+        self.progress(fetched.bytes, "building");
+        let classifier = Classifier::new(fetched.weights, &backend.device)?;
+        let t2 = now();
+        self.progress(fetched.bytes, "warming up");
+        // One pass on a blank image: compiles the GPU kernels now rather than on the first photo.
+        let blank = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32; 3 * 224 * 224], [1, 3, 224, 224]),
+            &backend.device,
+        );
+        classifier
+            .logits(blank)
+            .await
+            .map_err(EngineError::Warmup)?;
+        let t3 = now();
+        if backend.is_lost() {
+            return Err(EngineError::DeviceLost);
+        }
+        let info = &classifier.info;
+        let summary = ModelSummary {
+            name: info.name(),
+            label: source.label.clone(),
+            format: info.format.describe().into(),
+            dtype: info.stored_dtype.clone(),
+            source: info.source.clone(),
+            input: info.input.describe().into(),
+            parameters: classifier.model.num_params(),
+            bytes: fetched.bytes,
+            from_cache: fetched.from_cache,
+            download_ms: t1 - t0,
+            build_ms: t2 - t1,
+            warmup_ms: t3 - t2,
+        };
+        *self.classifier.borrow_mut() = Some(Rc::new(classifier));
+        *self.source.borrow_mut() = Some(source.clone());
+        Ok(summary)
+    }
+}

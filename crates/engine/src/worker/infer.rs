@@ -1,0 +1,201 @@
+//! Classification of a photo and the gradient analysis, on the engine's state.
+
+use std::rc::Rc;
+
+use resnet_lab_core::gradflow::{GradFlowAnalyzer, analysis_input, he_initialized_weights};
+use resnet_lab_core::predict::read_f32;
+use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
+use resnet_lab_protocol::{
+    BackendChoice, BackendKind, GradientNetwork, GradientReport, PredictionRow, Timings,
+};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::backend::ActiveBackend;
+use super::engine::{Analysis, Engine};
+use super::image::decode_image;
+use super::js::now;
+use super::weights::fetch_weights;
+use crate::convert::gradient_report;
+use crate::error::{EngineError, Result};
+
+/// The gradient panel can explain any of the last this many photos (224×224×3 bytes each).
+const KEPT_CROPS: usize = 32;
+
+/// A classified photo, as the page shows it.
+pub(super) struct Classified {
+    pub top: Vec<PredictionRow>,
+    pub timings: Timings,
+    pub backend: BackendKind,
+    pub width: u32,
+    pub height: u32,
+}
+
+fn blob_of(payload: Option<JsValue>) -> Option<web_sys::Blob> {
+    payload.and_then(|p| p.dyn_into().ok())
+}
+
+impl Engine {
+    pub(super) async fn classify(
+        &self,
+        id: u32,
+        payload: Option<JsValue>,
+        name: &str,
+    ) -> Result<Classified> {
+        let blob = blob_of(payload)
+            .ok_or_else(|| EngineError::Unavailable(format!("{name}: no file was received")))?;
+        let classifier = self.classifier.borrow().clone().ok_or_else(|| {
+            EngineError::Unavailable("no model is loaded (see the model status above)".into())
+        })?;
+        let backend = self
+            .backend
+            .borrow()
+            .as_ref()
+            .map(|b| b.kind)
+            .unwrap_or(BackendKind::Cpu);
+
+        let t0 = now();
+        let image = decode_image(&blob).await?;
+        let t1 = now();
+        let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
+        let crop = resize_and_crop(&buffer)?;
+        let (width, height) = (image.width, image.height);
+        drop(image);
+        let input = normalize_crop(&crop, classifier.info.input);
+        self.keep_crop(id, Rc::new(crop));
+        let batch = classifier.input_batch(&[input], 224, 224)?;
+        let t2 = now();
+        let logits = classifier.model.forward(batch);
+        // Reading one value waits for the whole forward pass (GPU work is queued lazily), so
+        // the inference time includes execution and the read-back time is the transfer only.
+        read_f32(logits.clone().slice([0..1, 0..1])).await?;
+        let t3 = now();
+        let row = read_f32(logits).await?;
+        let t4 = now();
+        if row.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::NonFiniteOutput);
+        }
+        let top = classifier
+            .top_k(&row, 5)
+            .into_iter()
+            .map(|p| PredictionRow {
+                index: p.index,
+                label: p.label,
+                prob: p.prob,
+            })
+            .collect();
+        let timings = Timings {
+            decode_ms: t1 - t0,
+            preprocess_ms: t2 - t1,
+            inference_ms: t3 - t2,
+            readback_ms: t4 - t3,
+        };
+        Ok(Classified {
+            top,
+            timings,
+            backend,
+            width,
+            height,
+        })
+    }
+
+    /// The gradient analysis of a kept photo (or of noise, for an initialised network
+    /// without a photo).
+    pub(super) async fn gradients(
+        &self,
+        choice: BackendChoice,
+        photo: Option<u32>,
+        payload: Option<JsValue>,
+        class: Option<usize>,
+        network: GradientNetwork,
+    ) -> Result<GradientReport> {
+        let crop = match photo {
+            Some(id) => Some(self.crop_of(id, payload).await?),
+            None => None,
+        };
+        let backend = self.backend(choice).await;
+        let (analyzer, convention) = self.analyzer(&network, &backend).await?;
+        let config = analyzer.config().clone();
+        let seed = match &network {
+            GradientNetwork::HeInit { seed, .. } => *seed,
+            GradientNetwork::Loaded => 0,
+        };
+        let (input, side) = analysis_input(
+            crop.as_ref().map(|c| c.as_slice()),
+            &config,
+            convention,
+            seed,
+        )?;
+        // A class of another label set (a link made for ImageNet, opened on a CIFAR net)
+        // falls back to the top-1.
+        let class = class.filter(|&c| c < config.num_classes);
+        let t0 = now();
+        let report = analyzer.analyze(&input, [side, side], class).await?;
+        let elapsed = now() - t0;
+        gradient_report(&report, network, &config, elapsed, backend.kind)
+    }
+
+    /// The kept crop of a photo, or the crop of the file sent along (after a restart).
+    async fn crop_of(&self, id: u32, payload: Option<JsValue>) -> Result<Rc<Vec<u8>>> {
+        let kept = self
+            .crops
+            .borrow()
+            .iter()
+            .find(|(kept, _)| *kept == id)
+            .map(|(_, crop)| Rc::clone(crop));
+        if let Some(crop) = kept {
+            return Ok(crop);
+        }
+        let blob = blob_of(payload).ok_or_else(|| {
+            EngineError::Unavailable(
+                "this photo is no longer in memory: add it again to explain it".into(),
+            )
+        })?;
+        let image = decode_image(&blob).await?;
+        let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
+        let crop = Rc::new(resize_and_crop(&buffer)?);
+        self.keep_crop(id, Rc::clone(&crop));
+        Ok(crop)
+    }
+
+    fn keep_crop(&self, id: u32, crop: Rc<Vec<u8>>) {
+        let mut crops = self.crops.borrow_mut();
+        crops.retain(|(kept, _)| *kept != id);
+        if crops.len() == KEPT_CROPS {
+            crops.pop_front();
+        }
+        crops.push_back((id, crop));
+    }
+
+    /// The autodiff network for `network`, built on first use and kept until another is asked for.
+    async fn analyzer(
+        &self,
+        network: &GradientNetwork,
+        backend: &ActiveBackend,
+    ) -> Result<(Rc<GradFlowAnalyzer>, InputConvention)> {
+        if let Some(analysis) = self.analysis.borrow().as_ref()
+            && analysis.network == *network
+        {
+            return Ok((Rc::clone(&analysis.analyzer), analysis.input));
+        }
+        self.analysis.borrow_mut().take();
+        let weights = match network {
+            GradientNetwork::Loaded => {
+                let source = self.source.borrow().clone().ok_or_else(|| {
+                    EngineError::Unavailable(
+                        "no model is loaded: load one, or pick an initialised network".into(),
+                    )
+                })?;
+                fetch_weights(&source, self.outbox).await?.weights
+            }
+            GradientNetwork::HeInit { arch, seed } => he_initialized_weights(arch, *seed)?,
+        };
+        let input = weights.info.input;
+        let analyzer = Rc::new(GradFlowAnalyzer::new(weights, &backend.device)?);
+        *self.analysis.borrow_mut() = Some(Analysis {
+            network: network.clone(),
+            analyzer: Rc::clone(&analyzer),
+            input,
+        });
+        Ok((analyzer, input))
+    }
+}

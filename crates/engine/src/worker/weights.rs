@@ -1,0 +1,130 @@
+//! A model's weights: one file, or a TF.js `model.json` and its shards, downloaded (or read
+//! from the cache) and parsed by the core library.
+
+use futures::{StreamExt, TryStreamExt};
+use resnet_lab_core::weights::{WeightFormat, sniff_format, tfjs::TfjsModel};
+use resnet_lab_core::{LoadedWeights, load_tfjs, load_weights};
+use resnet_lab_protocol::WeightsSource;
+
+use super::Outbox;
+use super::fetch::{Download, DownloadProgress, cache_put, download};
+use super::js::scope;
+use crate::error::{EngineError, Result};
+use crate::limits::ByteBudget;
+use crate::urls::{check_shard_list, confine_shard};
+
+/// Weight shards fetched at once (browsers allow six connections per host).
+const PARALLEL_DOWNLOADS: usize = 6;
+
+/// Parsed weights and what it took to get them.
+pub struct FetchedWeights {
+    pub weights: LoadedWeights,
+    /// Bytes of every file together.
+    pub bytes: u64,
+    /// Whether every file came from Cache Storage.
+    pub from_cache: bool,
+}
+
+/// Resolves `url` against the worker's location (the page's directory).
+fn absolute_url(url: &str) -> Result<String> {
+    web_sys::Url::new_with_base(url, &scope().location().href())
+        .map(|u| u.href())
+        .map_err(|_| EngineError::BadUrl(url.into()))
+}
+
+/// Where each shard of `model` comes from: a picked file, or a URL confined to the
+/// model.json's origin and directory (see [`crate::urls`]).
+fn shard_urls(model: &TfjsModel, url: &str, source: &WeightsSource) -> Result<Vec<String>> {
+    let paths = model.shard_paths();
+    let refuse = |path: String, why| EngineError::ShardPath {
+        model: url.to_string(),
+        path,
+        why,
+    };
+    check_shard_list(&paths).map_err(|(path, why)| refuse(path, why))?;
+    let mut urls = Vec::with_capacity(paths.len());
+    for path in paths {
+        let picked = source
+            .shard_urls
+            .iter()
+            .find(|(name, _)| path.ends_with(name.as_str()));
+        urls.push(match picked {
+            Some((_, blob)) => blob.clone(),
+            None if url.starts_with("blob:") => return Err(EngineError::MissingShard(path)),
+            None => confine_shard(url, &path).map_err(|why| refuse(path.clone(), why))?,
+        });
+    }
+    // `a.bin` and `./a.bin`, or two names matching one picked file, are still one file.
+    check_shard_list(&urls).map_err(|(path, why)| refuse(path, why))?;
+    Ok(urls)
+}
+
+/// Downloads and parses a model's weights.
+pub async fn fetch_weights(source: &WeightsSource, outbox: Outbox) -> Result<FetchedWeights> {
+    let url = absolute_url(&source.url)?;
+    let cacheable = source.cache && !url.starts_with("blob:") && !url.starts_with("data:");
+    let progress = DownloadProgress::new(outbox, ByteBudget::weights(), source.expected_bytes);
+    let first = download(&url, cacheable, "downloading", &progress).await?;
+    if let Some(expected) = source.expected_bytes
+        && (first.bytes.len() as u64) != expected
+    {
+        return Err(EngineError::NotAsListed {
+            url,
+            got: first.bytes.len() as u64,
+            expected,
+        });
+    }
+    let mut bytes = first.bytes.len() as u64;
+    let mut from_cache = first.from_cache;
+    let describe = |source| EngineError::Weights {
+        url: url.clone(),
+        source,
+    };
+    let weights = match sniff_format(&first.bytes) {
+        Some(WeightFormat::TfjsLayers) => {
+            let model = TfjsModel::parse(&first.bytes).map_err(describe)?;
+            let urls = shard_urls(&model, &url, source)?;
+            // The total is unknown until every shard has answered: show bytes only.
+            progress.total.set(None);
+            let phase = format!("{} weight shards", urls.len());
+            let mut shards: Vec<(String, Download)> =
+                futures::stream::iter(urls.into_iter().map(|shard_url| {
+                    let (phase, progress) = (&phase, &progress);
+                    async move {
+                        let shard = download(&shard_url, cacheable, phase, progress).await?;
+                        Ok::<_, EngineError>((shard_url, shard))
+                    }
+                }))
+                .buffered(PARALLEL_DOWNLOADS)
+                .try_collect()
+                .await?;
+            for (_, shard) in &shards {
+                bytes += shard.bytes.len() as u64;
+                from_cache &= shard.from_cache;
+            }
+            let shard_bytes: Vec<Vec<u8>> = shards
+                .iter_mut()
+                .map(|(_, s)| std::mem::take(&mut s.bytes))
+                .collect();
+            let weights = load_tfjs(&first.bytes, &shard_bytes).map_err(describe)?;
+            if cacheable {
+                for ((shard_url, shard), data) in shards.iter().zip(&shard_bytes) {
+                    if !shard.from_cache {
+                        cache_put(shard_url, data).await;
+                    }
+                }
+            }
+            weights
+        }
+        _ => load_weights(&first.bytes).map_err(describe)?,
+    };
+    // Only weights that parsed are cached: a broken download is never kept.
+    if cacheable && !first.from_cache {
+        cache_put(&url, &first.bytes).await;
+    }
+    Ok(FetchedWeights {
+        weights,
+        bytes,
+        from_cache: from_cache && cacheable,
+    })
+}
