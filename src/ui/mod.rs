@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod components;
+pub mod confirm;
 pub mod gradients;
 pub mod state;
 
@@ -21,6 +22,7 @@ use client::EngineClient;
 use components::{
     BackendStatus, DropZone, ErrorBanner, ModelPicker, ModelStatus, Notice, ResultsGallery,
 };
+use confirm::{WeightsConfirm, foreign_weights};
 use gradients::GradientPanel;
 use resnet_lab_protocol::GradientNetwork;
 use resnet_lab_protocol::WeightsSource;
@@ -52,6 +54,17 @@ async fn fetch_manifest() -> Result<Manifest, String> {
         .as_string()
         .unwrap_or_default();
     serde_json::from_str(&text).map_err(|e| format!("{MANIFEST_URL} is not a valid manifest: {e}"))
+}
+
+/// `?weights=URL` as a source (kept in Cache Storage like the served models).
+fn url_source(url: &str) -> WeightsSource {
+    WeightsSource {
+        label: file_name_of(url),
+        url: url.to_string(),
+        shard_urls: Vec::new(),
+        expected_bytes: None,
+        cache: true,
+    }
 }
 
 fn source_for(manifest: &Manifest, name: &str) -> Option<(WeightsSource, String)> {
@@ -140,14 +153,13 @@ pub fn app() -> Html {
                     on_action.emit(Action::Manifest(manifest.clone()));
                 }
                 if let Some(url) = &params.weights {
-                    let source = WeightsSource {
-                        label: file_name_of(url),
-                        url: url.clone(),
-                        shard_urls: Vec::new(),
-                        expected_bytes: None,
-                        cache: true,
-                    };
-                    engine.borrow_mut().load(source, String::new(), None);
+                    // Another site's weights wait for a click (see confirm.rs).
+                    match foreign_weights(url) {
+                        Some(pending) => on_action.emit(Action::ConfirmWeights(Some(pending))),
+                        None => engine
+                            .borrow_mut()
+                            .load(url_source(url), String::new(), None),
+                    }
                     return;
                 }
                 let manifest = match manifest {
@@ -268,6 +280,25 @@ pub fn app() -> Html {
                 });
             }
         })
+    };
+    let on_confirm_weights = {
+        let with_client = with_client.clone();
+        let state = state.clone();
+        Callback::from(move |()| {
+            let Some(pending) = state.pending_weights.clone() else {
+                return;
+            };
+            state.dispatch(Action::ConfirmWeights(None));
+            with_client(&|client| {
+                client
+                    .borrow_mut()
+                    .load(url_source(&pending.url), String::new(), None)
+            });
+        })
+    };
+    let on_cancel_weights = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |()| dispatcher.dispatch(Action::ConfirmWeights(None)))
     };
     let on_clear_cache = {
         let with_client = with_client.clone();
@@ -453,6 +484,8 @@ pub fn app() -> Html {
             </header>
             <main>
                 <ErrorBanner errors={state.errors.clone()} on_dismiss={on_dismiss} />
+                <WeightsConfirm pending={state.pending_weights.clone()}
+                                on_confirm={on_confirm_weights} on_cancel={on_cancel_weights} />
                 <Notice text={backend_notice} testid="backend-notice" />
                 <Notice text={state.info.clone()} testid="info" on_dismiss={Some(on_dismiss_info)} />
                 <div class="panel controls">

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 use yew::Reducible;
 
+use crate::ui::confirm::PendingWeights;
 use resnet_lab_protocol::{
     BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response, Timings,
 };
@@ -167,6 +168,8 @@ pub struct AppState {
     pub info: Option<String>,
     pub dragging: bool,
     pub gradients: GradientState,
+    /// `?weights=` on another site, shown for confirmation before anything is downloaded.
+    pub pending_weights: Option<PendingWeights>,
 }
 
 impl Default for AppState {
@@ -190,6 +193,7 @@ impl Default for AppState {
             info: None,
             dragging: false,
             gradients: GradientState::default(),
+            pending_weights: None,
         }
     }
 }
@@ -205,6 +209,8 @@ pub enum Action {
     },
     /// A model could not even be asked for (no manifest, bad parameter).
     ModelUnavailable(String),
+    /// Ask before downloading weights from another site (`None`: answered).
+    ConfirmWeights(Option<PendingWeights>),
     Engine(Response, f64),
     AddPhoto(Photo),
     PhotoFailed {
@@ -257,6 +263,7 @@ impl Reducible for AppState {
                 s.model.error = Some(message.clone());
                 s.errors.push(message);
             }
+            Action::ConfirmWeights(pending) => s.pending_weights = pending,
             Action::Engine(response, now) => apply_response(&mut s, response, now),
             Action::AddPhoto(photo) => s.photos.insert(0, photo),
             Action::PhotoFailed { id, message } => {
