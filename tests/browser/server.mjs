@@ -23,18 +23,20 @@ export const TYPES = {
 
 /**
  * Starts the server. `routes` maps a URL path to a function returning {status, type, body}.
+ * `cors: true` lets pages of any origin read the files (a second site in the tests).
  * Returns { url, counts: Map<path, number>, close() }.
  */
-export async function serve(dist, { port = 0, routes = {} } = {}) {
+export async function serve(dist, { port = 0, routes = {}, cors = false } = {}) {
   const root = path.resolve(dist);
   const counts = new Map();
+  const extra = cors ? { 'access-control-allow-origin': '*' } : {};
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     const pathname = decodeURIComponent(url.pathname);
     counts.set(pathname, (counts.get(pathname) ?? 0) + 1);
     if (routes[pathname]) {
       const { status = 200, type = 'application/octet-stream', body } = routes[pathname]();
-      res.writeHead(status, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-store' });
+      res.writeHead(status, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-store', ...extra });
       res.end(body);
       return;
     }
@@ -54,6 +56,7 @@ export async function serve(dist, { port = 0, routes = {} } = {}) {
         'content-length': stat.size,
         // No HTTP caching: the app's own Cache Storage is what the tests observe.
         'cache-control': 'no-store',
+        ...extra,
       });
       if (req.method === 'HEAD') return res.end();
       fs.createReadStream(file).pipe(res);

@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ARTIFACTS, ESPRESSO, assertFinitePositive, blockNames, classify, isCat, isDog, launch, log, openPage, photo,
-  readGradientPanel, servedModel, startServer, waitForModel,
+  ARTIFACTS, DIST, ESPRESSO, assertFinitePositive, blockNames, classify, isCat, isDog, launch, log, openPage, photo,
+  pngHeader, readGradientPanel, servedModel, startServer, waitForModel,
 } from './helpers.mjs';
+import { serve } from '../server.mjs';
 
 let server;
 const model = servedModel();
@@ -127,6 +128,18 @@ describe('without WebGPU (CPU fallback)', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'results.png'), fullPage: true });
   });
 
+  test('an image announcing 400 megapixels is refused before decoding and the next photo still works', async () => {
+    const bomb = path.join(os.tmpdir(), 'bomb.png');
+    fs.writeFileSync(bomb, pngHeader(20_000, 20_000));
+    const bad = await classify(page, [bomb]);
+    assert.equal(bad['bomb.png'].state, 'error');
+    assert.match(bad['bomb.png'].error, /20000×20000.*over 100 megapixels/);
+    log(`bomb.png: ${bad['bomb.png'].error}`);
+    const next = await classify(page, [photo('coffee.png')]);
+    assertPhotos(next);
+    assert.equal(await page.locator('[data-testid=model-status]').getAttribute('data-state'), 'ready');
+  });
+
   test('a reload loads the weights from the cache (no second download)', async () => {
     assert.equal(weightRequests(), 1);
     const t0 = Date.now();
@@ -165,6 +178,10 @@ describe('bad weights', () => {
     ['a truncated file', 'test/truncated.safetensors', /corrupt|truncated/i],
     ['a missing file (404)', 'test/missing.safetensors', /404/],
     ['a file in no weights format', 'test/not-weights.safetensors', /unrecognised/i],
+    ['garbage claiming a terabyte header', 'test/huge-header.safetensors', /corrupt|unrecognised|header/i],
+    ['a model.json whose shard climbs out of its directory', 'test/escape/model.json', /refusing the weight shard `\.\.\/secret\.bin`.*`\.\.`/],
+    ['a model.json whose shard is on another host', 'test/elsewhere/model.json', /refusing the weight shard `https:\/\/evil\.example\/shard\.bin`.*another host/],
+    ['a model.json listing one shard 25 times', 'test/repeated/model.json', /more than once/],
   ]) {
     test(`?weights= pointing at ${what} shows an error`, async () => {
       const page = await openPage(context, `${server.url}?backend=cpu&weights=${url}`);
@@ -181,6 +198,61 @@ describe('bad weights', () => {
       await page.close();
     });
   }
+
+  test('after hostile weights the served model still loads and classifies', async () => {
+    const page = await openPage(context, `${server.url}?backend=cpu&weights=test/escape/model.json`);
+    const status = page.locator('[data-testid=model-status]');
+    await status.and(page.locator('[data-state=error]')).waitFor({ timeout: 60_000 });
+    assert.equal(server.counts.get('/test/secret.bin') ?? 0, 0, 'the escaping shard was never requested');
+    assert.match(await page.locator('[data-testid=error]').first().innerText(), /refusing the weight shard/);
+    await page.locator('[data-testid=model-select]').selectOption(model.name);
+    await waitForModel(page);
+    assertPhotos(await classify(page, [photo('coffee.png')]));
+    await page.close();
+  });
+});
+
+describe('?weights= on another site', () => {
+  let browser, context, other;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+    context = await browser.newContext();
+    // Another origin: the same files on another port, readable cross-origin.
+    other = await serve(DIST, { cors: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await other?.close();
+  });
+
+  test('asks first, naming the host, and loads only after the click', async () => {
+    const host = new URL(other.url).host;
+    const weightsUrl = `${other.url}weights/${model.file}`;
+    const page = await openPage(context, `${server.url}?backend=cpu&weights=${encodeURIComponent(weightsUrl)}`);
+    const confirmation = page.locator('[data-testid=weights-confirmation]');
+    await confirmation.waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('[data-testid=weights-host]').innerText(), host);
+    assert.match(await confirmation.innerText(), new RegExp(host.replace(/\./g, '\\.')));
+    // Nothing is downloaded while the question stands.
+    await page.waitForTimeout(2_000);
+    assert.equal(other.counts.get(model.url) ?? 0, 0, 'no request before the click');
+    assert.equal(await page.locator('[data-testid=model-status]').getAttribute('data-state'), 'idle');
+    await page.locator('[data-testid=confirm-weights]').click();
+    await confirmation.waitFor({ state: 'detached', timeout: 10_000 });
+    await waitForModel(page);
+    assert.equal(other.counts.get(model.url), 1, 'downloaded once, after the click');
+    assertPhotos(await classify(page, [photo('coffee.png')]));
+    await page.close();
+  });
+
+  test('a same-origin absolute URL loads without asking', async () => {
+    const page = await openPage(context, `${server.url}?backend=cpu&weights=${encodeURIComponent(`${server.url}test/missing.safetensors`)}`);
+    const status = page.locator('[data-testid=model-status]');
+    await status.and(page.locator('[data-state=error]')).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('[data-testid=weights-confirmation]').count(), 0);
+    assert.match(await page.locator('[data-testid=error]').first().innerText(), /404/);
+    await page.close();
+  });
 });
 
 describe('with WebGPU (SwiftShader in headless Chromium)', () => {

