@@ -5,6 +5,7 @@ mod common;
 
 mod errors;
 mod gradflow;
+mod int8;
 mod keras;
 mod params;
 mod parity;
