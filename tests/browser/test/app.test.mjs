@@ -255,6 +255,38 @@ describe('?weights= on another site', () => {
   });
 });
 
+describe('offline after one visit (service worker)', () => {
+  let browser, context, site;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+    context = await browser.newContext();
+    // A site of its own, so that it can go away.
+    site = await serve(DIST);
+  });
+  after(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  test('with the server gone, a reload still loads the model and classifies', async () => {
+    const page = await openPage(context, `${site.url}?backend=cpu`);
+    await waitForModel(page);
+    // The service worker has installed (its shell copy made) and controls the page.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+    const shell = await page.evaluate(async () => (await (await caches.open('resnet-lab-shell-v1')).keys()).map((r) => new URL(r.url).pathname));
+    for (const file of ['/', '/engine_bg.wasm', '/engine.js', '/engine_loader.js']) {
+      assert.ok(shell.includes(file), `${file} kept for offline use: ${shell}`);
+    }
+    await site.close();
+    site = null;
+    await page.reload();
+    await waitForModel(page);
+    assertPhotos(await classify(page, [photo('coffee.png')]));
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(p)), []);
+    await page.close();
+  });
+});
+
 describe('with WebGPU (SwiftShader in headless Chromium)', () => {
   let browser, context, page;
   before(async () => {
