@@ -4,7 +4,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::GradFlowAnalyzer;
