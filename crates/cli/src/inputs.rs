@@ -5,7 +5,8 @@ use std::path::{Component, Path};
 
 use resnet_lab_core::Error;
 use resnet_lab_core::gradflow;
-use resnet_lab_core::preprocess::decode::{MAX_PIXELS, decode_image};
+use resnet_lab_core::preprocess::MAX_IMAGE_PIXELS;
+use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::preprocess::{
     CROP_SIZE, InputConvention, PixelBuffer, preprocess, resize_and_crop,
 };
@@ -142,10 +143,10 @@ fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
         }
     };
     // The same pixel limit as for images: the model would otherwise be run on any size.
-    if (h as u64).saturating_mul(w as u64) > MAX_PIXELS {
+    if (h as u64).saturating_mul(w as u64) > MAX_IMAGE_PIXELS {
         return Err(bad(format!(
             "shape {shape:?} is over {} megapixels",
-            MAX_PIXELS / 1_000_000
+            MAX_IMAGE_PIXELS / 1_000_000
         )));
     }
     // The header's shape must agree with the data actually present (before allocating it).

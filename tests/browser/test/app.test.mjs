@@ -56,6 +56,14 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.match(await notice.innerText(), /CPU/);
     const status = await waitForModel(page);
     assert.equal(await status.getAttribute('data-model'), model.name);
+    // The published trainable-parameter count, as `resnet-lab inspect` prints it (not the
+    // BatchNorm-folded network's): Keras' model.summary() for its ResNet50 (25,636,712 total
+    // less 53,120 BatchNorm statistics), torchvision's sum of numel over parameters().
+    const published = { 'resnet50-keras-f16.safetensors': '25,583,592', 'resnet50-torchvision-f16.safetensors': '25,557,032' };
+    const count = published[model.file];
+    assert.ok(count, `no published count for ${model.file}`);
+    assert.equal(await status.getAttribute('data-parameters'), count.replaceAll(',', ''));
+    assert.match(await status.innerText(), new RegExp(`${count} parameters`));
     log(`cold start (empty cache) to model ready: ${Date.now() - t0} ms — ${await status.innerText()}`);
     assert.equal(weightRequests(), 1, 'the weights were downloaded once');
   });

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
 use crate::model::layers::{ConvBn, ResidualBlock};
+use crate::model::tensors::{FC_BIAS, FC_WEIGHT};
 use crate::weights::tensor_set::TensorSet;
 
 /// A ResNet with its weights, on one device.
@@ -36,18 +37,7 @@ impl ResNet {
         tensors.check_against(&config.tensor_specs())?;
         tensors.check_finite()?;
 
-        let stem_stride = match config.stem {
-            Stem::ImageNet => 2,
-            Stem::Cifar => 1,
-        };
-        let stem = ConvBn::load(
-            &mut tensors,
-            "conv1",
-            "bn1",
-            stem_stride,
-            config.bn_eps,
-            device,
-        )?;
+        let stem = ConvBn::load(&mut tensors, &config.stem_conv_bn(), config.bn_eps, device)?;
         let blocks = config
             .blocks()
             .iter()
@@ -57,8 +47,8 @@ impl ResNet {
             .collect::<Result<Vec<_>>>()?;
 
         // PyTorch stores the classifier as [out, in]; Burn's Linear wants [in, out].
-        let fc_weight = tensors.take("fc.weight")?;
-        let fc_bias = tensors.take("fc.bias")?;
+        let fc_weight = tensors.take(FC_WEIGHT)?;
+        let fc_bias = tensors.take(FC_BIAS)?;
         let (classes, features) = (fc_weight.shape[0], fc_weight.shape[1]);
         let weight =
             Tensor::<2>::from_data(TensorData::new(fc_weight.data, [classes, features]), device)

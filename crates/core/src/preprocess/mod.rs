@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Largest image anyone decodes, natively or in the browser: 100 megapixels (a 30000×30000
+/// PNG compresses to a few hundred kilobytes but would need 2.7 GB as RGB, 3.6 GB as RGBA).
+pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
+
 /// Side of the square the network sees.
 pub const CROP_SIZE: usize = 224;
 /// The short side is resized to this before the centre crop.
