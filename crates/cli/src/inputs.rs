@@ -7,9 +7,7 @@ use resnet_lab_core::Error;
 use resnet_lab_core::gradflow;
 use resnet_lab_core::preprocess::MAX_IMAGE_PIXELS;
 use resnet_lab_core::preprocess::decode::decode_image;
-use resnet_lab_core::preprocess::{
-    CROP_SIZE, InputConvention, PixelBuffer, preprocess, resize_and_crop,
-};
+use resnet_lab_core::preprocess::{PixelBuffer, resize_and_crop};
 use resnet_lab_core::weights::{self, LoadedWeights, ModelInfo, WeightFormat, tfjs::TfjsModel};
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -91,21 +89,6 @@ pub struct Input {
     pub width: usize,
 }
 
-/// An image file (decoded and preprocessed for `convention`) or a preprocessed `.npy`.
-pub fn load_input(path: &Path, convention: InputConvention) -> Result<Input, Error> {
-    let bytes = read(path)?;
-    if bytes.starts_with(b"\x93NUMPY") {
-        return load_npy(&bytes);
-    }
-    let image = decode_image(&bytes)?;
-    let pixels = PixelBuffer::new(image.width, image.height, 3, &image.rgb)?;
-    Ok(Input {
-        values: preprocess(&pixels, convention)?,
-        height: CROP_SIZE,
-        width: CROP_SIZE,
-    })
-}
-
 /// The input of a gradient analysis: a `.npy` as is, an image through the network's own
 /// preprocessing (shrunk to 32×32 for a CIFAR network), or seeded noise when there is none.
 pub fn analysis_input(path: Option<&Path>, info: &ModelInfo, seed: u64) -> Result<Input, Error> {
@@ -130,7 +113,7 @@ pub fn analysis_input(path: Option<&Path>, info: &ModelInfo, seed: u64) -> Resul
 }
 
 /// A float32 `.npy` of shape `[3, H, W]` or `[1, 3, H, W]`, fed to the model as is.
-fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
+pub fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
     let bad = |why: String| Error::Input(format!("unusable .npy: {why}"));
     let npy = npyz::NpyFile::new(bytes).map_err(|e| bad(e.to_string()))?;
     let shape: Vec<u64> = npy.shape().to_vec();

@@ -69,11 +69,22 @@ impl ResNet {
 
     /// `[N, 3, H, W]` images → `[N, classes]` logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.pooled_features(images))
+    }
+
+    /// `[N, 3, H, W]` images → `[N, C]`: the last stage's activations, globally average
+    /// pooled (torchvision's `avgpool` output, the classifier's input).
+    pub fn pooled_features(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = self.forward_stem(images);
         for block in &self.blocks {
             x = block.forward(x);
         }
-        self.forward_head(x)
+        global_average_pool(x)
+    }
+
+    /// Width of the pooled features (512 for ResNet-18/34, 2048 for ResNet-50 and deeper).
+    pub fn feature_width(&self) -> usize {
+        self.fc.weight.dims()[0]
     }
 
     /// Conv, BN, ReLU (and max pool for ImageNet networks).
@@ -93,7 +104,11 @@ impl ResNet {
 
     /// Global average pool and the classifier: `[N, C, h, w]` → `[N, classes]`.
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        let pooled = adaptive_avg_pool2d(features, [1, 1]).flatten::<2>(1, 3);
-        self.fc.forward(pooled)
+        self.fc.forward(global_average_pool(features))
     }
+}
+
+/// `[N, C, h, w]` → `[N, C]`.
+fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
+    adaptive_avg_pool2d(x, [1, 1]).flatten::<2>(1, 3)
 }

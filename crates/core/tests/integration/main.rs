@@ -3,9 +3,11 @@
 
 mod common;
 
+mod crops;
 mod errors;
 mod gradflow;
 mod keras;
 mod params;
 mod parity;
 mod preprocess;
+mod transfer;
