@@ -4,6 +4,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::labels::LabelSet;
 use crate::model::ResNet;
 use crate::weights::{LoadedWeights, ModelInfo};
 
@@ -86,15 +87,20 @@ impl Classifier {
 
     /// The `k` most likely classes for one row of logits.
     pub fn top_k(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
-        top_k(&softmax(logits), k)
-            .into_iter()
-            .map(|(index, prob)| Prediction {
-                index,
-                label: self.info.labels.name(index),
-                prob,
-            })
-            .collect()
+        top_predictions(logits, &self.info.labels, k)
     }
+}
+
+/// The `k` most likely classes for one row of logits, named from `labels`.
+pub fn top_predictions(logits: &[f32], labels: &LabelSet, k: usize) -> Vec<Prediction> {
+    top_k(&softmax(logits), k)
+        .into_iter()
+        .map(|(index, prob)| Prediction {
+            index,
+            label: labels.name(index),
+            prob,
+        })
+        .collect()
 }
 
 /// Reads a tensor back to the host as `f32`s.

@@ -5,5 +5,6 @@ mod common;
 mod cli;
 mod fuzz;
 mod hostile;
+mod lesion;
 #[cfg(feature = "wgpu")]
 mod wgpu;

@@ -10,5 +10,5 @@ pub mod layers;
 pub mod resnet;
 
 pub use config::{BlockInfo, BlockKind, Layout, ResNetConfig, Stem};
-pub use layers::{ConvBn, ResidualBlock};
+pub use layers::{BlockMode, ConvBn, ResidualBlock};
 pub use resnet::ResNet;

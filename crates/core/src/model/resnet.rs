@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
-use crate::model::layers::{ConvBn, ResidualBlock};
+use crate::model::layers::{BlockMode, ConvBn, ResidualBlock};
 use crate::weights::tensor_set::TensorSet;
 
 /// A ResNet with its weights, on one device.
@@ -84,6 +84,21 @@ impl ResNet {
             x = block.forward(x);
         }
         self.forward_head(x)
+    }
+
+    /// Blocks `from..` computed as `modes` says (one mode per block of the network), on `x`,
+    /// the input of block `from`; returns the last block's output. Experiments that alter
+    /// blocks use it to start from a cached activation instead of the image.
+    pub fn forward_blocks_from(
+        &self,
+        mut x: Tensor<4>,
+        from: usize,
+        modes: &[BlockMode],
+    ) -> Tensor<4> {
+        for (block, &mode) in self.blocks.iter().zip(modes).skip(from) {
+            x = block.forward_as(x, mode);
+        }
+        x
     }
 
     /// Conv, BN, ReLU (and max pool for ImageNet networks).
