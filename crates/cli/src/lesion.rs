@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Args;
 use resnet_lab_core::Error;
-use resnet_lab_core::lab::lesion::{Lesion, LesionReport, LesionStudy, RandomPlan, SingleLesions};
+use resnet_lab_core::lab::lesion::{Lesion, LesionReport, LesionStudy, RandomPlan};
 use resnet_lab_core::labels::LabelSet;
 use resnet_lab_core::model::config::BlockInfo;
 use resnet_lab_core::predict::top_predictions;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{fixture, json, npy_f32, repo_path, run, success_json};
+use crate::common::{fixture, npy_f32, repo_path, run, success_json};
 
 const CLASSES: usize = 16;
 
@@ -154,7 +154,7 @@ fn lesioned_tiny_resnet18_matches_pytorch_for_every_block_and_random_draw() {
         for draw in draws {
             let deleted = draw["blocks"].as_array().unwrap();
             assert_eq!(deleted.len(), k, "k = {k}: {deleted:?}");
-            let mask = deleted.iter().fold(0, |m, d| {
+            let mask: usize = deleted.iter().fold(0, |m, d| {
                 m | 1 << names.iter().position(|n| d == n).expect("a block name")
             });
             assert_eq!(mask.count_ones() as usize, k, "distinct blocks");
