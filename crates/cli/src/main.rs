@@ -1,7 +1,7 @@
 //! `resnet-lab`: the ResNet Lab library from the command line.
 //!
 //! Classifies images, inspects and converts weight files, prints the gradient-flow numbers
-//! and benchmarks inference. Tests and benchmarks reach the model through it.
+//! and the lesion study, and benchmarks inference. Tests and benchmarks reach the model through it.
 
 mod backend;
 mod bench;
@@ -9,6 +9,7 @@ mod classify;
 mod finetune;
 mod image_folder;
 mod inputs;
+mod lesion;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,6 +63,8 @@ enum Command {
     Gradflow(GradflowArgs),
     /// Time batch-1 224×224 inference.
     Bench(bench::BenchArgs),
+    /// Delete residual blocks (one at a time, or k at random) and count kept top-1 classes.
+    Lesion(lesion::LesionArgs),
 }
 
 #[derive(Args)]
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Convert { input, out, half } => convert(&input, &out, half),
         Command::Gradflow(args) => gradflow_cmd(args),
         Command::Bench(args) => bench::run(args),
+        Command::Lesion(args) => lesion::run(args),
     };
     match result {
         Ok(code) => code,

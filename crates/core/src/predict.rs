@@ -4,6 +4,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::labels::LabelSet;
 use crate::model::ResNet;
 use crate::preprocess::views::View;
 use crate::weights::{LoadedWeights, ModelInfo};
@@ -146,6 +147,11 @@ pub fn rank(probs: &[f32], k: usize, label: impl Fn(usize) -> String) -> Vec<Pre
             prob,
         })
         .collect()
+}
+
+/// The `k` most likely classes for one row of logits, named from `labels`.
+pub fn top_predictions(logits: &[f32], labels: &LabelSet, k: usize) -> Vec<Prediction> {
+    rank(&softmax(logits), k, |i| labels.name(i))
 }
 
 /// Reads a tensor back to the host as `f32`s.

@@ -106,6 +106,17 @@ fn fold_batchnorm(
     (weight, folded_bias)
 }
 
+/// How a block computes in an experiment that alters the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockMode {
+    /// `ReLU(F(x) + S(x))`, as trained.
+    Residual,
+    /// `ReLU(F(x))`: the skip connection removed.
+    Plain,
+    /// `ReLU(S(x))`: the branch removed.
+    Lesioned,
+}
+
 /// One residual block: `y = ReLU(F(x) + S(x))`, where `F` is the branch of conv+BN pairs with
 /// ReLUs between them and `S` is the identity or a 1×1 projection (conv+BN).
 ///
@@ -167,5 +178,20 @@ impl ResidualBlock {
     /// The block without its skip connection: `ReLU(F(x))` (the "plain" network).
     pub fn forward_plain(&self, x: Tensor<4>) -> Tensor<4> {
         relu(self.residual(x))
+    }
+
+    /// The block with its branch deleted: `ReLU(S(x))` (Veit et al. 2016's lesion; a
+    /// projection shortcut stays so that the shapes still fit).
+    pub fn forward_lesioned(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.shortcut(x))
+    }
+
+    /// The block computed as `mode` says.
+    pub fn forward_as(&self, x: Tensor<4>, mode: BlockMode) -> Tensor<4> {
+        match mode {
+            BlockMode::Residual => self.forward(x),
+            BlockMode::Plain => self.forward_plain(x),
+            BlockMode::Lesioned => self.forward_lesioned(x),
+        }
     }
 }

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
-use crate::model::layers::{ConvBn, ResidualBlock};
+use crate::model::layers::{BlockMode, ConvBn, ResidualBlock};
 use crate::model::tensors::{FC_BIAS, FC_WEIGHT};
 use crate::weights::tensor_set::TensorSet;
 
@@ -85,6 +85,21 @@ impl ResNet {
     /// Width of the pooled features (512 for ResNet-18/34, 2048 for ResNet-50 and deeper).
     pub fn feature_width(&self) -> usize {
         self.fc.weight.dims()[0]
+    }
+
+    /// Blocks `from..` computed as `modes` says (one mode per block of the network), on `x`,
+    /// the input of block `from`; returns the last block's output. Experiments that alter
+    /// blocks use it to start from a cached activation instead of the image.
+    pub fn forward_blocks_from(
+        &self,
+        mut x: Tensor<4>,
+        from: usize,
+        modes: &[BlockMode],
+    ) -> Tensor<4> {
+        for (block, &mode) in self.blocks.iter().zip(modes).skip(from) {
+            x = block.forward_as(x, mode);
+        }
+        x
     }
 
     /// Conv, BN, ReLU (and max pool for ImageNet networks).
