@@ -7,7 +7,9 @@ use resnet_lab_core::Error;
 use resnet_lab_core::gradflow;
 use resnet_lab_core::preprocess::MAX_IMAGE_PIXELS;
 use resnet_lab_core::preprocess::decode::decode_image;
-use resnet_lab_core::preprocess::{PixelBuffer, resize_and_crop};
+use resnet_lab_core::preprocess::{
+    CROP_SIZE, InputConvention, PixelBuffer, preprocess, resize_and_crop,
+};
 use resnet_lab_core::weights::{self, LoadedWeights, ModelInfo, WeightFormat, tfjs::TfjsModel};
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -87,6 +89,21 @@ pub struct Input {
     pub values: Vec<f32>,
     pub height: usize,
     pub width: usize,
+}
+
+/// One network input: a `.npy` as is, or an image through torchvision's centre crop.
+pub fn load_input(path: &Path, convention: InputConvention) -> Result<Input, Error> {
+    let bytes = read(path)?;
+    if bytes.starts_with(b"\x93NUMPY") {
+        return load_npy(&bytes);
+    }
+    let image = decode_image(&bytes)?;
+    let pixels = PixelBuffer::new(image.width, image.height, 3, &image.rgb)?;
+    Ok(Input {
+        values: preprocess(&pixels, convention)?,
+        height: CROP_SIZE,
+        width: CROP_SIZE,
+    })
 }
 
 /// The input of a gradient analysis: a `.npy` as is, an image through the network's own
