@@ -14,14 +14,18 @@
 //! preprocess/  pixels → [3, 224, 224] tensor
 //! predict      logits → top-k with labels
 //! gradflow     per-block gradient norms, skip vs branch, plain network, saliency
+//! lab/         experiments that explain skip connections (lesion study)
+//! transfer/    new classes on a frozen backbone: features, a trained linear head, its file
 //! ```
 
 pub mod error;
 pub mod gradflow;
+pub mod lab;
 pub mod labels;
 pub mod model;
 pub mod predict;
 pub mod preprocess;
+pub mod transfer;
 pub mod weights;
 
 pub use error::{Error, Result};

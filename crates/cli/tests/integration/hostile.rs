@@ -53,9 +53,10 @@ fn run_bounded(args: &[&str], address_space_kib: u64) -> (Output, Duration) {
 enum Use {
     /// As `--weights` of `classify` and as the file of `inspect`.
     Weights,
-    /// As `--weights` of `classify` only (the weights are fine until the network runs).
+    /// As `--weights` of `classify` and `lesion` only (the weights are fine until the
+    /// network runs).
     RunWeights,
-    /// As an input of `classify`.
+    /// As an input of `classify` and `lesion`.
     Input,
 }
 
@@ -328,8 +329,14 @@ fn hostile_files_exit_1_with_a_clear_message_in_bounded_time_and_memory() {
                 runs.push(vec!["inspect", path]);
                 runs.push(vec!["classify", "--weights", path, photo]);
             }
-            Use::RunWeights => runs.push(vec!["classify", "--weights", path, photo]),
-            Use::Input => runs.push(vec!["classify", "--weights", weights, path]),
+            Use::RunWeights => {
+                runs.push(vec!["classify", "--weights", path, photo]);
+                runs.push(vec!["lesion", "--weights", path, photo]);
+            }
+            Use::Input => {
+                runs.push(vec!["classify", "--weights", weights, path]);
+                runs.push(vec!["lesion", "--weights", weights, path]);
+            }
         }
         for args in runs {
             let (out, took) = run_bounded(&args, ADDRESS_SPACE_KIB);

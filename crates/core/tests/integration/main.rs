@@ -3,6 +3,7 @@
 
 mod common;
 
+mod crops;
 mod errors;
 mod gradflow;
 mod int8;
@@ -10,3 +11,4 @@ mod keras;
 mod params;
 mod parity;
 mod preprocess;
+mod transfer;
