@@ -56,8 +56,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Store float16 weights (half the download).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "int8")]
         half: bool,
+        /// Fold BatchNorm and store int8 weights with per-channel scales (a quarter of the
+        /// download; dequantised to float32 at load).
+        #[arg(long)]
+        int8: bool,
     },
     /// Per-block gradient norms: residual vs plain network, shortcut vs branch.
     Gradflow(GradflowArgs),
@@ -96,7 +100,12 @@ fn main() -> ExitCode {
         Command::Classify(args) => classify::run(args),
         Command::Finetune(args) => finetune::run(args),
         Command::Inspect { file, json } => inspect(&file, json),
-        Command::Convert { input, out, half } => convert(&input, &out, half),
+        Command::Convert {
+            input,
+            out,
+            half,
+            int8,
+        } => convert(&input, &out, half, int8),
         Command::Gradflow(args) => gradflow_cmd(args),
         Command::Bench(args) => bench::run(args),
         Command::Lesion(args) => lesion::run(args),
@@ -190,7 +199,7 @@ pub(crate) fn escape_controls(text: &str) -> String {
         .collect()
 }
 
-fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
+fn convert(input: &Path, out: &Path, half: bool, int8: bool) -> Result<ExitCode, Error> {
     let mut weights = inputs::load_weights_file(input)?;
     weights.tensors.check_finite()?;
     if weights.info.source.is_empty() {
@@ -202,10 +211,10 @@ fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
             .unwrap_or_default();
         weights.info.source = format!("{} ({name})", weights.info.source);
     }
-    let dtype = if half {
-        StoredDtype::F16
-    } else {
-        StoredDtype::F32
+    let dtype = match (half, int8) {
+        (_, true) => StoredDtype::Int8,
+        (true, false) => StoredDtype::F16,
+        (false, false) => StoredDtype::F32,
     };
     let bytes = write_bundle(&weights, dtype)?;
     std::fs::write(out, &bytes)
@@ -215,7 +224,7 @@ fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
         out.display(),
         weights.info.name(),
         bytes.len() as f64 / 1e6,
-        if half { "float16" } else { "float32" }
+        dtype.name()
     );
     Ok(ExitCode::SUCCESS)
 }

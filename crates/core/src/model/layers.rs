@@ -82,8 +82,8 @@ impl ConvBn {
 }
 
 /// Folds BatchNorm statistics into a conv's weight and bias (computed in f64 so folding adds
-/// no rounding of its own beyond the final cast).
-fn fold_batchnorm(
+/// no rounding of its own beyond the final cast). The int8 bundle folds with it too.
+pub(crate) fn fold_batchnorm(
     mut weight: HostTensor,
     bias: Option<HostTensor>,
     gamma: &HostTensor,

@@ -6,6 +6,7 @@ mod common;
 mod crops;
 mod errors;
 mod gradflow;
+mod int8;
 mod keras;
 mod params;
 mod parity;
