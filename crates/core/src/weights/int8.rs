@@ -22,12 +22,11 @@ use safetensors::Dtype;
 use crate::error::{Error, MismatchReport, Result};
 use crate::model::config::ResNetConfig;
 use crate::model::layers::fold_batchnorm;
+use crate::model::tensors::ConvRole;
 use crate::weights::safetensors::{Encoded, open_safetensors};
 use crate::weights::tensor_set::{HostTensor, TensorSet};
 
 const FORMAT: &str = "int8 ResNet Lab bundle";
-/// Layers stored as float32 instead of int8 (see the module comment).
-const KEPT_IN_FLOAT: &[&str] = &["conv1"];
 /// Largest quantised magnitude: symmetric, so −128 is never written.
 const Q_MAX: f32 = 127.0;
 /// BatchNorm that is exactly the identity when [`fold_batchnorm`] folds it in f64:
@@ -45,6 +44,8 @@ struct Layer {
     /// The BatchNorm folded into it (`None` for the classifier).
     batchnorm: Option<String>,
     shape: Vec<usize>,
+    /// Written as float32 instead of int8: the stem (see the module comment).
+    kept_in_float: bool,
 }
 
 impl Layer {
@@ -55,39 +56,26 @@ impl Layer {
 
 /// Every convolution (with its BatchNorm) and the classifier, in the model's order.
 fn layers(config: &ResNetConfig) -> Vec<Layer> {
-    config
-        .tensor_specs()
-        .into_iter()
-        .filter_map(|spec| {
-            let name = spec.name.strip_suffix(".weight")?.to_owned();
-            match spec.shape.len() {
-                4 => Some(Layer {
-                    batchnorm: Some(batchnorm_of(&name)),
-                    name,
-                    shape: spec.shape,
-                }),
-                2 => Some(Layer {
-                    name,
-                    batchnorm: None,
-                    shape: spec.shape,
-                }),
-                // BatchNorm vectors.
-                _ => None,
-            }
+    let conv_bns = std::iter::once(config.stem_conv_bn()).chain(
+        config
+            .blocks()
+            .into_iter()
+            .flat_map(|b| b.conv_bns(config.layout)),
+    );
+    conv_bns
+        .map(|pair| Layer {
+            kept_in_float: pair.role == ConvRole::Stem,
+            name: pair.conv,
+            batchnorm: Some(pair.bn),
+            shape: pair.shape.to_vec(),
         })
+        .chain(std::iter::once(Layer {
+            name: "fc".into(),
+            batchnorm: None,
+            shape: vec![config.num_classes, config.feature_channels()],
+            kept_in_float: false,
+        }))
         .collect()
-}
-
-/// torchvision's naming: `conv1` → `bn1`, `layer1.0.conv2` → `layer1.0.bn2`,
-/// `layer2.0.downsample.0` → `layer2.0.downsample.1`.
-fn batchnorm_of(conv: &str) -> String {
-    if let Some(block) = conv.strip_suffix(".downsample.0") {
-        return format!("{block}.downsample.1");
-    }
-    match conv.rsplit_once('.') {
-        Some((block, last)) => format!("{block}.{}", last.replacen("conv", "bn", 1)),
-        None => conv.replacen("conv", "bn", 1),
-    }
 }
 
 fn check_eps(config: &ResNetConfig) -> Result<()> {
@@ -129,7 +117,7 @@ pub(crate) fn quantise(tensors: &TensorSet, config: &ResNetConfig) -> Result<Vec
             }
             None => (weight, get(&format!("{name}.bias"))?.data),
         };
-        if KEPT_IN_FLOAT.contains(&name.as_str()) {
+        if layer.kept_in_float {
             out.push(Encoded::f32(
                 format!("{name}.weight"),
                 &weight.shape,
@@ -325,12 +313,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batchnorm_names_follow_torchvision() {
-        assert_eq!(batchnorm_of("conv1"), "bn1");
-        assert_eq!(batchnorm_of("layer3.4.conv2"), "layer3.4.bn2");
+    fn every_checkpoint_weight_is_a_layer() {
+        let config = ResNetConfig::standard(50).unwrap();
+        let weights: Vec<String> = config
+            .tensor_specs()
+            .into_iter()
+            .filter(|s| s.name.ends_with(".weight") && s.shape.len() > 1)
+            .map(|s| s.name)
+            .collect();
+        let ours: Vec<String> = layers(&config)
+            .iter()
+            .map(|l| format!("{}.weight", l.name))
+            .collect();
+        assert_eq!(ours, weights);
         assert_eq!(
-            batchnorm_of("layer2.0.downsample.0"),
-            "layer2.0.downsample.1"
+            layers(&config)[1].batchnorm.as_deref(),
+            Some("layer1.0.bn1")
         );
     }
 
