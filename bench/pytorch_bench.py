@@ -2,7 +2,7 @@
 `resnet-lab bench` measures (3 warm-up runs, then the median of N), on the same machine.
 
     python3 bench/pytorch_bench.py [--runs 20] [--gradflow]
-    python3 bench/pytorch_bench.py --device cuda [--tf32]     (bench/gpu.sh)
+    python3 bench/pytorch_bench.py --device cuda [--tf32] [--batch N]     (bench/gpu.sh)
 
 On CUDA a run is what `resnet-lab bench --backend wgpu` times: the input uploaded from the
 host, the forward pass, the logits read back (which waits for the GPU). float32 means float32:
@@ -34,6 +34,7 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--gradflow", action="store_true", help="also time forward+backward to the input")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--batch", type=int, default=1, help="images per forward pass")
     parser.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 tensor cores")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -43,11 +44,11 @@ def main():
     rows = []
     for arch in ["resnet18", "resnet50"]:
         model = getattr(torchvision.models, arch)().eval().to(device)
-        x = torch.randn(1, 3, 224, 224)
+        x = torch.randn(args.batch, 3, 224, 224)
         with torch.inference_mode():
             # .cpu() of the logits waits for the device, as reading them back does in Burn.
             forward = median_ms(lambda: model(x.to(device)).cpu(), args.runs)
-        row = {"arch": arch, "forward_ms": forward}
+        row = {"arch": arch, "batch": args.batch, "forward_ms": forward}
         if args.gradflow:
             def grad():
                 xi = x.clone().to(device).requires_grad_(True)
