@@ -6,6 +6,8 @@
 mod backend;
 mod bench;
 mod inputs;
+mod shatter;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +60,10 @@ enum Command {
     Gradflow(GradflowArgs),
     /// Time batch-1 224×224 inference.
     Bench(bench::BenchArgs),
+    /// Shattered gradients at initialisation: dz/dt along a line of inputs, its autocorrelation.
+    Shatter(shatter::ShatterArgs),
+    /// Train a CIFAR ResNet or plain network (SGD, BatchNorm in training mode).
+    Train(train::TrainArgs),
 }
 
 #[derive(Args)]
@@ -112,6 +118,8 @@ fn main() -> ExitCode {
         Command::Convert { input, out, half } => convert(&input, &out, half),
         Command::Gradflow(args) => gradflow_cmd(args),
         Command::Bench(args) => bench::run(args),
+        Command::Shatter(args) => shatter::run(args),
+        Command::Train(args) => train::run(args),
     };
     match result {
         Ok(code) => code,

@@ -14,10 +14,12 @@
 //! preprocess/  pixels → [3, 224, 224] tensor
 //! predict      logits → top-k with labels
 //! gradflow     per-block gradient norms, skip vs branch, plain network, saliency
+//! lab/         the residual lab: shattered gradients, training CIFAR networks
 //! ```
 
 pub mod error;
 pub mod gradflow;
+pub mod lab;
 pub mod labels;
 pub mod model;
 pub mod predict;

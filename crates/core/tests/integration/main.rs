@@ -6,6 +6,8 @@ mod common;
 mod errors;
 mod gradflow;
 mod keras;
+mod lab_shatter;
+mod lab_train;
 mod params;
 mod parity;
 mod preprocess;
