@@ -38,8 +38,8 @@ impl TrainBatchNorm {
     fn forward(&self, x: Tensor<4>, train: bool) -> Tensor<4> {
         if !train {
             let device = x.device();
-            let mean = self.running_mean.value().to_device(&device);
-            let var = self.running_var.value().to_device(&device);
+            let mean = self.running_mean.value_sync().to_device(&device);
+            let var = self.running_var.value_sync().to_device(&device);
             return batch_norm(x, self.gamma.val(), self.beta.val(), mean, var, BN_EPS);
         }
         let [n, _, h, w] = x.dims();
@@ -209,8 +209,8 @@ impl TrainableCifarNet {
             let stats = [
                 ("weight", layer.bn.gamma.val()),
                 ("bias", layer.bn.beta.val()),
-                ("running_mean", layer.bn.running_mean.value()),
-                ("running_var", layer.bn.running_var.value()),
+                ("running_mean", layer.bn.running_mean.value_sync()),
+                ("running_var", layer.bn.running_var.value_sync()),
             ];
             for (suffix, t) in stats {
                 put(format!("{bn}.{suffix}"), t.dims().to_vec(), read(t).await?)?;
