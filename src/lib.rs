@@ -9,9 +9,11 @@
 //!   photos and computes the gradient analysis.
 //!
 //! They talk through the messages of `resnet-lab-protocol`. The parts of the page that
-//! are plain logic (URL state, chart geometry) build and test natively.
+//! are plain logic (the page state and its reducer, URL state, chart geometry) build and
+//! test natively.
 
-pub mod chart;
+pub mod chart_geometry;
+pub mod state;
 pub mod url_state;
 
 #[cfg(target_arch = "wasm32")]

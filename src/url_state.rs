@@ -4,7 +4,7 @@
 //! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N`. A lesson is a
 //! URL: opening it reproduces the model, the network and the class being explained.
 
-use resnet_lab_protocol::{BackendChoice, GradientNetwork};
+use resnet_lab_protocol::{BackendPreference, GradientNetwork};
 
 /// The architectures offered for a He-initialised network (no download needed).
 pub const INIT_ARCHITECTURES: [&str; 6] = [
@@ -14,7 +14,7 @@ pub const INIT_ARCHITECTURES: [&str; 6] = [
 /// The page's URL parameters.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UrlState {
-    pub backend: BackendChoice,
+    pub backend: BackendPreference,
     pub model: Option<String>,
     pub weights: Option<String>,
     /// Which network the gradient panel analyses.
@@ -32,7 +32,7 @@ impl UrlState {
         for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
             let value = value.trim();
             match &*key {
-                "backend" => state.backend = BackendChoice::parse(Some(value)),
+                "backend" => state.backend = BackendPreference::parse(Some(value)),
                 "model" if !value.is_empty() => state.model = Some(value.to_string()),
                 "weights" if !value.is_empty() => state.weights = Some(value.to_string()),
                 "grad" => grad = Some(value.to_ascii_lowercase()),
@@ -67,11 +67,11 @@ impl UrlState {
             }
         }
         match self.backend {
-            BackendChoice::Auto => {}
-            BackendChoice::Cpu => {
+            BackendPreference::Auto => {}
+            BackendPreference::Cpu => {
                 out.append_pair("backend", "cpu");
             }
-            BackendChoice::Webgpu => {
+            BackendPreference::Webgpu => {
                 out.append_pair("backend", "webgpu");
             }
         }
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn parameters_are_read() {
         let p = UrlState::parse("?backend=cpu&model=resnet50&weights=https%3A%2F%2Fx%2Fy.pth");
-        assert_eq!(p.backend, BackendChoice::Cpu);
+        assert_eq!(p.backend, BackendPreference::Cpu);
         assert_eq!(p.model.as_deref(), Some("resnet50"));
         assert_eq!(p.weights.as_deref(), Some("https://x/y.pth"));
         assert_eq!(p.network, GradientNetwork::Loaded);
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn state_round_trips_and_keeps_foreign_parameters() {
         let state = UrlState {
-            backend: BackendChoice::Webgpu,
+            backend: BackendPreference::Webgpu,
             model: Some("resnet50".into()),
             weights: None,
             network: GradientNetwork::HeInit {

@@ -11,8 +11,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 use yew::Callback;
 
-use crate::ui::state::Action;
-use resnet_lab_protocol::{BackendChoice, GradientNetwork, Request, Response, WeightsSource};
+use crate::state::Action;
+use resnet_lab_protocol::{BackendPreference, GradientNetwork, Request, Response, WeightsSource};
 
 /// The worker script Trunk writes next to `index.html` (`data-loader-shim`).
 const ENGINE_SCRIPT: &str = "./engine_loader.js";
@@ -30,7 +30,7 @@ pub struct EngineClient {
     /// one of its own handlers.
     retired: Vec<(MessageHandler, ErrorHandler)>,
     on_action: Callback<Action>,
-    pub backend: BackendChoice,
+    pub backend: BackendPreference,
     /// The model last asked for, to reload it after a restart.
     source: Option<WeightsSource>,
     /// Photos sent and not yet answered, oldest first (the engine answers in order).
@@ -56,7 +56,7 @@ pub fn now() -> f64 {
 }
 
 impl EngineClient {
-    pub fn new(on_action: Callback<Action>, backend: BackendChoice) -> Rc<RefCell<Self>> {
+    pub fn new(on_action: Callback<Action>, backend: BackendPreference) -> Rc<RefCell<Self>> {
         let client = Rc::new(RefCell::new(Self {
             me: Weak::new(),
             worker: None,
@@ -78,7 +78,8 @@ impl EngineClient {
         client
     }
 
-    pub fn next_photo_id(&mut self) -> u32 {
+    /// Ids of gradient requests (photo ids come from the page state).
+    fn next_request_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
         id
@@ -191,7 +192,7 @@ impl EngineClient {
         class: Option<usize>,
         network: GradientNetwork,
     ) {
-        let id = self.next_photo_id();
+        let id = self.next_request_id();
         self.gradients_pending = Some((photo.clone(), class, network.clone()));
         self.on_action.emit(Action::GradientsRequested {
             id,

@@ -4,14 +4,7 @@
 
 use yew::prelude::*;
 
-/// Weights from another origin, waiting for the person's go-ahead.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingWeights {
-    /// As given in the address bar.
-    pub url: String,
-    /// Who would be downloaded from (`host:port`, or the scheme for `data:` and the like).
-    pub host: String,
-}
+pub use crate::state::PendingWeights;
 
 /// `Some` when `url`, resolved against the page, is on another origin than the page.
 pub fn foreign_weights(url: &str) -> Option<PendingWeights> {

@@ -5,7 +5,8 @@ use std::path::{Component, Path};
 
 use resnet_lab_core::Error;
 use resnet_lab_core::gradflow;
-use resnet_lab_core::preprocess::decode::{MAX_PIXELS, decode_image};
+use resnet_lab_core::preprocess::MAX_IMAGE_PIXELS;
+use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::preprocess::{
     CROP_SIZE, InputConvention, PixelBuffer, preprocess, resize_and_crop,
 };
@@ -90,7 +91,7 @@ pub struct Input {
     pub width: usize,
 }
 
-/// An image file (decoded and preprocessed for `convention`) or a preprocessed `.npy`.
+/// One network input: a `.npy` as is, or an image through torchvision's centre crop.
 pub fn load_input(path: &Path, convention: InputConvention) -> Result<Input, Error> {
     let bytes = read(path)?;
     if bytes.starts_with(b"\x93NUMPY") {
@@ -129,7 +130,7 @@ pub fn analysis_input(path: Option<&Path>, info: &ModelInfo, seed: u64) -> Resul
 }
 
 /// A float32 `.npy` of shape `[3, H, W]` or `[1, 3, H, W]`, fed to the model as is.
-fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
+pub fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
     let bad = |why: String| Error::Input(format!("unusable .npy: {why}"));
     let npy = npyz::NpyFile::new(bytes).map_err(|e| bad(e.to_string()))?;
     let shape: Vec<u64> = npy.shape().to_vec();
@@ -142,10 +143,10 @@ fn load_npy(bytes: &[u8]) -> Result<Input, Error> {
         }
     };
     // The same pixel limit as for images: the model would otherwise be run on any size.
-    if (h as u64).saturating_mul(w as u64) > MAX_PIXELS {
+    if (h as u64).saturating_mul(w as u64) > MAX_IMAGE_PIXELS {
         return Err(bad(format!(
             "shape {shape:?} is over {} megapixels",
-            MAX_PIXELS / 1_000_000
+            MAX_IMAGE_PIXELS / 1_000_000
         )));
     }
     // The header's shape must agree with the data actually present (before allocating it).

@@ -1,11 +1,15 @@
 //! `resnet-lab`: the ResNet Lab library from the command line.
 //!
 //! Classifies images, inspects and converts weight files, prints the gradient-flow numbers
-//! and benchmarks inference. Tests and benchmarks reach the model through it.
+//! and the lesion study, and benchmarks inference. Tests and benchmarks reach the model through it.
 
 mod backend;
 mod bench;
+mod classify;
+mod finetune;
+mod image_folder;
 mod inputs;
+mod lesion;
 mod shatter;
 mod train;
 
@@ -14,7 +18,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use resnet_lab_core::gradflow::{self, GradFlowReport};
-use resnet_lab_core::predict::Classifier;
 use resnet_lab_core::weights::bundle::write_bundle;
 use resnet_lab_core::weights::safetensors::StoredDtype;
 use resnet_lab_core::{Error, LoadedWeights};
@@ -36,7 +39,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Classify images (or preprocessed .npy tensors) and print the top classes.
-    Classify(ClassifyArgs),
+    Classify(classify::ClassifyArgs),
+    /// Train a head for your own classes on a frozen ResNet (one sub-folder of photos per class).
+    Finetune(finetune::FinetuneArgs),
     /// Describe a weights file: format, architecture, layout, parameters, input convention.
     Inspect {
         /// .pth, .safetensors, TF.js model.json or a converted bundle.
@@ -53,38 +58,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Store float16 weights (half the download).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "int8")]
         half: bool,
+        /// Fold BatchNorm and store int8 weights with per-channel scales (a quarter of the
+        /// download; dequantised to float32 at load).
+        #[arg(long)]
+        int8: bool,
     },
     /// Per-block gradient norms: residual vs plain network, shortcut vs branch.
     Gradflow(GradflowArgs),
     /// Time batch-1 224×224 inference.
     Bench(bench::BenchArgs),
+    /// Delete residual blocks (one at a time, or k at random) and count kept top-1 classes.
+    Lesion(lesion::LesionArgs),
     /// Shattered gradients at initialisation: dz/dt along a line of inputs, its autocorrelation.
     Shatter(shatter::ShatterArgs),
     /// Train a CIFAR ResNet or plain network (SGD, BatchNorm in training mode).
     Train(train::TrainArgs),
-}
-
-#[derive(Args)]
-struct ClassifyArgs {
-    /// Weights: .pth, .safetensors, TF.js model.json or a converted bundle.
-    #[arg(long)]
-    weights: PathBuf,
-    /// How many classes to list per input.
-    #[arg(long, default_value_t = 5)]
-    top: usize,
-    /// Print one JSON document.
-    #[arg(long)]
-    json: bool,
-    /// Include all logits in the JSON output.
-    #[arg(long)]
-    logits: bool,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
-    backend: BackendChoice,
-    /// Image files (JPEG, PNG, WebP, GIF, BMP) or preprocessed float32 .npy tensors [3,H,W] / [1,3,H,W].
-    #[arg(required = true)]
-    inputs: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -113,11 +103,18 @@ struct GradflowArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Classify(args) => classify(args),
+        Command::Classify(args) => classify::run(args),
+        Command::Finetune(args) => finetune::run(args),
         Command::Inspect { file, json } => inspect(&file, json),
-        Command::Convert { input, out, half } => convert(&input, &out, half),
+        Command::Convert {
+            input,
+            out,
+            half,
+            int8,
+        } => convert(&input, &out, half, int8),
         Command::Gradflow(args) => gradflow_cmd(args),
         Command::Bench(args) => bench::run(args),
+        Command::Lesion(args) => lesion::run(args),
         Command::Shatter(args) => shatter::run(args),
         Command::Train(args) => train::run(args),
     };
@@ -130,58 +127,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn classify(args: ClassifyArgs) -> Result<ExitCode, Error> {
-    let weights = inputs::load_weights_file(&args.weights)?;
-    let (device, backend) = args.backend.open()?;
-    let info = weights.info.clone();
-    let classifier = Classifier::new(weights, &device)?;
-
-    let mut results = Vec::new();
-    let mut failed = false;
-    for path in &args.inputs {
-        let shown = path.display().to_string();
-        let outcome = inputs::load_input(path, info.input).and_then(|input| {
-            let batch = classifier.input_batch(&[input.values], input.height, input.width)?;
-            let logits = pollster::block_on(classifier.logits(batch))?;
-            Ok(logits.into_iter().next().unwrap_or_default())
-        });
-        match outcome {
-            Ok(logits) => {
-                let top = classifier.top_k(&logits, args.top);
-                if !args.json {
-                    println!("{shown}");
-                    for p in &top {
-                        let label = escape_controls(&p.label);
-                        println!("  {:>6.2}%  {:>4}  {label}", p.prob * 100.0, p.index);
-                    }
-                }
-                let mut entry = json!({ "image": shown, "top": top });
-                if args.logits {
-                    entry["logits"] = json!(logits);
-                }
-                results.push(entry);
-            }
-            Err(e) => {
-                failed = true;
-                if !args.json {
-                    eprintln!("{shown}: error: {e}");
-                }
-                results.push(json!({ "image": shown, "error": e.to_string() }));
-            }
-        }
-    }
-    if args.json {
-        let doc = json!({ "model": model_json(&info), "backend": backend, "results": results });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn model_json(info: &resnet_lab_core::ModelInfo) -> serde_json::Value {
+pub(crate) fn model_json(info: &resnet_lab_core::ModelInfo) -> serde_json::Value {
     json!({
         "name": info.name(),
         "format": info.format,
@@ -249,7 +195,7 @@ fn inspect(path: &Path, as_json: bool) -> Result<ExitCode, Error> {
 
 /// Text from a file, safe for a terminal: control characters (escape sequences, carriage
 /// returns) are shown escaped instead of being interpreted.
-fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
@@ -261,7 +207,7 @@ fn escape_controls(text: &str) -> String {
         .collect()
 }
 
-fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
+fn convert(input: &Path, out: &Path, half: bool, int8: bool) -> Result<ExitCode, Error> {
     let mut weights = inputs::load_weights_file(input)?;
     weights.tensors.check_finite()?;
     if weights.info.source.is_empty() {
@@ -273,10 +219,10 @@ fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
             .unwrap_or_default();
         weights.info.source = format!("{} ({name})", weights.info.source);
     }
-    let dtype = if half {
-        StoredDtype::F16
-    } else {
-        StoredDtype::F32
+    let dtype = match (half, int8) {
+        (_, true) => StoredDtype::Int8,
+        (true, false) => StoredDtype::F16,
+        (false, false) => StoredDtype::F32,
     };
     let bytes = write_bundle(&weights, dtype)?;
     std::fs::write(out, &bytes)
@@ -286,7 +232,7 @@ fn convert(input: &Path, out: &Path, half: bool) -> Result<ExitCode, Error> {
         out.display(),
         weights.info.name(),
         bytes.len() as f64 / 1e6,
-        if half { "float16" } else { "float32" }
+        dtype.name()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,15 @@ pub enum Error {
     #[error("{0}")]
     Input(String),
 
+    /// A transfer-learning head that cannot be used: a broken file, or one trained on
+    /// another backbone.
+    #[error("{0}")]
+    Head(String),
+
+    /// A set of photos that cannot train a head (too few classes or photos).
+    #[error("{0}")]
+    Dataset(String),
+
     /// The compute backend failed (device lost, out of memory, read-back failure).
     #[error("compute backend error: {0}")]
     Backend(String),

@@ -21,7 +21,6 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
@@ -32,52 +31,9 @@ use crate::predict::{read_f32, top_k};
 use crate::preprocess::{InputConvention, normalize_crop, shrink_crop};
 use crate::weights::{LoadedWeights, ModelInfo, WeightFormat};
 
-/// The gradient numbers of one residual block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlockGradient {
-    /// torchvision's name: `layer1.0`, ...
-    pub block: String,
-    /// ‖∂z_c/∂x_b‖₂ over the block's whole input tensor.
-    pub grad_norm: f64,
-    /// ‖S_bᵀ g_u‖₂: the part that flows through the shortcut.
-    pub shortcut_norm: f64,
-    /// ‖J_F_bᵀ g_u‖₂: the part that flows through the residual branch.
-    pub residual_norm: f64,
-    /// ‖∂z_c/∂x_b‖₂ in the same network with every shortcut removed.
-    pub plain_grad_norm: f64,
-    pub stage: usize,
-    pub stride: usize,
-    pub in_channels: usize,
-    pub out_channels: usize,
-    /// Whether the shortcut is a 1×1 projection (the block changes shape).
-    pub projection: bool,
-}
-
-/// Saliency maps for the analysed class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Saliency {
-    /// Grad-CAM over the last stage's output, `[height, width]` row-major, scaled to [0, 1].
-    pub grad_cam: Vec<f32>,
-    pub grad_cam_size: [usize; 2],
-    /// max over channels of |∂z_c/∂input|, `[height, width]`, scaled to [0, 1].
-    pub input_gradient: Vec<f32>,
-    pub input_size: [usize; 2],
-}
-
-/// Everything the gradient panel and `resnet-lab gradflow` show.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GradFlowReport {
-    pub model: String,
-    pub class: usize,
-    pub label: String,
-    /// z_c, the logit (before softmax).
-    pub logit: f64,
-    /// ‖∂z_c/∂input‖₂ for the residual and the plain network.
-    pub input_grad_norm: f64,
-    pub plain_input_grad_norm: f64,
-    pub blocks: Vec<BlockGradient>,
-    pub saliency: Saliency,
-}
+// The report is plain data shared with the page (which does not link Burn): defined once in
+// the protocol crate.
+pub use resnet_lab_protocol::report::{BlockGradient, GradFlowReport, Saliency};
 
 /// A network prepared for gradient analysis: built once on an autodiff version of a device,
 /// then asked about any number of images and classes.

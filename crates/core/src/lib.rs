@@ -14,7 +14,8 @@
 //! preprocess/  pixels → [3, 224, 224] tensor
 //! predict      logits → top-k with labels
 //! gradflow     per-block gradient norms, skip vs branch, plain network, saliency
-//! lab/         the residual lab: shattered gradients, training CIFAR networks
+//! lab/         the residual lab: lesion study, shattered gradients, training CIFAR networks
+//! transfer/    new classes on a frozen backbone: features, a trained linear head, its file
 //! ```
 
 pub mod error;
@@ -24,6 +25,7 @@ pub mod labels;
 pub mod model;
 pub mod predict;
 pub mod preprocess;
+pub mod transfer;
 pub mod weights;
 
 pub use error::{Error, Result};

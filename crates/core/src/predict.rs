@@ -4,7 +4,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::labels::LabelSet;
 use crate::model::ResNet;
+use crate::preprocess::views::View;
 use crate::weights::{LoadedWeights, ModelInfo};
 
 /// A ResNet on a device, with what it needs to know about its inputs and outputs.
@@ -61,40 +63,95 @@ impl Classifier {
     /// Logits for a batch, read back to the host (asynchronously: browsers forbid blocking
     /// reads from the GPU).
     pub async fn logits(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
-        let [n, _, h, w] = batch.dims();
-        if h < 32 || w < 32 {
-            return Err(Error::Input(format!(
-                "a {h}×{w} input is too small for a ResNet (at least 32×32)"
-            )));
+        check_input_size(&batch)?;
+        read_rows(self.model.forward(batch)).await
+    }
+
+    /// The globally average-pooled features of a batch (`[N, 512]` for ResNet-18, `[N, 2048]`
+    /// for ResNet-50): what a transfer-learning head sees.
+    pub async fn features(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
+        check_input_size(&batch)?;
+        read_rows(self.model.pooled_features(batch)).await
+    }
+
+    /// Logits (or with `features`, pooled features) of each view, one row per view; views of
+    /// one size go through the network as one batch (ten crops: a batch of ten).
+    pub async fn view_outputs(&self, views: &[View], features: bool) -> Result<Vec<Vec<f32>>> {
+        let mut rows = Vec::with_capacity(views.len());
+        for group in views.chunk_by(|a, b| (a.height, a.width) == (b.height, b.width)) {
+            let values: Vec<Vec<f32>> = group.iter().map(|v| v.values.clone()).collect();
+            let batch = self.input_batch(&values, group[0].height, group[0].width)?;
+            rows.extend(if features {
+                self.features(batch).await?
+            } else {
+                self.logits(batch).await?
+            });
         }
-        let logits = self.model.forward(batch);
-        let classes = logits.dims()[1];
-        let values = read_f32(logits).await?;
-        // Weights that overflow (or a NaN input) give NaN logits, which softmax would turn into
-        // "probabilities" of null: an error instead.
-        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-            return Err(Error::Input(format!(
-                "the network's output holds {bad} (NaN or infinity): the weights or the input make it overflow"
-            )));
-        }
-        Ok(values
-            .chunks(classes)
-            .take(n)
-            .map(<[f32]>::to_vec)
-            .collect())
+        Ok(rows)
     }
 
     /// The `k` most likely classes for one row of logits.
     pub fn top_k(&self, logits: &[f32], k: usize) -> Vec<Prediction> {
-        top_k(&softmax(logits), k)
-            .into_iter()
-            .map(|(index, prob)| Prediction {
-                index,
-                label: self.info.labels.name(index),
-                prob,
-            })
-            .collect()
+        rank(&softmax(logits), k, |i| self.info.labels.name(i))
     }
+}
+
+fn check_input_size(batch: &Tensor<4>) -> Result<()> {
+    let [_, _, h, w] = batch.dims();
+    if h < 32 || w < 32 {
+        return Err(Error::Input(format!(
+            "a {h}×{w} input is too small for a ResNet (at least 32×32)"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `[N, K]` back as N rows, refusing non-finite values: weights that overflow (or a NaN
+/// input) give NaN, which softmax would turn into "probabilities" of null.
+async fn read_rows(output: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    let [n, k] = output.dims();
+    let values = read_f32(output).await?;
+    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        return Err(Error::Input(format!(
+            "the network's output holds {bad} (NaN or infinity): the weights or the input make it overflow"
+        )));
+    }
+    Ok(values
+        .chunks(k.max(1))
+        .take(n)
+        .map(<[f32]>::to_vec)
+        .collect())
+}
+
+/// The mean of each row's softmax: ten-crop testing averages probabilities, not logits.
+pub fn mean_softmax(rows: &[Vec<f32>]) -> Vec<f32> {
+    let width = rows.first().map_or(0, Vec::len);
+    let mut mean = vec![0.0f64; width];
+    for row in rows {
+        for (m, p) in mean.iter_mut().zip(softmax(row)) {
+            *m += p as f64;
+        }
+    }
+    mean.iter()
+        .map(|m| (m / rows.len() as f64) as f32)
+        .collect()
+}
+
+/// The `k` most probable classes of a probability vector, named by `label`.
+pub fn rank(probs: &[f32], k: usize, label: impl Fn(usize) -> String) -> Vec<Prediction> {
+    top_k(probs, k)
+        .into_iter()
+        .map(|(index, prob)| Prediction {
+            index,
+            label: label(index),
+            prob,
+        })
+        .collect()
+}
+
+/// The `k` most likely classes for one row of logits, named from `labels`.
+pub fn top_predictions(logits: &[f32], labels: &LabelSet, k: usize) -> Vec<Prediction> {
+    rank(&softmax(logits), k, |i| labels.name(i))
 }
 
 /// Reads a tensor back to the host as `f32`s.
@@ -139,6 +196,17 @@ mod tests {
         // Large logits do not overflow.
         let p = softmax(&[1000.0, 1000.0]);
         assert_eq!(p, vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn ten_crop_averages_probabilities_not_logits() {
+        // softmax([0, ln 3]) = [1/4, 3/4]; softmax([0, 0]) = [1/2, 1/2]; mean [3/8, 5/8]
+        // (the softmax of the mean logits would give [1/(1+√3), √3/(1+√3)] = [0.366, 0.634]).
+        let p = mean_softmax(&[vec![0.0, 3f32.ln()], vec![0.0, 0.0]]);
+        assert!(
+            (p[0] - 0.375).abs() < 1e-6 && (p[1] - 0.625).abs() < 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -6,32 +6,25 @@ use resnet_lab_core::gradflow::GradFlowReport;
 use resnet_lab_core::model::config::BlockKind;
 use resnet_lab_protocol::{BackendKind, GradientNetwork, GradientReport};
 
-use crate::error::Result;
-
-/// The core's report plus what the page shows beside it. The protocol mirrors the core's
-/// field names (the page does not link the model code), so serde carries the numbers over
-/// and a renamed field fails loudly in the tests below.
+/// The core's report (the protocol's own type) plus what the page shows beside it.
 pub fn gradient_report(
-    report: &GradFlowReport,
+    report: GradFlowReport,
     network: GradientNetwork,
     config: &ResNetConfig,
     analysis_ms: f64,
     backend: BackendKind,
-) -> Result<GradientReport> {
-    let mut value = serde_json::to_value(report)?;
-    let extra = serde_json::json!({
-        "network": network,
-        "block_kind": match config.block {
+) -> GradientReport {
+    GradientReport {
+        analysis: report,
+        network,
+        block_kind: match config.block {
             BlockKind::Basic => "basic",
             BlockKind::Bottleneck => "bottleneck",
-        },
-        "analysis_ms": analysis_ms,
-        "backend": backend,
-    });
-    if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
-        object.extend(extra);
+        }
+        .into(),
+        analysis_ms,
+        backend,
     }
-    Ok(serde_json::from_value(value)?)
 }
 
 #[cfg(test)]
@@ -72,15 +65,14 @@ mod tests {
     fn every_number_reaches_the_page() {
         let config = ResNetConfig::standard(18).unwrap();
         let report = gradient_report(
-            &core_report(),
+            core_report(),
             GradientNetwork::Loaded,
             &config,
             42.0,
             BackendKind::Cpu,
-        )
-        .unwrap();
+        );
         let core = core_report();
-        let block = &report.blocks[0];
+        let block = &report.analysis.blocks[0];
         assert_eq!(
             (block.block.as_str(), block.grad_norm, block.shortcut_norm),
             ("layer1.0", 1.5, 1.25)
@@ -90,10 +82,11 @@ mod tests {
             (block.stage, block.in_channels, block.projection),
             (1, 64, false)
         );
-        assert_eq!((report.class, report.logit), (281, 12.5));
-        assert_eq!(report.plain_input_grad_norm, 1e-9);
-        assert_eq!(report.saliency.grad_cam, core.saliency.grad_cam);
-        assert_eq!(report.saliency.input_size, [3, 3]);
+        let analysis = &report.analysis;
+        assert_eq!((analysis.class, analysis.logit), (281, 12.5));
+        assert_eq!(analysis.plain_input_grad_norm, 1e-9);
+        assert_eq!(analysis.saliency.grad_cam, core.saliency.grad_cam);
+        assert_eq!(analysis.saliency.input_size, [3, 3]);
         assert_eq!(report.block_kind, "basic");
         assert_eq!(report.analysis_ms, 42.0);
     }

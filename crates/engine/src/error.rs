@@ -103,9 +103,6 @@ pub enum EngineError {
 
     #[error("the network produced non-finite outputs (NaN or infinity)")]
     NonFiniteOutput,
-
-    #[error("gradient report: {0}")]
-    Report(#[from] serde_json::Error),
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

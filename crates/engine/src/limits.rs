@@ -8,8 +8,9 @@ use crate::error::{EngineError, Result};
 /// All the files of one model together. A float32 ResNet-152 is about 240 MB; four times
 /// that leaves room for other layouts while keeping a hostile server from filling memory.
 pub const MAX_WEIGHT_BYTES: u64 = 1 << 30;
-/// Photos larger than this are refused before the browser decodes them (400 MB of RGBA).
-pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
+/// Photos larger than this are refused before the browser decodes them: the same cap as the
+/// command line's.
+pub use resnet_lab_core::preprocess::MAX_IMAGE_PIXELS;
 /// A declared `Content-Length` is only a hint: never reserve more than this up front.
 const MAX_RESERVE: u64 = 64 << 20;
 

@@ -62,7 +62,7 @@ impl<P> RequestQueue<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use resnet_lab_protocol::{BackendChoice, GradientNetwork, WeightsSource};
+    use resnet_lab_protocol::{BackendPreference, GradientNetwork, WeightsSource};
 
     fn photo(id: u32) -> Request {
         Request::Classify {
@@ -77,13 +77,13 @@ mod tests {
             photo: Some(1),
             class: None,
             network: GradientNetwork::Loaded,
-            backend: BackendChoice::Auto,
+            backend: BackendPreference::Auto,
         }
     }
 
     fn load() -> Request {
         Request::Load {
-            backend: BackendChoice::Cpu,
+            backend: BackendPreference::Cpu,
             source: WeightsSource {
                 label: "m".into(),
                 url: "m.safetensors".into(),

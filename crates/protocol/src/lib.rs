@@ -5,10 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod report;
+pub use report::{BlockGradient, GradFlowReport, Saliency};
+
 /// Which compute backend a person asked for (`?backend=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum BackendChoice {
+pub enum BackendPreference {
     /// WebGPU on a real GPU, the CPU when the only adapter is a software one or none.
     #[default]
     Auto,
@@ -16,13 +19,13 @@ pub enum BackendChoice {
     Webgpu,
 }
 
-impl BackendChoice {
+impl BackendPreference {
     /// Reads the `?backend=` value; anything unknown means automatic.
     pub fn parse(value: Option<&str>) -> Self {
         match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            Some("cpu" | "wasm" | "flex") => BackendChoice::Cpu,
-            Some("webgpu" | "gpu" | "wgpu") => BackendChoice::Webgpu,
-            _ => BackendChoice::Auto,
+            Some("cpu" | "wasm" | "flex") => BackendPreference::Cpu,
+            Some("webgpu" | "gpu" | "wgpu") => BackendPreference::Webgpu,
+            _ => BackendPreference::Auto,
         }
     }
 }
@@ -68,7 +71,7 @@ pub struct WeightsSource {
 pub enum Request {
     /// Pick the backend (once per worker) and load a model on it, with a warm-up pass.
     Load {
-        backend: BackendChoice,
+        backend: BackendPreference,
         source: WeightsSource,
     },
     /// Classify the photo sent beside this message (a `File` / `Blob`).
@@ -82,7 +85,7 @@ pub enum Request {
         class: Option<usize>,
         network: GradientNetwork,
         /// Used when no model was loaded yet (an initialised network first).
-        backend: BackendChoice,
+        backend: BackendPreference,
     },
     /// Forget every cached weights file.
     ClearCache,
@@ -105,48 +108,13 @@ impl GradientNetwork {
     pub const DEFAULT_INIT_ARCH: &'static str = "cifar56";
 }
 
-/// The gradient numbers of one residual block (the same fields as `resnet-lab gradflow`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlockGradient {
-    /// torchvision's name: `layer1.0`, ...
-    pub block: String,
-    /// ‖∂z_c/∂x_b‖₂ at the block's input.
-    pub grad_norm: f64,
-    /// The part that flows through the shortcut.
-    pub shortcut_norm: f64,
-    /// The part that flows through the residual branch.
-    pub residual_norm: f64,
-    /// ‖∂z_c/∂x_b‖₂ in the same network with every shortcut removed.
-    pub plain_grad_norm: f64,
-    /// 0-based stage (`layer1` is stage 0).
-    pub stage: usize,
-    pub stride: usize,
-    pub in_channels: usize,
-    pub out_channels: usize,
-    /// A 1×1 projection shortcut (the block changes shape).
-    pub projection: bool,
-}
-
-/// Saliency maps, each `[height, width]` row-major and scaled to [0, 1].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Saliency {
-    pub grad_cam: Vec<f32>,
-    pub grad_cam_size: [usize; 2],
-    pub input_gradient: Vec<f32>,
-    pub input_size: [usize; 2],
-}
-
 /// Everything the gradient panel shows for one photo, network and class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradientReport {
-    pub model: String,
-    pub class: usize,
-    pub label: String,
-    pub logit: f64,
-    pub input_grad_norm: f64,
-    pub plain_input_grad_norm: f64,
-    pub blocks: Vec<BlockGradient>,
-    pub saliency: Saliency,
+    /// The core library's numbers; flattened, so the JSON (and the panel's download) reads as
+    /// one object, as `resnet-lab gradflow --json` writes it, plus the fields below.
+    #[serde(flatten)]
+    pub analysis: GradFlowReport,
     /// What was analysed, for people: "ResNet-50 (Keras, ImageNet)", "He init, seed 0".
     pub network: GradientNetwork,
     /// Block type of the architecture: `basic` or `bottleneck`.
@@ -190,6 +158,8 @@ pub struct ModelSummary {
     pub dtype: String,
     pub source: String,
     pub input: String,
+    /// Learnable parameters of the architecture as published (torchvision's count, what
+    /// `resnet-lab inspect` prints), not of the BatchNorm-folded network the engine runs.
     pub parameters: usize,
     pub bytes: u64,
     pub from_cache: bool,
@@ -269,6 +239,19 @@ pub fn format_bytes(bytes: u64) -> String {
     }
 }
 
+/// Counts with thousands separators: `25,557,032`.
+pub fn format_count(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Human-readable durations: `850 ms`, `1.24 s`.
 pub fn format_ms(ms: f64) -> String {
     if ms < 1000.0 {
@@ -285,7 +268,7 @@ mod tests {
     #[test]
     fn messages_round_trip_as_json() {
         let req = Request::Load {
-            backend: BackendChoice::Cpu,
+            backend: BackendPreference::Cpu,
             source: WeightsSource {
                 label: "resnet50".into(),
                 url: "weights/x.safetensors".into(),
@@ -307,17 +290,67 @@ mod tests {
     }
 
     #[test]
-    fn backend_choice_parses_loosely() {
-        assert_eq!(BackendChoice::parse(Some("CPU")), BackendChoice::Cpu);
-        assert_eq!(BackendChoice::parse(Some("webgpu")), BackendChoice::Webgpu);
-        assert_eq!(BackendChoice::parse(Some("nonsense")), BackendChoice::Auto);
-        assert_eq!(BackendChoice::parse(None), BackendChoice::Auto);
+    fn a_gradient_report_travels_as_one_flat_object() {
+        let report = GradientReport {
+            analysis: GradFlowReport {
+                model: "resnet18".into(),
+                class: 281,
+                label: "tabby".into(),
+                logit: 12.5,
+                input_grad_norm: 0.25,
+                plain_input_grad_norm: 1e-9,
+                blocks: vec![],
+                saliency: Saliency {
+                    grad_cam: vec![1.0],
+                    grad_cam_size: [1, 1],
+                    input_gradient: vec![0.5],
+                    input_size: [1, 1],
+                },
+            },
+            network: GradientNetwork::HeInit {
+                arch: "cifar56".into(),
+                seed: 3,
+            },
+            block_kind: "basic".into(),
+            analysis_ms: 42.0,
+            backend: BackendKind::Cpu,
+        };
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        // The core's fields sit beside the page's, as `resnet-lab gradflow --json` writes them.
+        assert_eq!(json["class"], 281);
+        assert_eq!(json["logit"], 12.5);
+        assert_eq!(json["block_kind"], "basic");
+        assert_eq!(json["network"]["seed"], 3);
+        assert_eq!(
+            serde_json::from_value::<GradientReport>(json).unwrap(),
+            report
+        );
+    }
+
+    #[test]
+    fn backend_preference_parses_loosely() {
+        assert_eq!(
+            BackendPreference::parse(Some("CPU")),
+            BackendPreference::Cpu
+        );
+        assert_eq!(
+            BackendPreference::parse(Some("webgpu")),
+            BackendPreference::Webgpu
+        );
+        assert_eq!(
+            BackendPreference::parse(Some("nonsense")),
+            BackendPreference::Auto
+        );
+        assert_eq!(BackendPreference::parse(None), BackendPreference::Auto);
     }
 
     #[test]
     fn formats_are_readable() {
         assert_eq!(format_bytes(512), "512 B");
         assert_eq!(format_bytes(51_300_000), "51.3 MB");
+        assert_eq!(format_count(25_557_032), "25,557,032");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1000), "1,000");
         assert_eq!(format_ms(850.2), "850 ms");
         assert_eq!(format_ms(1240.0), "1.24 s");
     }

@@ -4,7 +4,7 @@
 
 use yew::prelude::*;
 
-use crate::chart::{format_norm, stage_name, stage_spans};
+use crate::chart_geometry::{format_norm, stage_name, stage_spans};
 use resnet_lab_protocol::BlockGradient;
 
 #[derive(Properties, PartialEq)]

@@ -1,8 +1,8 @@
 //! The residual-gradient panel: why skip connections work, on the network the visitor just
 //! ran, for their photo and a class they pick.
 
-mod chart;
 mod diagram;
+mod gradient_chart;
 mod saliency;
 
 use std::rc::Rc;
@@ -11,11 +11,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::chart::format_norm;
-use crate::ui::state::{GradientState, Photo};
+use crate::chart_geometry::format_norm;
+use crate::state::{GradientState, Photo};
 use crate::url_state::INIT_ARCHITECTURES;
-use chart::GradientChart;
 use diagram::BlockDiagram;
+use gradient_chart::GradientChart;
 use resnet_lab_protocol::{GradientNetwork, GradientReport, format_ms};
 use saliency::SaliencyView;
 
@@ -39,7 +39,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
     let report = g.report.clone();
     let blocks = report
         .as_ref()
-        .map(|r| r.blocks.clone())
+        .map(|r| r.analysis.blocks.clone())
         .unwrap_or_default();
 
     let body = match (&report, &g.error) {
@@ -56,10 +56,10 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
                                       hovered={*hovered} on_hover={on_hover} />
                     </div>
                     <aside class="grad-side">
-                        <SaliencyView saliency={report.saliency.clone()}
-                                      photo_url={props.photo.as_ref().map(|p| p.url.0.to_string())}
+                        <SaliencyView saliency={report.analysis.saliency.clone()}
+                                      photo_url={props.photo.as_ref().map(|p| p.url.clone())}
                                       noise={g.shown_photo.is_none()}
-                                      label={report.label.clone()} />
+                                      label={report.analysis.label.clone()} />
                         <Explanation />
                     </aside>
                 </div>
@@ -78,7 +78,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
 
     html! {
         <section class="panel gradient-panel" data-testid="gradient-panel" data-state={g.status()}
-                 data-class={report.as_ref().map(|r| r.class.to_string())}
+                 data-class={report.as_ref().map(|r| r.analysis.class.to_string())}
                  data-photo={props.photo.as_ref().map(|p| p.name.clone())}
                  data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed } => format!("{arch}@{seed}") }}
                  aria-busy={(g.pending.is_some()).to_string()}>
@@ -177,7 +177,7 @@ fn controls(props: &ControlsProps) -> Html {
             let current = g
                 .report
                 .as_ref()
-                .map(|r| r.class)
+                .map(|r| r.analysis.class)
                 .or(g.class)
                 .or(photo.top.first().map(|p| p.index));
             html! {
@@ -236,13 +236,14 @@ struct HeadlineProps {
 #[function_component(Headline)]
 fn headline(props: &HeadlineProps) -> Html {
     let r = &props.report;
+    let a = &r.analysis;
     let network = match &r.network {
-        GradientNetwork::Loaded => r.model.clone(),
+        GradientNetwork::Loaded => r.analysis.model.clone(),
         GradientNetwork::HeInit { arch, seed } => {
             format!("{} (He init, seed {seed})", arch_title(arch))
         }
     };
-    let contrast = r.blocks.first().map(|first| {
+    let contrast = r.analysis.blocks.first().map(|first| {
         let ratio = first.grad_norm / first.plain_grad_norm;
         let times = if ratio.is_finite() && ratio > 0.0 {
             let decades = ratio.log10();
@@ -281,7 +282,7 @@ fn headline(props: &HeadlineProps) -> Html {
         <div class="headline">
             <p class="small">
                 <strong>{ network }</strong>
-                { format!(" · class {} “{}” · logit z = {:.3} · {} blocks · {cost}", r.class, r.label, r.logit, r.blocks.len()) }
+                { format!(" · class {} “{}” · logit z = {:.3} · {} blocks · {cost}", a.class, a.label, a.logit, a.blocks.len()) }
             </p>
             { for contrast }
         </div>
@@ -320,7 +321,7 @@ fn download_json(report: &GradientReport) {
     anchor.set_href(&url);
     anchor.set_download(&format!(
         "gradients-{}-class{}.json",
-        report.model, report.class
+        report.analysis.model, report.analysis.class
     ));
     anchor.click();
     // Revoke the URL once the download has surely started.

@@ -5,7 +5,7 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{HtmlCanvasElement, HtmlInputElement, ImageData};
 use yew::prelude::*;
 
-use crate::chart::heat_rgba;
+use crate::chart_geometry::heat_rgba;
 use resnet_lab_protocol::Saliency;
 
 #[derive(Properties, PartialEq)]

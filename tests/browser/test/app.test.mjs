@@ -56,6 +56,14 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.match(await notice.innerText(), /CPU/);
     const status = await waitForModel(page);
     assert.equal(await status.getAttribute('data-model'), model.name);
+    // The published trainable-parameter count, as `resnet-lab inspect` prints it (not the
+    // BatchNorm-folded network's): Keras' model.summary() for its ResNet50 (25,636,712 total
+    // less 53,120 BatchNorm statistics), torchvision's sum of numel over parameters().
+    const published = { 'resnet50-keras-f16.safetensors': '25,583,592', 'resnet50-torchvision-f16.safetensors': '25,557,032' };
+    const count = published[model.file];
+    assert.ok(count, `no published count for ${model.file}`);
+    assert.equal(await status.getAttribute('data-parameters'), count.replaceAll(',', ''));
+    assert.match(await status.innerText(), new RegExp(`${count} parameters`));
     log(`cold start (empty cache) to model ready: ${Date.now() - t0} ms — ${await status.innerText()}`);
     assert.equal(weightRequests(), 1, 'the weights were downloaded once');
   });
@@ -251,6 +259,38 @@ describe('?weights= on another site', () => {
     await status.and(page.locator('[data-state=error]')).waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('[data-testid=weights-confirmation]').count(), 0);
     assert.match(await page.locator('[data-testid=error]').first().innerText(), /404/);
+    await page.close();
+  });
+});
+
+describe('offline after one visit (service worker)', () => {
+  let browser, context, site;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+    context = await browser.newContext();
+    // A site of its own, so that it can go away.
+    site = await serve(DIST);
+  });
+  after(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  test('with the server gone, a reload still loads the model and classifies', async () => {
+    const page = await openPage(context, `${site.url}?backend=cpu`);
+    await waitForModel(page);
+    // The service worker has installed (its shell copy made) and controls the page.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+    const shell = await page.evaluate(async () => (await (await caches.open('resnet-lab-shell-v1')).keys()).map((r) => new URL(r.url).pathname));
+    for (const file of ['/', '/engine_bg.wasm', '/engine.js', '/engine_loader.js']) {
+      assert.ok(shell.includes(file), `${file} kept for offline use: ${shell}`);
+    }
+    await site.close();
+    site = null;
+    await page.reload();
+    await waitForModel(page);
+    assertPhotos(await classify(page, [photo('coffee.png')]));
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(p)), []);
     await page.close();
   });
 });

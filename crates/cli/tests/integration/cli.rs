@@ -110,6 +110,49 @@ fn gradflow_json_matches_pytorch() {
     assert_gradflow_matches(&doc, "tiny_resnet50_gradflow.json", 1e-3);
 }
 
+/// `convert --int8`: a bundle that says it is int8 and computes what PyTorch computes with
+/// the same int8 weights (`make_int8_reference.py`), not what the float32 weights give.
+#[test]
+fn convert_int8_writes_an_int8_bundle() {
+    let dir = std::env::temp_dir().join(format!("resnet-lab-int8-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join("tiny-int8.safetensors");
+    let out_path = out_path.to_str().unwrap();
+    let out = run(&[
+        "convert",
+        &fixture("tiny_resnet50.pth"),
+        "--out",
+        out_path,
+        "--int8",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = success_json(&run(&["inspect", out_path, "--json"]));
+    assert_eq!(info["stored_dtype"], "int8");
+    assert_eq!(info["format"], "bundle");
+    let doc = success_json(&run(&[
+        "classify",
+        "--weights",
+        out_path,
+        "--json",
+        "--logits",
+        &fixture("tiny_input.npy"),
+    ]));
+    let logits = logits_of(&doc["results"][0]);
+    assert_logits_close(&logits, &npy_f32("tiny_resnet50_int8_logits.npy"), 1e-4);
+    let float = npy_f32("tiny_resnet50_logits.npy");
+    let moved = logits
+        .iter()
+        .zip(&float)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(moved > 0.1, "int8 logits equal the float32 ones ({moved})");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn convert_round_trips_through_the_bundle() {
     let dir = std::env::temp_dir().join(format!("resnet-lab-cli-test-{}", std::process::id()));

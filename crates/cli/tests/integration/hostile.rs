@@ -53,9 +53,10 @@ fn run_bounded(args: &[&str], address_space_kib: u64) -> (Output, Duration) {
 enum Use {
     /// As `--weights` of `classify` and as the file of `inspect`.
     Weights,
-    /// As `--weights` of `classify` only (the weights are fine until the network runs).
+    /// As `--weights` of `classify` and `lesion` only (the weights are fine until the
+    /// network runs).
     RunWeights,
-    /// As an input of `classify`.
+    /// As an input of `classify` and `lesion`.
     Input,
 }
 
@@ -172,6 +173,81 @@ const CASES: &[(&str, Use, &str)] = &[
     ),
     ("bundle_wrong_tensors.safetensors", Use::Weights, "missing"),
     (
+        "int8_scale_wrong_length.safetensors",
+        Use::Weights,
+        "layer1.0.conv1.weight_scale: expected [1], found [2]",
+    ),
+    (
+        "int8_scale_nan.safetensors",
+        Use::Weights,
+        "NaN or infinite",
+    ),
+    (
+        "int8_scale_inf.safetensors",
+        Use::Weights,
+        "NaN or infinite",
+    ),
+    (
+        "int8_scale_zero.safetensors",
+        Use::Weights,
+        "zero, negative",
+    ),
+    (
+        "int8_scale_negative.safetensors",
+        Use::Weights,
+        "zero, negative",
+    ),
+    (
+        "int8_scale_float16.safetensors",
+        Use::Weights,
+        "`layer1.0.conv1.weight_scale` has dtype F16",
+    ),
+    (
+        "int8_weight_int32.safetensors",
+        Use::Weights,
+        "`layer1.0.conv2.weight` has dtype I32",
+    ),
+    (
+        "int8_bias_int8.safetensors",
+        Use::Weights,
+        "`fc.bias` has dtype I8",
+    ),
+    (
+        "int8_bias_nan.safetensors",
+        Use::Weights,
+        "`layer1.0.conv2.bias` holds 1 non-finite",
+    ),
+    (
+        "int8_missing_scale.safetensors",
+        Use::Weights,
+        "missing 1 tensor(s):\n    fc.weight_scale",
+    ),
+    (
+        "int8_scale_beside_float.safetensors",
+        Use::Weights,
+        "unexpected 1 tensor(s):\n    conv1.weight_scale",
+    ),
+    (
+        "int8_scale_overflows.safetensors",
+        Use::Weights,
+        "`layer1.0.conv1.weight` holds 6 non-finite",
+    ),
+    (
+        "int8_labelled_float32.safetensors",
+        Use::Weights,
+        "version 2 bundle cannot hold `float32`",
+    ),
+    (
+        "int8_version_1.safetensors",
+        Use::Weights,
+        "version 1 bundle cannot hold `int8`",
+    ),
+    (
+        "int8_bn_eps_huge.safetensors",
+        Use::Weights,
+        "epsilon 1000 is above 1",
+    ),
+    (
         "tfjs_absolute/model.json",
         Use::Weights,
         "not a plain relative path",
@@ -253,8 +329,14 @@ fn hostile_files_exit_1_with_a_clear_message_in_bounded_time_and_memory() {
                 runs.push(vec!["inspect", path]);
                 runs.push(vec!["classify", "--weights", path, photo]);
             }
-            Use::RunWeights => runs.push(vec!["classify", "--weights", path, photo]),
-            Use::Input => runs.push(vec!["classify", "--weights", weights, path]),
+            Use::RunWeights => {
+                runs.push(vec!["classify", "--weights", path, photo]);
+                runs.push(vec!["lesion", "--weights", path, photo]);
+            }
+            Use::Input => {
+                runs.push(vec!["classify", "--weights", weights, path]);
+                runs.push(vec!["lesion", "--weights", weights, path]);
+            }
         }
         for args in runs {
             let (out, took) = run_bounded(&args, ADDRESS_SPACE_KIB);

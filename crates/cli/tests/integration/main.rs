@@ -5,5 +5,7 @@ mod common;
 mod cli;
 mod fuzz;
 mod hostile;
+mod lesion;
+mod transfer;
 #[cfg(feature = "wgpu")]
 mod wgpu;

@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::tensors::block_name;
+// The checkpoint's tensors are spelled out in `tensors.rs`; these were defined here before.
+pub use crate::model::tensors::{TensorKind, TensorSpec};
 
 /// The two residual block designs of the ResNet paper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,7 +270,7 @@ impl ResNetConfig {
                     1
                 };
                 out.push(BlockInfo {
-                    name: format!("layer{}.{}", stage + 1, index),
+                    name: block_name(stage, index),
                     stage,
                     index,
                     kind: self.block,
@@ -281,53 +284,6 @@ impl ResNetConfig {
             }
         }
         out
-    }
-
-    /// Every tensor a checkpoint of this architecture holds, in torchvision's naming, with
-    /// its shape. Trainable parameters and BatchNorm running statistics both appear.
-    pub fn tensor_specs(&self) -> Vec<TensorSpec> {
-        let mut specs = Vec::new();
-        let bias = self.layout.conv_bias();
-        let stem_kernel = match self.stem {
-            Stem::ImageNet => 7,
-            Stem::Cifar => 3,
-        };
-        push_conv_bn(
-            &mut specs,
-            "conv1",
-            "bn1",
-            [self.base_width, 3, stem_kernel, stem_kernel],
-            bias,
-        );
-        for block in self.blocks() {
-            let p = &block.name;
-            for (i, shape) in block.branch_conv_shapes().into_iter().enumerate() {
-                let n = i + 1;
-                push_conv_bn(
-                    &mut specs,
-                    &format!("{p}.conv{n}"),
-                    &format!("{p}.bn{n}"),
-                    shape,
-                    bias,
-                );
-            }
-            if block.projection {
-                push_conv_bn(
-                    &mut specs,
-                    &format!("{p}.downsample.0"),
-                    &format!("{p}.downsample.1"),
-                    [block.out_channels, block.in_channels, 1, 1],
-                    bias,
-                );
-            }
-        }
-        let features = self.feature_channels();
-        specs.push(TensorSpec::param(
-            "fc.weight",
-            vec![self.num_classes, features],
-        ));
-        specs.push(TensorSpec::param("fc.bias", vec![self.num_classes]));
-        specs
     }
 
     /// Trainable parameters, counted as `sum(p.numel() for p in model.parameters())` in
@@ -346,24 +302,6 @@ impl ResNetConfig {
     }
 }
 
-fn push_conv_bn(specs: &mut Vec<TensorSpec>, conv: &str, bn: &str, shape: [usize; 4], bias: bool) {
-    let out = shape[0];
-    specs.push(TensorSpec::param(format!("{conv}.weight"), shape.to_vec()));
-    if bias {
-        specs.push(TensorSpec::param(format!("{conv}.bias"), vec![out]));
-    }
-    specs.push(TensorSpec::param(format!("{bn}.weight"), vec![out]));
-    specs.push(TensorSpec::param(format!("{bn}.bias"), vec![out]));
-    specs.push(TensorSpec::statistic(
-        format!("{bn}.running_mean"),
-        vec![out],
-    ));
-    specs.push(TensorSpec::statistic(
-        format!("{bn}.running_var"),
-        vec![out],
-    ));
-}
-
 /// One residual block's place in the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockInfo {
@@ -379,63 +317,4 @@ pub struct BlockInfo {
     pub stride: usize,
     /// Whether the shortcut is a 1×1 conv + BN (the shape changes) rather than the identity.
     pub projection: bool,
-}
-
-impl BlockInfo {
-    /// Weight shapes `[out, in, kh, kw]` of the convolutions on the residual branch.
-    pub fn branch_conv_shapes(&self) -> Vec<[usize; 4]> {
-        let (i, w, o) = (self.in_channels, self.width, self.out_channels);
-        match self.kind {
-            BlockKind::Basic => vec![[w, i, 3, 3], [w, w, 3, 3]],
-            BlockKind::Bottleneck => vec![[w, i, 1, 1], [w, w, 3, 3], [o, w, 1, 1]],
-        }
-    }
-
-    /// Stride of each branch convolution under `layout`.
-    pub fn branch_strides(&self, layout: Layout) -> Vec<usize> {
-        let s = self.stride;
-        match (self.kind, layout) {
-            (BlockKind::Basic, _) => vec![s, 1],
-            (BlockKind::Bottleneck, Layout::Torchvision) => vec![1, s, 1],
-            (BlockKind::Bottleneck, Layout::Keras) => vec![s, 1, 1],
-        }
-    }
-}
-
-/// Whether a checkpoint tensor is trained or a running statistic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TensorKind {
-    Parameter,
-    Statistic,
-}
-
-/// A tensor an architecture expects to find in its checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TensorSpec {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub kind: TensorKind,
-}
-
-impl TensorSpec {
-    fn param(name: impl Into<String>, shape: Vec<usize>) -> Self {
-        Self {
-            name: name.into(),
-            shape,
-            kind: TensorKind::Parameter,
-        }
-    }
-
-    fn statistic(name: impl Into<String>, shape: Vec<usize>) -> Self {
-        Self {
-            name: name.into(),
-            shape,
-            kind: TensorKind::Statistic,
-        }
-    }
-
-    /// Number of elements.
-    pub fn numel(&self) -> usize {
-        self.shape.iter().product()
-    }
 }

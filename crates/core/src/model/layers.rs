@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{BlockInfo, Layout};
+use crate::model::tensors::{ConvBnSpec, ConvRole, TensorRole};
 use crate::weights::tensor_set::{HostTensor, TensorSet};
 
 /// A convolution followed by inference-mode BatchNorm, folded into one convolution when the
@@ -24,22 +25,22 @@ pub struct ConvBn {
 }
 
 impl ConvBn {
-    /// Takes `{conv}.weight` (and `{conv}.bias` when present) and the four `{bn}.*` tensors
-    /// out of `tensors`, folds them, and uploads the result to `device`.
+    /// Takes the pair's convolution weight (and bias when present) and its four BatchNorm
+    /// tensors out of `tensors`, folds them, and uploads the result to `device`.
     pub fn load(
         tensors: &mut TensorSet,
-        conv: &str,
-        bn: &str,
-        stride: usize,
+        spec: &ConvBnSpec,
         bn_eps: f64,
         device: &Device,
     ) -> Result<Self> {
-        let weight = tensors.take(&format!("{conv}.weight"))?;
-        let bias = tensors.take(&format!("{conv}.bias")).ok();
-        let gamma = tensors.take(&format!("{bn}.weight"))?;
-        let beta = tensors.take(&format!("{bn}.bias"))?;
-        let mean = tensors.take(&format!("{bn}.running_mean"))?;
-        let var = tensors.take(&format!("{bn}.running_var"))?;
+        let mut take = |role| tensors.take(&spec.tensor_name(role));
+        let weight = take(TensorRole::ConvWeight)?;
+        let bias = take(TensorRole::ConvBias).ok();
+        let gamma = take(TensorRole::BnWeight)?;
+        let beta = take(TensorRole::BnBias)?;
+        let mean = take(TensorRole::BnMean)?;
+        let var = take(TensorRole::BnVar)?;
+        let stride = spec.stride;
 
         let (weight, folded_bias) =
             fold_batchnorm(weight, bias, &gamma, &beta, &mean, &var, bn_eps);
@@ -81,8 +82,8 @@ impl ConvBn {
 }
 
 /// Folds BatchNorm statistics into a conv's weight and bias (computed in f64 so folding adds
-/// no rounding of its own beyond the final cast).
-fn fold_batchnorm(
+/// no rounding of its own beyond the final cast). The int8 bundle folds with it too.
+pub(crate) fn fold_batchnorm(
     mut weight: HostTensor,
     bias: Option<HostTensor>,
     gamma: &HostTensor,
@@ -105,6 +106,17 @@ fn fold_batchnorm(
     (weight, folded_bias)
 }
 
+/// How a block computes in an experiment that alters the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockMode {
+    /// `ReLU(F(x) + S(x))`, as trained.
+    Residual,
+    /// `ReLU(F(x))`: the skip connection removed.
+    Plain,
+    /// `ReLU(S(x))`: the branch removed.
+    Lesioned,
+}
+
 /// One residual block: `y = ReLU(F(x) + S(x))`, where `F` is the branch of conv+BN pairs with
 /// ReLUs between them and `S` is the identity or a 1×1 projection (conv+BN).
 ///
@@ -124,35 +136,15 @@ impl ResidualBlock {
         bn_eps: f64,
         device: &Device,
     ) -> Result<Self> {
-        let p = &info.name;
-        let branch = info
-            .branch_strides(layout)
-            .into_iter()
-            .enumerate()
-            .map(|(i, stride)| {
-                let n = i + 1;
-                ConvBn::load(
-                    tensors,
-                    &format!("{p}.conv{n}"),
-                    &format!("{p}.bn{n}"),
-                    stride,
-                    bn_eps,
-                    device,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let shortcut = if info.projection {
-            Some(ConvBn::load(
-                tensors,
-                &format!("{p}.downsample.0"),
-                &format!("{p}.downsample.1"),
-                info.stride,
-                bn_eps,
-                device,
-            )?)
-        } else {
-            None
-        };
+        let mut branch = Vec::new();
+        let mut shortcut = None;
+        for pair in info.conv_bns(layout) {
+            let layer = ConvBn::load(tensors, &pair, bn_eps, device)?;
+            match pair.role {
+                ConvRole::Projection => shortcut = Some(layer),
+                _ => branch.push(layer),
+            }
+        }
         Ok(Self { branch, shortcut })
     }
 
@@ -186,5 +178,20 @@ impl ResidualBlock {
     /// The block without its skip connection: `ReLU(F(x))` (the "plain" network).
     pub fn forward_plain(&self, x: Tensor<4>) -> Tensor<4> {
         relu(self.residual(x))
+    }
+
+    /// The block with its branch deleted: `ReLU(S(x))` (Veit et al. 2016's lesion; a
+    /// projection shortcut stays so that the shapes still fit).
+    pub fn forward_lesioned(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.shortcut(x))
+    }
+
+    /// The block computed as `mode` says.
+    pub fn forward_as(&self, x: Tensor<4>, mode: BlockMode) -> Tensor<4> {
+        match mode {
+            BlockMode::Residual => self.forward(x),
+            BlockMode::Plain => self.forward_plain(x),
+            BlockMode::Lesioned => self.forward_lesioned(x),
+        }
     }
 }

@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
-use crate::model::layers::{ConvBn, ResidualBlock};
+use crate::model::layers::{BlockMode, ConvBn, ResidualBlock};
+use crate::model::tensors::{FC_BIAS, FC_WEIGHT};
 use crate::weights::tensor_set::TensorSet;
 
 /// A ResNet with its weights, on one device.
@@ -36,18 +37,7 @@ impl ResNet {
         tensors.check_against(&config.tensor_specs())?;
         tensors.check_finite()?;
 
-        let stem_stride = match config.stem {
-            Stem::ImageNet => 2,
-            Stem::Cifar => 1,
-        };
-        let stem = ConvBn::load(
-            &mut tensors,
-            "conv1",
-            "bn1",
-            stem_stride,
-            config.bn_eps,
-            device,
-        )?;
+        let stem = ConvBn::load(&mut tensors, &config.stem_conv_bn(), config.bn_eps, device)?;
         let blocks = config
             .blocks()
             .iter()
@@ -57,8 +47,8 @@ impl ResNet {
             .collect::<Result<Vec<_>>>()?;
 
         // PyTorch stores the classifier as [out, in]; Burn's Linear wants [in, out].
-        let fc_weight = tensors.take("fc.weight")?;
-        let fc_bias = tensors.take("fc.bias")?;
+        let fc_weight = tensors.take(FC_WEIGHT)?;
+        let fc_bias = tensors.take(FC_BIAS)?;
         let (classes, features) = (fc_weight.shape[0], fc_weight.shape[1]);
         let weight =
             Tensor::<2>::from_data(TensorData::new(fc_weight.data, [classes, features]), device)
@@ -79,11 +69,37 @@ impl ResNet {
 
     /// `[N, 3, H, W]` images → `[N, classes]` logits.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(self.pooled_features(images))
+    }
+
+    /// `[N, 3, H, W]` images → `[N, C]`: the last stage's activations, globally average
+    /// pooled (torchvision's `avgpool` output, the classifier's input).
+    pub fn pooled_features(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = self.forward_stem(images);
         for block in &self.blocks {
             x = block.forward(x);
         }
-        self.forward_head(x)
+        global_average_pool(x)
+    }
+
+    /// Width of the pooled features (512 for ResNet-18/34, 2048 for ResNet-50 and deeper).
+    pub fn feature_width(&self) -> usize {
+        self.fc.weight.dims()[0]
+    }
+
+    /// Blocks `from..` computed as `modes` says (one mode per block of the network), on `x`,
+    /// the input of block `from`; returns the last block's output. Experiments that alter
+    /// blocks use it to start from a cached activation instead of the image.
+    pub fn forward_blocks_from(
+        &self,
+        mut x: Tensor<4>,
+        from: usize,
+        modes: &[BlockMode],
+    ) -> Tensor<4> {
+        for (block, &mode) in self.blocks.iter().zip(modes).skip(from) {
+            x = block.forward_as(x, mode);
+        }
+        x
     }
 
     /// Conv, BN, ReLU (and max pool for ImageNet networks).
@@ -103,7 +119,11 @@ impl ResNet {
 
     /// Global average pool and the classifier: `[N, C, h, w]` → `[N, classes]`.
     pub fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        let pooled = adaptive_avg_pool2d(features, [1, 1]).flatten::<2>(1, 3);
-        self.fc.forward(pooled)
+        self.fc.forward(global_average_pool(features))
     }
+}
+
+/// `[N, C, h, w]` → `[N, C]`.
+fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
+    adaptive_avg_pool2d(x, [1, 1]).flatten::<2>(1, 3)
 }

@@ -6,11 +6,8 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
+use super::MAX_IMAGE_PIXELS;
 use crate::error::{Error, Result};
-
-/// Largest image we decode: 100 megapixels (a 30000×30000 PNG compresses to a few hundred
-/// kilobytes but would need 2.7 GB decoded).
-pub const MAX_PIXELS: u64 = 100_000_000;
 
 /// A decoded image as 8-bit RGB.
 #[derive(Debug, Clone)]
@@ -40,17 +37,17 @@ pub fn decode_image(bytes: &[u8]) -> Result<DecodedImage> {
         ));
     }
     let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 8);
+    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 8);
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| Error::Image(format!("cannot decode the image: {e}")))?;
     let (width, height) = decoder.dimensions();
     let pixels = width as u64 * height as u64;
-    if pixels > MAX_PIXELS {
+    if pixels > MAX_IMAGE_PIXELS {
         return Err(Error::Image(format!(
             "the image is {width}×{height} ({} megapixels); the limit is {} megapixels",
             pixels / 1_000_000,
-            MAX_PIXELS / 1_000_000
+            MAX_IMAGE_PIXELS / 1_000_000
         )));
     }
     decoder

@@ -10,12 +10,17 @@
 
 #[cfg(feature = "decode")]
 pub mod decode;
+pub mod views;
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+
+/// Largest image anyone decodes, natively or in the browser: 100 megapixels (a 30000×30000
+/// PNG compresses to a few hundred kilobytes but would need 2.7 GB as RGB, 3.6 GB as RGBA).
+pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
 
 /// Side of the square the network sees.
 pub const CROP_SIZE: usize = 224;
@@ -96,28 +101,53 @@ impl<'a> PixelBuffer<'a> {
     }
 }
 
+/// The size torchvision's `Resize(256)` gives a `width`×`height` image: the short side
+/// becomes 256 and the long side is truncated, `int(256 * long / short)`.
+pub fn resized_size(width: u32, height: u32) -> (u32, u32) {
+    let short = RESIZE_SHORT_SIDE as f64;
+    let (w, h) = (width as f64, height as f64);
+    if width <= height {
+        (RESIZE_SHORT_SIDE as u32, (short * h / w).floor() as u32)
+    } else {
+        ((short * w / h).floor() as u32, RESIZE_SHORT_SIDE as u32)
+    }
+}
+
+/// torchvision's `CenterCrop` offset: Python's `round()`, which rounds halves to even.
+pub fn center_offset(resized: u32, crop: u32) -> u32 {
+    ((resized as f64 - crop as f64) / 2.0).round_ties_even() as u32
+}
+
+/// A box in the resized image, `(left, top, width, height)` in resized pixels, mapped back
+/// to source pixels (where the resampling reads).
+pub fn source_box(
+    width: u32,
+    height: u32,
+    resized_box: (u32, u32, u32, u32),
+) -> (f64, f64, f64, f64) {
+    let (new_w, new_h) = resized_size(width, height);
+    let sx = width as f64 / new_w as f64;
+    let sy = height as f64 / new_h as f64;
+    let (left, top, w, h) = resized_box;
+    let (x0, y0) = (left as f64 * sx, top as f64 * sy);
+    // A box reaching the right or bottom edge must not pass it by a rounding error.
+    let x1 = ((left + w) as f64 * sx).min(width as f64);
+    let y1 = ((top + h) as f64 * sy).min(height as f64);
+    (x0, y0, x1 - x0, y1 - y0)
+}
+
 /// Where torchvision's `Resize(256)` + `CenterCrop(224)` sample a `width`×`height` image:
 /// the crop box in source pixels `(left, top, width, height)`.
 pub fn center_crop_box(width: u32, height: u32) -> (f64, f64, f64, f64) {
-    let (w, h) = (width as f64, height as f64);
-    let short = RESIZE_SHORT_SIDE as f64;
-    // torchvision truncates the long side: int(256 * long / short).
-    let (new_w, new_h) = if width <= height {
-        (short, (short * h / w).floor())
-    } else {
-        ((short * w / h).floor(), short)
-    };
-    let crop = CROP_SIZE as f64;
-    // CenterCrop uses Python's round(), which rounds halves to even.
-    let left = ((new_w - crop) / 2.0).round_ties_even();
-    let top = ((new_h - crop) / 2.0).round_ties_even();
-    let (sx, sy) = (w / new_w, h / new_h);
-    (left * sx, top * sy, crop * sx, crop * sy)
+    let (new_w, new_h) = resized_size(width, height);
+    let crop = CROP_SIZE as u32;
+    let (left, top) = (center_offset(new_w, crop), center_offset(new_h, crop));
+    source_box(width, height, (left, top, crop, crop))
 }
 
-/// Resize + centre crop to 224×224 RGB, 8-bit (the image PIL would hand to `ToTensor`).
-pub fn resize_and_crop(image: &PixelBuffer) -> Result<Vec<u8>> {
-    let rgb: std::borrow::Cow<[u8]> = if image.channels == 4 {
+/// The image's RGB bytes (alpha dropped, as PIL's `convert("RGB")` does).
+pub(crate) fn rgb_bytes<'a>(image: &PixelBuffer<'a>) -> std::borrow::Cow<'a, [u8]> {
+    if image.channels == 4 {
         image
             .pixels
             .chunks_exact(4)
@@ -126,11 +156,23 @@ pub fn resize_and_crop(image: &PixelBuffer) -> Result<Vec<u8>> {
             .into()
     } else {
         image.pixels.into()
-    };
-    let src = ImageRef::new(image.width, image.height, &rgb, PixelType::U8x3)
+    }
+}
+
+/// Resamples the source region `source` (in source pixels) of an RGB8 image to
+/// `out_w`×`out_h`, with PIL's antialiased bilinear filter. Only the region (and the filter's
+/// reach around it) is read, so the whole resized image is never materialised.
+pub(crate) fn resample_region(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    source: (f64, f64, f64, f64),
+    out: (u32, u32),
+) -> Result<Vec<u8>> {
+    let src = ImageRef::new(width, height, rgb, PixelType::U8x3)
         .map_err(|e| Error::Image(format!("bad pixel buffer: {e}")))?;
-    let mut dst = Image::new(CROP_SIZE as u32, CROP_SIZE as u32, PixelType::U8x3);
-    let (left, top, w, h) = center_crop_box(image.width, image.height);
+    let mut dst = Image::new(out.0, out.1, PixelType::U8x3);
+    let (left, top, w, h) = source;
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
         .crop(left, top, w, h);
@@ -138,6 +180,14 @@ pub fn resize_and_crop(image: &PixelBuffer) -> Result<Vec<u8>> {
         .resize(&src, &mut dst, &options)
         .map_err(|e| Error::Image(format!("resizing failed: {e}")))?;
     Ok(dst.into_vec())
+}
+
+/// Resize + centre crop to 224×224 RGB, 8-bit (the image PIL would hand to `ToTensor`).
+pub fn resize_and_crop(image: &PixelBuffer) -> Result<Vec<u8>> {
+    let rgb = rgb_bytes(image);
+    let side = CROP_SIZE as u32;
+    let source = center_crop_box(image.width, image.height);
+    resample_region(&rgb, image.width, image.height, source, (side, side))
 }
 
 /// The full evaluation transform: `[3, 224, 224]` values, channel-major, ready for the model.
@@ -160,7 +210,7 @@ pub fn shrink_crop(crop: &[u8], side: usize) -> Result<Vec<u8>> {
     Ok(dst.into_vec())
 }
 
-/// Normalises a square RGB8 crop (HWC, 224×224 or any side) into a `[3, side, side]` CHW
+/// Normalises an RGB8 image (HWC: a 224×224 crop, or any size) into a `[3, H, W]` CHW
 /// tensor.
 pub fn normalize_crop(crop: &[u8], convention: InputConvention) -> Vec<f32> {
     let plane = crop.len() / 3;

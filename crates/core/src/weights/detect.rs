@@ -2,6 +2,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::config::{BlockKind, Layout, ResNetConfig, Stem};
+use crate::model::tensors::{
+    FC_WEIGHT, STEM_CONV_BIAS, STEM_CONV_WEIGHT, block_of, is_third_branch_conv_weight,
+};
 use crate::weights::tensor_set::TensorSet;
 
 /// Infers block type, blocks per stage, width, classes and layout from torchvision-named
@@ -12,16 +15,16 @@ pub fn detect_architecture(
     layout: Option<Layout>,
     bn_eps: f64,
 ) -> Result<ResNetConfig> {
-    let stem = tensors.get("conv1.weight").ok_or_else(|| {
+    let stem = tensors.get(STEM_CONV_WEIGHT).ok_or_else(|| {
         let sample: Vec<&str> = tensors.names().take(5).collect();
         Error::Architecture(format!(
-            "no `conv1.weight`, so these are not torchvision-style ResNet weights (the file starts with: {})",
+            "no `{STEM_CONV_WEIGHT}`, so these are not torchvision-style ResNet weights (the file starts with: {})",
             sample.join(", ")
         ))
     })?;
     if stem.shape.len() != 4 || stem.shape[1] != 3 || stem.shape[2] != stem.shape[3] {
         return Err(Error::Architecture(format!(
-            "`conv1.weight` has shape {:?}; a ResNet stem is [width, 3, k, k]",
+            "`{STEM_CONV_WEIGHT}` has shape {:?}; a ResNet stem is [width, 3, k, k]",
             stem.shape
         )));
     }
@@ -39,23 +42,16 @@ pub fn detect_architecture(
     // Blocks per stage: the largest `layer{s}.{b}` index seen, plus one.
     let mut stage_blocks: Vec<usize> = Vec::new();
     for name in tensors.names() {
-        let Some(rest) = name.strip_prefix("layer") else {
+        let Some((stage, block)) = block_of(name) else {
             continue;
         };
-        let mut parts = rest.splitn(3, '.');
-        let (Some(stage), Some(block)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let (Ok(stage), Ok(block)) = (stage.parse::<usize>(), block.parse::<usize>()) else {
-            continue;
-        };
-        if stage == 0 || stage > 8 || block > 1000 {
+        if stage >= 8 || block > 1000 {
             continue;
         }
-        if stage_blocks.len() < stage {
-            stage_blocks.resize(stage, 0);
+        if stage_blocks.len() <= stage {
+            stage_blocks.resize(stage + 1, 0);
         }
-        stage_blocks[stage - 1] = stage_blocks[stage - 1].max(block + 1);
+        stage_blocks[stage] = stage_blocks[stage].max(block + 1);
     }
     if stage_blocks.is_empty() || stage_blocks.contains(&0) {
         return Err(Error::Architecture(format!(
@@ -63,27 +59,27 @@ pub fn detect_architecture(
         )));
     }
 
-    let block = if tensors.names().any(|n| n.ends_with(".conv3.weight")) {
+    let block = if tensors.names().any(is_third_branch_conv_weight) {
         BlockKind::Bottleneck
     } else {
         BlockKind::Basic
     };
-    let num_classes = match tensors.get("fc.weight") {
+    let num_classes = match tensors.get(FC_WEIGHT) {
         Some(fc) if fc.shape.len() == 2 => fc.shape[0],
         Some(fc) => {
             return Err(Error::Architecture(format!(
-                "`fc.weight` has shape {:?}; expected [classes, features]",
+                "`{FC_WEIGHT}` has shape {:?}; expected [classes, features]",
                 fc.shape
             )));
         }
         None => {
-            return Err(Error::Architecture(
-                "no classifier (`fc.weight`) in the file".into(),
-            ));
+            return Err(Error::Architecture(format!(
+                "no classifier (`{FC_WEIGHT}`) in the file"
+            )));
         }
     };
     // Convolution biases only exist in the Keras ("v1") layout.
-    let layout = layout.unwrap_or(if tensors.contains("conv1.bias") {
+    let layout = layout.unwrap_or(if tensors.contains(STEM_CONV_BIAS) {
         Layout::Keras
     } else {
         Layout::Torchvision

@@ -6,12 +6,14 @@
 //! | `.safetensors` | [`safetensors`] | torchvision / timm |
 //! | TF.js layers `model.json` + shards | [`tfjs`] | Keras, renamed on load |
 //! | ResNet Lab bundle (safetensors + description) | [`bundle`] | torchvision |
+//! | ResNet Lab int8 bundle (BatchNorm folded) | [`bundle`], `int8` | torchvision |
 //!
 //! Every reader produces a [`TensorSet`] in torchvision's naming; [`detect`] infers the
 //! architecture from it, and [`ModelInfo`] says how to feed and read the network.
 
 pub mod bundle;
 pub mod detect;
+mod int8;
 mod pickle;
 pub mod pth;
 pub mod safetensors;

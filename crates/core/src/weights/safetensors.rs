@@ -25,11 +25,8 @@ pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
 
 /// The tensors (as `f32`) and the metadata of a safetensors file.
 pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, String>)> {
-    check_unique_keys(bytes)?;
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::corrupt(FORMAT, format!("{e}; is the file truncated?")))?;
-    let (_, metadata) =
-        SafeTensors::read_metadata(bytes).map_err(|e| Error::corrupt(FORMAT, e.to_string()))?;
+    let file = open_safetensors(bytes)?;
+    let metadata = read_metadata(bytes)?;
     let mut set = TensorSet::new();
     for (name, view) in file.iter() {
         let data = view.data();
@@ -63,7 +60,21 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, Stri
         };
         set.insert(name, HostTensor::new(view.shape().to_vec(), values)?)?;
     }
-    Ok((set, metadata.metadata().clone().unwrap_or_default()))
+    Ok((set, metadata))
+}
+
+/// The file's tensors, checked: no name twice, every offset and shape consistent.
+pub(crate) fn open_safetensors(bytes: &[u8]) -> Result<SafeTensors<'_>> {
+    check_unique_keys(bytes)?;
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::corrupt(FORMAT, format!("{e}; is the file truncated?")))
+}
+
+/// The header's `__metadata__` strings (empty when there are none).
+pub(crate) fn read_metadata(bytes: &[u8]) -> Result<HashMap<String, String>> {
+    let (_, metadata) =
+        SafeTensors::read_metadata(bytes).map_err(|e| Error::corrupt(FORMAT, e.to_string()))?;
+    Ok(metadata.metadata().clone().unwrap_or_default())
 }
 
 /// Refuses a header that names a tensor twice: the JSON object would silently keep one of the
@@ -110,15 +121,60 @@ pub enum StoredDtype {
     /// decimal digits per weight). Vectors (biases, BatchNorm statistics) stay float32: they are
     /// tiny, and a Caffe-scale running variance can exceed float16's range (65504).
     F16,
+    /// Per-output-channel int8 weights after BatchNorm folding (a quarter of the download).
+    /// Folding needs the architecture, so only bundles are written this way
+    /// ([`write_bundle`](crate::weights::bundle::write_bundle)).
+    Int8,
 }
 
-/// Writes `tensors` as safetensors in `dtype`, with `metadata` in the header.
+impl StoredDtype {
+    /// The name a bundle's description records.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoredDtype::F32 => "float32",
+            StoredDtype::F16 => "float16",
+            StoredDtype::Int8 => "int8",
+        }
+    }
+}
+
+/// One tensor ready to be written: name, shape, dtype and little-endian bytes.
+pub(crate) struct Encoded {
+    name: String,
+    shape: Vec<usize>,
+    dtype: Dtype,
+    bytes: Vec<u8>,
+}
+
+impl Encoded {
+    pub(crate) fn new(name: String, shape: Vec<usize>, dtype: Dtype, bytes: Vec<u8>) -> Self {
+        Self {
+            name,
+            shape,
+            dtype,
+            bytes,
+        }
+    }
+
+    pub(crate) fn f32(name: String, shape: &[usize], values: &[f32]) -> Self {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self::new(name, shape.to_vec(), Dtype::F32, bytes)
+    }
+}
+
+/// Writes `tensors` as safetensors in `dtype` (float32 or float16), with `metadata` in the
+/// header.
 pub fn write_safetensors(
     tensors: &TensorSet,
     dtype: StoredDtype,
     metadata: HashMap<String, String>,
 ) -> Result<Vec<u8>> {
-    let encoded: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = tensors
+    if dtype == StoredDtype::Int8 {
+        return Err(Error::Input(
+            "int8 weights need BatchNorm folding: write a bundle instead".into(),
+        ));
+    }
+    let encoded: Vec<Encoded> = tensors
         .iter()
         .map(|(name, t)| {
             if dtype == StoredDtype::F16 && t.shape.len() >= 2 {
@@ -127,18 +183,22 @@ pub fn write_safetensors(
                     .iter()
                     .flat_map(|v| f16::from_f32(*v).to_le_bytes())
                     .collect();
-                (name.to_owned(), t.shape.clone(), Dtype::F16, bytes)
+                Encoded::new(name.to_owned(), t.shape.clone(), Dtype::F16, bytes)
             } else {
-                let bytes = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                (name.to_owned(), t.shape.clone(), Dtype::F32, bytes)
+                Encoded::f32(name.to_owned(), &t.shape, &t.data)
             }
         })
         .collect();
+    serialize(&encoded, metadata)
+}
+
+/// Writes already encoded tensors, with `metadata` in the header.
+pub(crate) fn serialize(encoded: &[Encoded], metadata: HashMap<String, String>) -> Result<Vec<u8>> {
     let views = encoded
         .iter()
-        .map(|(name, shape, st_dtype, bytes)| {
-            safetensors::tensor::TensorView::new(*st_dtype, shape.clone(), bytes)
-                .map(|view| (name.as_str(), view))
+        .map(|t| {
+            safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
+                .map(|view| (t.name.as_str(), view))
                 .map_err(|e| Error::corrupt(FORMAT, e.to_string()))
         })
         .collect::<Result<Vec<_>>>()?;

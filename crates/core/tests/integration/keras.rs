@@ -15,7 +15,7 @@ use resnet_lab_core::weights::tfjs::TfjsModel;
 use resnet_lab_core::{Classifier, LoadedWeights, load_tfjs, load_weights};
 use serde_json::Value;
 
-fn keras_weights() -> LoadedWeights {
+pub(crate) fn keras_weights() -> LoadedWeights {
     let path = keras_model_json();
     let json = std::fs::read(&path).unwrap();
     let dir = path.parent().unwrap();

@@ -3,11 +3,14 @@
 
 mod common;
 
+mod crops;
 mod errors;
 mod gradflow;
+mod int8;
 mod keras;
 mod lab_shatter;
 mod lab_train;
 mod params;
 mod parity;
 mod preprocess;
+mod transfer;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
 use js_sys::Reflect;
-use resnet_lab_protocol::{BackendChoice, BackendKind, Response};
+use resnet_lab_protocol::{BackendKind, BackendPreference, Response};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -127,13 +127,13 @@ async fn probe_adapter() -> AdapterProbe {
 
 /// Chooses WebGPU or the CPU, and the notice that explains a fallback. A lost GPU device
 /// is reported through `outbox` (the page then starts a new worker).
-pub async fn select_backend(choice: BackendChoice, outbox: Outbox) -> ChosenBackend {
+pub async fn select_backend(choice: BackendPreference, outbox: Outbox) -> ChosenBackend {
     let fallback = |why: String| ChosenBackend {
         backend: ActiveBackend::cpu(),
         adapter: CPU_NAME.into(),
         notice: Some(why),
     };
-    if choice == BackendChoice::Cpu {
+    if choice == BackendPreference::Cpu {
         return fallback("Running on the CPU, as asked with ?backend=cpu.".into());
     }
     let adapter_name = match probe_adapter().await {
@@ -146,7 +146,7 @@ pub async fn select_backend(choice: BackendChoice, outbox: Outbox) -> ChosenBack
             ));
         }
         AdapterProbe::Adapter { name, software } => {
-            if software && choice == BackendChoice::Auto {
+            if software && choice == BackendPreference::Auto {
                 return fallback(format!(
                     "The only WebGPU adapter is a software renderer ({name}), slower than the CPU backend: \
                      running on the CPU (WebAssembly). Add ?backend=webgpu to use it anyway."
@@ -180,7 +180,7 @@ pub async fn select_backend(choice: BackendChoice, outbox: Outbox) -> ChosenBack
                     lost,
                 },
                 adapter: format!("WebGPU: {name}"),
-                notice: (choice == BackendChoice::Webgpu)
+                notice: (choice == BackendPreference::Webgpu)
                     .then(|| "Running on WebGPU, as asked with ?backend=webgpu.".into()),
             }
         }

@@ -4,13 +4,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::GradFlowAnalyzer;
 use resnet_lab_core::preprocess::InputConvention;
 use resnet_lab_protocol::{
-    BackendChoice, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
+    BackendPreference, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
 };
 use wasm_bindgen::JsValue;
 
@@ -162,7 +161,7 @@ impl Engine {
     }
 
     /// The backend of this worker, chosen on first use.
-    pub(super) async fn backend(&self, choice: BackendChoice) -> Rc<ActiveBackend> {
+    pub(super) async fn backend(&self, choice: BackendPreference) -> Rc<ActiveBackend> {
         let existing = self.backend.borrow().clone();
         if let Some(backend) = existing {
             return backend;
@@ -187,7 +186,11 @@ impl Engine {
     }
 
     /// Picks the backend (first time only), downloads the weights and builds the network.
-    async fn load(&self, choice: BackendChoice, source: &WeightsSource) -> Result<ModelSummary> {
+    async fn load(
+        &self,
+        choice: BackendPreference,
+        source: &WeightsSource,
+    ) -> Result<ModelSummary> {
         let backend = self.backend(choice).await;
         // Free the previous networks before building the next one.
         self.classifier.borrow_mut().take();
@@ -222,7 +225,8 @@ impl Engine {
             dtype: info.stored_dtype.clone(),
             source: info.source.clone(),
             input: info.input.describe().into(),
-            parameters: classifier.model.num_params(),
+            // The published count, as the CLI prints it (the model itself has BatchNorm folded in).
+            parameters: info.config.num_params(),
             bytes: fetched.bytes,
             from_cache: fetched.from_cache,
             download_ms: t1 - t0,

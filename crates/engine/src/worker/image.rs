@@ -12,11 +12,12 @@ use crate::limits::check_image_size;
 /// Photos are scaled down in the browser so that their short side is at most this
 /// (never below 512, so the network's 256-pixel resize sees practically the same image).
 const MAX_SHORT_SIDE: u32 = 1024;
-/// And so that no decoded photo exceeds this many pixels.
-const MAX_PIXELS: f64 = 16_000_000.0;
+/// And so that no photo kept after scaling exceeds this many pixels (photos over
+/// [`MAX_IMAGE_PIXELS`](crate::limits::MAX_IMAGE_PIXELS) are refused outright).
+const MAX_SCALED_PIXELS: f64 = 16_000_000.0;
 
 /// RGBA pixels, row by row.
-pub struct DecodedImage {
+pub struct RgbaImage {
     pub pixels: Vec<u8>,
     pub width: u32,
     pub height: u32,
@@ -35,7 +36,9 @@ async fn image_bitmap(
     Ok(JsFuture::from(promise?).await?.unchecked_into())
 }
 
-pub async fn decode_image(blob: &web_sys::Blob) -> Result<DecodedImage> {
+/// Decodes a photo with the browser's own decoders (the command line uses the core's
+/// `decode_image` instead).
+pub async fn decode_in_browser(blob: &web_sys::Blob) -> Result<RgbaImage> {
     let scope = scope();
     let not_image = |detail: String| {
         let kind = blob.type_();
@@ -69,7 +72,7 @@ pub async fn decode_image(blob: &web_sys::Blob) -> Result<DecodedImage> {
     }
     let short = w.min(h) as f64;
     let mut scale = (MAX_SHORT_SIDE as f64 / short)
-        .min((MAX_PIXELS / (w as f64 * h as f64)).sqrt())
+        .min((MAX_SCALED_PIXELS / (w as f64 * h as f64)).sqrt())
         .min(1.0);
     if short * scale < 512.0 && short > 512.0 {
         scale = 512.0 / short;
@@ -113,7 +116,7 @@ pub async fn decode_image(blob: &web_sys::Blob) -> Result<DecodedImage> {
     let data = context
         .get_image_data(0.0, 0.0, w as f64, h as f64)
         .map_err(browser("reading the pixels failed"))?;
-    Ok(DecodedImage {
+    Ok(RgbaImage {
         pixels: data.data().0,
         width: w,
         height: h,

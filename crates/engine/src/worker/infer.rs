@@ -6,13 +6,13 @@ use resnet_lab_core::gradflow::{GradFlowAnalyzer, analysis_input, he_initialized
 use resnet_lab_core::predict::read_f32;
 use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_protocol::{
-    BackendChoice, BackendKind, GradientNetwork, GradientReport, PredictionRow, Timings,
+    BackendKind, BackendPreference, GradientNetwork, GradientReport, PredictionRow, Timings,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::backend::ActiveBackend;
 use super::engine::{Analysis, Engine};
-use super::image::decode_image;
+use super::image::decode_in_browser;
 use super::js::now;
 use super::weights::fetch_weights;
 use crate::convert::gradient_report;
@@ -54,7 +54,7 @@ impl Engine {
             .unwrap_or(BackendKind::Cpu);
 
         let t0 = now();
-        let image = decode_image(&blob).await?;
+        let image = decode_in_browser(&blob).await?;
         let t1 = now();
         let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
         let crop = resize_and_crop(&buffer)?;
@@ -102,7 +102,7 @@ impl Engine {
     /// without a photo).
     pub(super) async fn gradients(
         &self,
-        choice: BackendChoice,
+        choice: BackendPreference,
         photo: Option<u32>,
         payload: Option<JsValue>,
         class: Option<usize>,
@@ -131,7 +131,13 @@ impl Engine {
         let t0 = now();
         let report = analyzer.analyze(&input, [side, side], class).await?;
         let elapsed = now() - t0;
-        gradient_report(&report, network, &config, elapsed, backend.kind)
+        Ok(gradient_report(
+            report,
+            network,
+            &config,
+            elapsed,
+            backend.kind,
+        ))
     }
 
     /// The kept crop of a photo, or the crop of the file sent along (after a restart).
@@ -150,7 +156,7 @@ impl Engine {
                 "this photo is no longer in memory: add it again to explain it".into(),
             )
         })?;
-        let image = decode_image(&blob).await?;
+        let image = decode_in_browser(&blob).await?;
         let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
         let crop = Rc::new(resize_and_crop(&buffer)?);
         self.keep_crop(id, Rc::clone(&crop));

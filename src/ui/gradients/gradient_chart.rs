@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::chart::{LogAxis, columns, decade_label, format_norm, stage_name, stage_spans};
+use crate::chart_geometry::{LogAxis, columns, decade_label, format_norm, stage_name, stage_spans};
 use resnet_lab_protocol::BlockGradient;
 
 const WIDTH: f64 = 760.0;

@@ -1,14 +1,28 @@
-//! The page's state and how engine messages and user actions change it.
+//! The page's state and how engine messages and user actions change it: plain Rust (no
+//! browser types), so the reducer is tested natively (`cargo test --workspace --lib`). The
+//! page wraps it in Yew's `use_reducer` (`ui/mod.rs`); the photos' `File`s and `blob:` URLs
+//! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
+
+mod response;
+#[cfg(test)]
+mod tests;
 
 use std::rc::Rc;
 
 use serde::Deserialize;
-use yew::Reducible;
 
-use crate::ui::confirm::PendingWeights;
 use resnet_lab_protocol::{
     BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response, Timings,
 };
+
+/// Weights from another origin (`?weights=`), waiting for the person's go-ahead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingWeights {
+    /// As given in the address bar.
+    pub url: String,
+    /// Who would be downloaded from (`host:port`, or the scheme for `data:` and the like).
+    pub host: String,
+}
 
 /// `weights/manifest.json`: what the server offers.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -73,7 +87,7 @@ pub struct ModelState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct BackendInfo {
+pub struct ActiveBackend {
     pub kind: BackendKind,
     pub adapter: String,
     pub notice: Option<String>,
@@ -96,36 +110,43 @@ impl PhotoState {
     }
 }
 
-/// A `blob:` URL that is revoked when the last copy is dropped.
-#[derive(Clone)]
-pub struct PhotoUrl(pub gloo::file::ObjectUrl);
-
-impl PartialEq for PhotoUrl {
-    fn eq(&self, other: &Self) -> bool {
-        *self.0 == *other.0
-    }
-}
-
-impl std::fmt::Debug for PhotoUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Photo {
     pub id: u32,
     pub name: String,
-    /// `blob:` URL of the file, for the thumbnail (revoked when the photo is dropped).
-    pub url: PhotoUrl,
+    /// `blob:` URL of the file, for the thumbnail (the page revokes it once the photo is
+    /// dropped from here).
+    pub url: String,
     pub state: PhotoState,
     pub top: Vec<PredictionRow>,
     pub timings: Option<Timings>,
     pub backend: Option<BackendKind>,
     pub size: Option<(u32, u32)>,
     pub error: Option<String>,
-    /// Kept so the gradient panel can send the photo again after an engine restart.
-    pub file: web_sys::File,
+}
+
+impl Photo {
+    /// A card waiting for its classification.
+    pub fn pending(id: u32, name: String, url: String) -> Self {
+        Self {
+            id,
+            name,
+            url,
+            state: PhotoState::Pending,
+            top: Vec::new(),
+            timings: None,
+            backend: None,
+            size: None,
+            error: None,
+        }
+    }
+}
+
+/// A photo a person added: its name and the `blob:` URL of its thumbnail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPhoto {
+    pub name: String,
+    pub url: String,
 }
 
 /// The residual-gradient panel: what it explains and what the engine answered.
@@ -160,7 +181,7 @@ pub struct AppState {
     pub manifest: Option<Manifest>,
     pub selected: Option<String>,
     pub model: ModelState,
-    pub backend: Option<BackendInfo>,
+    pub backend: Option<ActiveBackend>,
     pub photos: Vec<Photo>,
     /// Page-level errors, newest last.
     pub errors: Vec<String>,
@@ -170,6 +191,9 @@ pub struct AppState {
     pub gradients: GradientState,
     /// `?weights=` on another site, shown for confirmation before anything is downloaded.
     pub pending_weights: Option<PendingWeights>,
+    /// The id the next photo gets (ids are never reused, so a late answer about a photo that
+    /// was cleared cannot land on another).
+    pub next_photo_id: u32,
 }
 
 impl Default for AppState {
@@ -194,6 +218,7 @@ impl Default for AppState {
             dragging: false,
             gradients: GradientState::default(),
             pending_weights: None,
+            next_photo_id: 1,
         }
     }
 }
@@ -212,7 +237,8 @@ pub enum Action {
     /// Ask before downloading weights from another site (`None`: answered).
     ConfirmWeights(Option<PendingWeights>),
     Engine(Response, f64),
-    AddPhoto(Photo),
+    /// New cards, newest first, with ids from [`AppState::next_photo_id`] on in this order.
+    AddPhotos(Vec<NewPhoto>),
     PhotoFailed {
         id: u32,
         message: String,
@@ -231,11 +257,23 @@ pub enum Action {
     },
 }
 
-impl Reducible for AppState {
-    type Action = Action;
+impl AppState {
+    /// The ids the next `count` photos get (what [`Action::AddPhotos`] will assign).
+    pub fn photo_ids(&self, count: usize) -> std::ops::Range<u32> {
+        self.next_photo_id..self.next_photo_id + count as u32
+    }
 
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut s = (*self).clone();
+    /// The newest photo that has its classification.
+    pub fn latest_done(&self) -> Option<u32> {
+        self.photos
+            .iter()
+            .find(|p| p.state == PhotoState::Done)
+            .map(|p| p.id)
+    }
+
+    /// The state after `action`.
+    pub fn after(&self, action: Action) -> Self {
+        let mut s = self.clone();
         match action {
             Action::Manifest(manifest) => s.manifest = Some(manifest),
             Action::Loading {
@@ -264,8 +302,14 @@ impl Reducible for AppState {
                 s.errors.push(message);
             }
             Action::ConfirmWeights(pending) => s.pending_weights = pending,
-            Action::Engine(response, now) => apply_response(&mut s, response, now),
-            Action::AddPhoto(photo) => s.photos.insert(0, photo),
+            Action::Engine(response, now) => response::apply(&mut s, response, now),
+            Action::AddPhotos(photos) => {
+                for new in photos {
+                    let photo = Photo::pending(s.next_photo_id, new.name, new.url);
+                    s.next_photo_id += 1;
+                    s.photos.insert(0, photo);
+                }
+            }
             Action::PhotoFailed { id, message } => {
                 if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
                     p.state = PhotoState::Error;
@@ -295,90 +339,6 @@ impl Reducible for AppState {
                 g.error = None;
             }
         }
-        Rc::new(s)
-    }
-}
-
-fn apply_response(s: &mut AppState, response: Response, now: f64) {
-    match response {
-        Response::Started | Response::DeviceLost { .. } => {}
-        Response::Backend {
-            kind,
-            adapter,
-            notice,
-        } => {
-            s.backend = Some(BackendInfo {
-                kind,
-                adapter,
-                notice,
-            })
-        }
-        Response::Progress { done, total, phase } => {
-            if s.model.state == LoadState::Loading {
-                s.model.progress = Some(Progress { done, total, phase });
-            }
-        }
-        Response::ModelReady(summary) => {
-            s.model.state = LoadState::Ready;
-            s.model.name = summary.name.clone();
-            s.model.summary = Some(summary);
-            s.model.error = None;
-            s.model.progress = None;
-            s.model.ready_ms = Some(now - s.model.started_at);
-        }
-        Response::ModelError { message } => {
-            s.model.state = LoadState::Error;
-            s.model.progress = None;
-            s.model.error = Some(message.clone());
-            s.errors
-                .push(format!("The model could not be loaded: {message}"));
-        }
-        Response::Result {
-            id,
-            top,
-            timings,
-            backend,
-            width,
-            height,
-        } => {
-            if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
-                p.state = PhotoState::Done;
-                p.top = top;
-                p.timings = Some(timings);
-                p.backend = Some(backend);
-                p.size = Some((width, height));
-                p.error = None;
-            }
-        }
-        Response::ClassifyError { id, message } => {
-            if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
-                p.state = PhotoState::Error;
-                p.error = Some(message);
-            }
-        }
-        Response::CacheCleared { entries } => {
-            s.info = Some(match entries {
-                0 => "The weights cache was already empty.".into(),
-                1 => "Cleared 1 cached weights file: the next load downloads it again.".into(),
-                n => {
-                    format!("Cleared {n} cached weights files: the next load downloads them again.")
-                }
-            });
-        }
-        Response::Gradients { id, report } => {
-            if s.gradients.pending == Some(id) {
-                s.gradients.pending = None;
-                s.gradients.error = None;
-                s.gradients.report = Some(Rc::new(*report));
-                s.gradients.shown_photo = s.gradients.photo;
-            }
-        }
-        Response::GradientsError { id, message } => {
-            if s.gradients.pending == Some(id) {
-                s.gradients.pending = None;
-                s.gradients.error = Some(message);
-            }
-        }
-        Response::Failure { message } => s.errors.push(message),
+        s
     }
 }

@@ -1,16 +1,21 @@
 //! The page's building blocks. Each one only renders what it is given and reports what the
-//! person did through callbacks; [`super::App`] owns the state and the engine.
+//! person did through callbacks; [`super::App`] owns the state and the engine. The photo
+//! intake and the result cards are in [`results`].
+
+mod results;
+
+pub use results::{DropZone, PredictionBar, ResultCard, ResultsGallery};
 
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::ui::state::{BackendInfo, LoadState, Manifest, ModelState, Photo, PhotoState, Progress};
-use resnet_lab_protocol::{BackendKind, PredictionRow, Timings, format_bytes, format_ms};
+use crate::state::{ActiveBackend, LoadState, Manifest, ModelState, Progress};
+use resnet_lab_protocol::{BackendKind, format_bytes, format_count, format_ms};
 
 /// Files chosen in an `<input type=file>`, then the input is reset so the same file can be
 /// chosen again.
-fn take_files(event: &Event) -> Vec<web_sys::File> {
+pub(super) fn take_files(event: &Event) -> Vec<web_sys::File> {
     let Some(input) = event
         .target()
         .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
@@ -27,7 +32,7 @@ fn take_files(event: &Event) -> Vec<web_sys::File> {
 
 #[derive(Properties, PartialEq)]
 pub struct BackendStatusProps {
-    pub backend: Option<BackendInfo>,
+    pub backend: Option<ActiveBackend>,
 }
 
 /// Which backend runs the network, on which adapter; links to switch by hand.
@@ -126,9 +131,9 @@ pub fn model_status(props: &ModelStatusProps) -> Html {
             let detail = s
                 .map(|s| {
                     format!(
-                        "{} · {:.1} M parameters · {} {} · {} · ready in {} (warm-up {})",
+                        "{} · {} parameters · {} {} · {} · ready in {} (warm-up {})",
                         s.name,
-                        s.parameters as f64 / 1e6,
+                        format_count(s.parameters as u64),
                         format_bytes(s.bytes),
                         s.dtype,
                         if s.from_cache {
@@ -158,8 +163,10 @@ pub fn model_status(props: &ModelStatusProps) -> Html {
             </>
         },
     };
+    let parameters = m.summary.as_ref().map(|s| s.parameters.to_string());
     html! {
-        <section class="model-status" data-testid="model-status" data-state={m.state.as_str()} data-model={m.name.clone()}>
+        <section class="model-status" data-testid="model-status" data-state={m.state.as_str()} data-model={m.name.clone()}
+            data-parameters={parameters}>
             { body }
         </section>
     }
@@ -283,176 +290,5 @@ pub fn notice(props: &NoticeProps) -> Html {
         <div class="notice" role="status" data-testid={props.testid.clone()}>
             <span class="icon">{ "ℹ" }</span><span class="message">{ text.clone() }</span>{ for close }
         </div>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct DropZoneProps {
-    pub on_files: Callback<Vec<web_sys::File>>,
-    pub dragging: bool,
-}
-
-/// Where photos come in: the picker here; dropping anywhere and pasting are handled by
-/// the page.
-#[function_component(DropZone)]
-pub fn drop_zone(props: &DropZoneProps) -> Html {
-    let on_change = {
-        let cb = props.on_files.clone();
-        Callback::from(move |e: Event| {
-            let files = take_files(&e);
-            if !files.is_empty() {
-                cb.emit(files);
-            }
-        })
-    };
-    html! {
-        <section class={classes!("drop-zone", props.dragging.then_some("dragging"))}>
-            <div class="drop-icon" aria-hidden="true">
-                <svg viewBox="0 0 24 24" width="40" height="40"><path fill="currentColor" d="M19 7v2.99s-1.99.01-2 0V7h-3s.01-1.99 0-2h3V2h2v3h3v2h-3zm-3 4V8h-3V5H5c-1.1 0-2 .9-2 2v12c0 1.1.9 2 2 2h12c1.1 0 2-.9 2-2v-8h-3zM5 19l3-4 2 3 3-4 4 5H5z"/></svg>
-            </div>
-            <div class="drop-text">
-                <strong>{ "Drop photos anywhere" }</strong>
-                <span>{ ", paste them, or " }</span>
-                <label class="link-button">
-                    { "choose files" }
-                    <input type="file" class="visually-hidden" data-testid="image-input" multiple=true accept="image/*" onchange={on_change} />
-                </label>
-            </div>
-            <div class="muted small">{ "JPEG, PNG, WebP, GIF, AVIF… anything this browser can show. Photos never leave your machine." }</div>
-        </section>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct PredictionBarProps {
-    pub rank: usize,
-    pub row: PredictionRow,
-}
-
-/// One class of a top-5 list, with its probability bar.
-#[function_component(PredictionBar)]
-pub fn prediction_bar(props: &PredictionBarProps) -> Html {
-    let p = &props.row;
-    let pct = (p.prob as f64 * 100.0).clamp(0.0, 100.0);
-    html! {
-        <li class={classes!("prediction", (props.rank == 0).then_some("top"))} data-testid="prediction"
-            data-index={p.index.to_string()} data-label={p.label.clone()} data-prob={format!("{:.6}", p.prob)}>
-            <div class="prediction-head">
-                <span class="label">{ p.label.clone() }</span>
-                <span class="prob">{ format!("{pct:.1}%") }</span>
-            </div>
-            <div class="bar"><div class="fill" style={format!("width: {pct:.2}%")}></div></div>
-        </li>
-    }
-}
-
-fn timings_line(t: &Timings, backend: Option<BackendKind>) -> Html {
-    html! {
-        <div class="timings" data-testid="timings"
-             data-preprocess-ms={format!("{:.1}", t.preprocess_ms)}
-             data-inference-ms={format!("{:.1}", t.inference_ms)}
-             data-readback-ms={format!("{:.1}", t.readback_ms)}
-             data-decode-ms={format!("{:.1}", t.decode_ms)}>
-            <span title="decoding by the browser">{ format!("decode {}", format_ms(t.decode_ms)) }</span>
-            <span title="resize 256, centre crop 224, normalise">{ format!("preprocess {}", format_ms(t.preprocess_ms)) }</span>
-            <span title="forward pass">{ format!("inference {}", format_ms(t.inference_ms)) }</span>
-            <span title="reading the logits back">{ format!("read-back {}", format_ms(t.readback_ms)) }</span>
-            <span class={classes!("badge", "small-badge", backend.map(|b| format!("badge-{}", b.as_str())))}>
-                { backend.map(|b| b.as_str()).unwrap_or("") }
-            </span>
-        </div>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct ResultCardProps {
-    pub photo: Photo,
-    /// Whether the gradient panel explains this photo.
-    pub explained: bool,
-    pub on_explain: Callback<u32>,
-}
-
-/// One photo: the picture, its top-5 and its timings.
-#[function_component(ResultCard)]
-pub fn result_card(props: &ResultCardProps) -> Html {
-    let p = &props.photo;
-    let picture = if p.state == PhotoState::Error {
-        html! { <div class="thumb placeholder" aria-hidden="true">{ "✕" }</div> }
-    } else {
-        html! { <img class="thumb" src={p.url.0.to_string()} alt={p.name.clone()} loading="lazy" /> }
-    };
-    let body = match p.state {
-        PhotoState::Pending => {
-            html! { <div class="pending"><span class="spinner"></span>{ "Classifying…" }</div> }
-        }
-        PhotoState::Error => html! {
-            <div class="card-error" data-testid="result-error" role="alert">{ p.error.clone().unwrap_or_default() }</div>
-        },
-        PhotoState::Done => html! {
-            <>
-                <ol class="predictions">
-                    { for p.top.iter().enumerate().map(|(rank, row)| html! { <PredictionBar rank={rank} row={row.clone()} /> }) }
-                </ol>
-                { for p.timings.as_ref().map(|t| timings_line(t, p.backend)) }
-                if props.explained {
-                    <span class="explained small">{ "↓ explained in the gradient panel" }</span>
-                } else {
-                    <button class="button ghost small explain" data-testid="explain"
-                            onclick={ let (cb, id) = (props.on_explain.clone(), p.id); Callback::from(move |_| cb.emit(id)) }>
-                        { "Explain the gradients ↓" }
-                    </button>
-                }
-            </>
-        },
-    };
-    let size = p.size.map(|(w, h)| format!("{w}×{h}")).unwrap_or_default();
-    html! {
-        <article class={classes!("result-card", p.state.as_str())} data-testid="result" data-image={p.name.clone()} data-state={p.state.as_str()}>
-            <div class="picture">{ picture }</div>
-            <div class="card-body">
-                <header class="card-title"><span class="name" title={p.name.clone()}>{ p.name.clone() }</span><span class="muted small">{ size }</span></header>
-                { body }
-            </div>
-        </article>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct ResultsGalleryProps {
-    pub photos: Vec<Photo>,
-    pub on_clear: Callback<()>,
-    /// The photo the gradient panel explains.
-    pub explained: Option<u32>,
-    pub on_explain: Callback<u32>,
-}
-
-/// Every photo, newest first.
-#[function_component(ResultsGallery)]
-pub fn results_gallery(props: &ResultsGalleryProps) -> Html {
-    if props.photos.is_empty() {
-        return html! {};
-    }
-    let on_clear = {
-        let cb = props.on_clear.clone();
-        Callback::from(move |_| cb.emit(()))
-    };
-    let done = props
-        .photos
-        .iter()
-        .filter(|p| p.state != PhotoState::Pending)
-        .count();
-    html! {
-        <section class="results">
-            <div class="results-head">
-                <h2>{ format!("Results ({done}/{})", props.photos.len()) }</h2>
-                <button class="button ghost" onclick={on_clear}>{ "Clear finished" }</button>
-            </div>
-            <div class="gallery">
-                { for props.photos.iter().map(|photo| html! {
-                    <ResultCard key={photo.id} photo={photo.clone()} explained={props.explained == Some(photo.id)}
-                                on_explain={props.on_explain.clone()} />
-                }) }
-            </div>
-        </section>
     }
 }

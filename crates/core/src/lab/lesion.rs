@@ -1,0 +1,410 @@
+//! Lesion study (Veit, Wilber & Belongie 2016, "Residual networks behave like ensembles of
+//! relatively shallow networks", §4): delete residual blocks and see whether the network
+//! still classifies.
+//!
+//! Deleting block `b` makes its output `ReLU(S_b(x_b))`: the branch `F_b` is gone and the
+//! shortcut stays (a projection shortcut too, or the shapes would no longer fit). The other
+//! blocks of a residual network still receive a signal through their shortcuts, so most
+//! single deletions barely matter. The same weights with every skip removed (the plain
+//! network, each block `ReLU(F_b(x_b))`) force the signal through every block; there a
+//! deleted block becomes the same `ReLU(S_b(x_b))`.
+//!
+//! Cost: a lesioned network computes exactly what the intact one does up to its first deleted
+//! block, so every block's input is kept from one intact pass and each lesioned network is
+//! recomputed from its first deleted block on (half a forward pass per block on average).
+
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::index::sample;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::labels::LabelSet;
+use crate::model::config::BlockInfo;
+use crate::model::{BlockMode, ResNet, ResNetConfig};
+use crate::predict::{read_f32, softmax, top_k};
+use crate::weights::LoadedWeights;
+
+/// Images run through the network together: bounds the memory held by the cached block
+/// inputs (ResNet-50, 8 images at 224×224: about 0.4 GB) whatever the number of photos.
+pub const MAX_BATCH: usize = 8;
+
+/// Random draws per `k` at most, so that a typo cannot ask for hours of work.
+pub const MAX_DRAWS: usize = 100;
+
+/// One altered network and how it classifies compared with the intact residual network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lesion {
+    /// Indices of the deleted blocks, in forward order.
+    pub deleted: Vec<usize>,
+    /// Share of the images whose top-1 class is the intact network's.
+    pub top1_unchanged: f64,
+    /// Mean over the images of the probability of the intact network's top-1 class.
+    pub mean_prob: f64,
+    /// Logits per image.
+    pub logits: Vec<Vec<f32>>,
+}
+
+/// `k` random blocks deleted from the residual network, over several draws.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RandomDeletion {
+    pub k: usize,
+    /// Means over the draws.
+    pub top1_unchanged: f64,
+    pub mean_prob: f64,
+    pub draws: Vec<Lesion>,
+}
+
+/// Everything `resnet-lab lesion` prints. Every [`Lesion`] is compared with `intact`, the
+/// network as trained: the question is always "does it still name the photo as before?".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LesionReport {
+    pub model: String,
+    pub blocks: Vec<BlockInfo>,
+    /// Logits per image of the network as trained.
+    pub intact: Vec<Vec<f32>>,
+    /// Each block deleted alone, in forward order.
+    pub single: Vec<Lesion>,
+    /// The same weights with every skip connection removed (nothing deleted).
+    pub plain_intact: Lesion,
+    /// The plain network with each block deleted alone.
+    pub plain_single: Vec<Lesion>,
+    /// For k = 1, 2, ...: random deletions from the residual network.
+    pub random: Vec<RandomDeletion>,
+}
+
+/// Which random deletions to run: `k = 1..=max_k`, `draws` each, from `seed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RandomPlan {
+    pub max_k: usize,
+    pub draws: usize,
+    pub seed: u64,
+}
+
+impl RandomPlan {
+    /// The block sets to delete, `draws` per k (each set sorted), after checking the plan
+    /// against a network of `blocks` blocks.
+    pub fn deletion_sets(&self, blocks: usize) -> Result<Vec<Vec<Vec<usize>>>> {
+        if self.max_k == 0 || self.max_k > blocks {
+            return Err(Error::Input(format!(
+                "--random-k must be between 1 and the number of blocks ({blocks}), not {}",
+                self.max_k
+            )));
+        }
+        if self.draws == 0 || self.draws > MAX_DRAWS {
+            return Err(Error::Input(format!(
+                "--draws must be between 1 and {MAX_DRAWS}, not {}",
+                self.draws
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        Ok((1..=self.max_k)
+            .map(|k| {
+                (0..self.draws)
+                    .map(|_| {
+                        let mut set = sample(&mut rng, blocks, k).into_vec();
+                        set.sort_unstable();
+                        set
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// A network on a device, ready for lesion experiments.
+#[derive(Debug)]
+pub struct LesionStudy {
+    model: ResNet,
+    config: ResNetConfig,
+    labels: LabelSet,
+    name: String,
+    device: Device,
+}
+
+impl LesionStudy {
+    pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
+        let config = weights.info.config.clone();
+        Ok(Self {
+            model: ResNet::from_tensors(&config, weights.tensors, device)?,
+            labels: weights.info.labels.clone(),
+            name: weights.info.name(),
+            config,
+            device: device.clone(),
+        })
+    }
+
+    pub fn labels(&self) -> &LabelSet {
+        &self.labels
+    }
+
+    pub fn config(&self) -> &ResNetConfig {
+        &self.config
+    }
+
+    /// Logits per image of the network with every block computed as `modes` says; `images`
+    /// are `[3, height, width]` each. Mostly for checking single configurations.
+    pub async fn logits(
+        &self,
+        images: &[Vec<f32>],
+        size: [usize; 2],
+        modes: &[BlockMode],
+    ) -> Result<Vec<Vec<f32>>> {
+        if modes.len() != self.model.blocks.len() {
+            return Err(Error::Input(format!(
+                "{} block modes for a network of {} blocks",
+                modes.len(),
+                self.model.blocks.len()
+            )));
+        }
+        let mut out = Vec::new();
+        for chunk in images.chunks(MAX_BATCH) {
+            let x = self.model.forward_stem(self.upload(chunk, size)?);
+            let h = self.model.forward_blocks_from(x, 0, modes);
+            out.extend(self.read_logits(h, "the altered network").await?);
+        }
+        Ok(out)
+    }
+
+    /// The whole study: each block deleted alone from the residual and from the plain
+    /// network, and `random` deletions from the residual network.
+    pub async fn run(
+        &self,
+        images: &[Vec<f32>],
+        size: [usize; 2],
+        random: Option<RandomPlan>,
+    ) -> Result<LesionReport> {
+        let n = self.model.blocks.len();
+        let random_sets = match random {
+            Some(plan) => plan.deletion_sets(n)?,
+            None => Vec::new(),
+        };
+        let residual_modes = vec![BlockMode::Residual; n];
+        let plain_modes = vec![BlockMode::Plain; n];
+        let singles: Vec<Vec<usize>> = (0..n).map(|b| vec![b]).collect();
+        let draws: Vec<Vec<usize>> = random_sets.iter().flatten().cloned().collect();
+
+        // Logits per altered network, gathered over the image batches.
+        let (mut residual, mut plain) = (Batches::new(n), Batches::new(n));
+        let mut drawn = Batches::new(draws.len());
+        for chunk in images.chunks(MAX_BATCH) {
+            let stem = self.model.forward_stem(self.upload(chunk, size)?);
+            let cache = self
+                .run_batch(stem.clone(), &residual_modes, &singles, &mut residual)
+                .await?;
+            self.run_deletions(&cache, &residual_modes, &draws, &mut drawn)
+                .await?;
+            drop(cache);
+            self.run_batch(stem, &plain_modes, &singles, &mut plain)
+                .await?;
+        }
+
+        let intact = residual.intact;
+        let mut drawn = compare_all(&intact, &draws, drawn.altered).into_iter();
+        let random = random_sets
+            .iter()
+            .enumerate()
+            .map(|(i, sets)| {
+                let draws: Vec<Lesion> = drawn.by_ref().take(sets.len()).collect();
+                let count = draws.len().max(1) as f64;
+                RandomDeletion {
+                    k: i + 1,
+                    top1_unchanged: draws.iter().map(|d| d.top1_unchanged).sum::<f64>() / count,
+                    mean_prob: draws.iter().map(|d| d.mean_prob).sum::<f64>() / count,
+                    draws,
+                }
+            })
+            .collect();
+        Ok(LesionReport {
+            model: self.name.clone(),
+            blocks: self.config.blocks(),
+            single: compare_all(&intact, &singles, residual.altered),
+            plain_intact: compare(&intact, Vec::new(), plain.intact),
+            plain_single: compare_all(&intact, &singles, plain.altered),
+            intact,
+            random,
+        })
+    }
+
+    /// One batch through the network computed as `modes` says, then with each of `sets`
+    /// deleted; returns every block's input in the unaltered network.
+    async fn run_batch(
+        &self,
+        stem: Tensor<4>,
+        modes: &[BlockMode],
+        sets: &[Vec<usize>],
+        out: &mut Batches,
+    ) -> Result<Vec<Tensor<4>>> {
+        let mut cache = Vec::with_capacity(modes.len());
+        let mut h = stem;
+        for (block, &mode) in self.model.blocks.iter().zip(modes) {
+            cache.push(h.clone());
+            h = block.forward_as(h, mode);
+        }
+        out.intact
+            .extend(self.read_logits(h, "the intact network").await?);
+        self.run_deletions(&cache, modes, sets, out).await?;
+        Ok(cache)
+    }
+
+    /// Each of `sets` deleted from the network of `modes`, starting from the cached input of
+    /// the first deleted block.
+    async fn run_deletions(
+        &self,
+        cache: &[Tensor<4>],
+        modes: &[BlockMode],
+        sets: &[Vec<usize>],
+        out: &mut Batches,
+    ) -> Result<()> {
+        for (set, logits) in sets.iter().zip(&mut out.altered) {
+            let Some(&first) = set.first() else { continue };
+            let mut altered = modes.to_vec();
+            for &b in set {
+                altered[b] = BlockMode::Lesioned;
+            }
+            let h = self
+                .model
+                .forward_blocks_from(cache[first].clone(), first, &altered);
+            logits.extend(self.read_logits(h, "a lesioned network").await?);
+        }
+        Ok(())
+    }
+
+    fn upload(&self, images: &[Vec<f32>], [height, width]: [usize; 2]) -> Result<Tensor<4>> {
+        let plane = 3 * height * width;
+        if images.is_empty() {
+            return Err(Error::Input("no images to study".into()));
+        }
+        if height < 32 || width < 32 {
+            return Err(Error::Input(format!(
+                "a {height}×{width} input is too small for a ResNet (at least 32×32)"
+            )));
+        }
+        if let Some(bad) = images.iter().find(|img| img.len() != plane) {
+            return Err(Error::Input(format!(
+                "an input holds {} values; a [3, {height}, {width}] image has {plane}",
+                bad.len()
+            )));
+        }
+        let data: Vec<f32> = images.iter().flatten().copied().collect();
+        Ok(Tensor::from_data(
+            TensorData::new(data, [images.len(), 3, height, width]),
+            &self.device,
+        ))
+    }
+
+    /// The head on the last block's output, read back as one row of logits per image.
+    async fn read_logits(&self, features: Tensor<4>, what: &str) -> Result<Vec<Vec<f32>>> {
+        let logits = self.model.forward_head(features);
+        let [rows, classes] = logits.dims();
+        let values = read_f32(logits).await?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Input(format!(
+                "{what}'s output holds NaN or infinity: the weights or the input make it overflow"
+            )));
+        }
+        Ok(values
+            .chunks(classes)
+            .take(rows)
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+}
+
+/// Logits gathered batch by batch: the unaltered network's and one list per altered network.
+struct Batches {
+    intact: Vec<Vec<f32>>,
+    altered: Vec<Vec<Vec<f32>>>,
+}
+
+impl Batches {
+    fn new(altered: usize) -> Self {
+        Self {
+            intact: Vec::new(),
+            altered: vec![Vec::new(); altered],
+        }
+    }
+}
+
+fn compare_all(
+    reference: &[Vec<f32>],
+    sets: &[Vec<usize>],
+    altered: Vec<Vec<Vec<f32>>>,
+) -> Vec<Lesion> {
+    sets.iter()
+        .zip(altered)
+        .map(|(set, logits)| compare(reference, set.clone(), logits))
+        .collect()
+}
+
+/// How `logits` (per image) classify compared with the `reference` network's top-1 classes.
+pub fn compare(reference: &[Vec<f32>], deleted: Vec<usize>, logits: Vec<Vec<f32>>) -> Lesion {
+    let count = reference.len().max(1) as f64;
+    let mean_prob = reference
+        .iter()
+        .zip(&logits)
+        .map(|(r, l)| softmax(l)[top1(r)] as f64)
+        .sum::<f64>()
+        / count;
+    Lesion {
+        top1_unchanged: top1_agreement(reference, &logits),
+        mean_prob,
+        deleted,
+        logits,
+    }
+}
+
+/// Share of the rows whose arg-max is the same in `a` and `b`.
+fn top1_agreement(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
+    let same = a.iter().zip(b).filter(|(x, y)| top1(x) == top1(y)).count();
+    same as f64 / a.len().max(1) as f64
+}
+
+fn top1(logits: &[f32]) -> usize {
+    top_k(logits, 1).first().map_or(0, |(i, _)| *i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparison_counts_top1_and_reference_probability() {
+        // Image 0 keeps class 1; image 1 moves from class 0 to class 1.
+        let reference = vec![vec![0.0, 2.0], vec![3.0, 0.0]];
+        let altered = vec![vec![0.0, 1.0], vec![0.0, 2.0]];
+        let lesion = compare(&reference, vec![4], altered);
+        assert_eq!(lesion.top1_unchanged, 0.5);
+        // softmax([0, 1])[1] = e/(1+e); softmax([0, 2])[0] = 1/(1+e²).
+        let e = std::f64::consts::E;
+        let want = (e / (1.0 + e) + 1.0 / (1.0 + e * e)) / 2.0;
+        assert!((lesion.mean_prob - want).abs() < 1e-7);
+    }
+
+    #[test]
+    fn random_sets_are_seeded_distinct_and_checked() {
+        let plan = RandomPlan {
+            max_k: 4,
+            draws: 3,
+            seed: 7,
+        };
+        let sets = plan.deletion_sets(16).unwrap();
+        assert_eq!(sets.len(), 4);
+        for (k, draws) in sets.iter().enumerate() {
+            assert_eq!(draws.len(), 3);
+            for set in draws {
+                assert_eq!(set.len(), k + 1);
+                assert!(set.windows(2).all(|w| w[0] < w[1]) && set[k] < 16);
+            }
+        }
+        assert_eq!(sets, plan.deletion_sets(16).unwrap());
+        assert_ne!(
+            sets,
+            RandomPlan { seed: 8, ..plan }.deletion_sets(16).unwrap()
+        );
+        assert!(RandomPlan { max_k: 0, ..plan }.deletion_sets(16).is_err());
+        assert!(RandomPlan { max_k: 17, ..plan }.deletion_sets(16).is_err());
+        assert!(RandomPlan { draws: 0, ..plan }.deletion_sets(16).is_err());
+    }
+}

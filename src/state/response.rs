@@ -1,0 +1,91 @@
+//! What the engine's messages do to the page state.
+
+use std::rc::Rc;
+
+use super::{ActiveBackend, AppState, LoadState, PhotoState, Progress};
+use resnet_lab_protocol::Response;
+
+/// An engine message's effect on the page state (`now`: when it arrived, in ms).
+pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
+    match response {
+        Response::Started | Response::DeviceLost { .. } => {}
+        Response::Backend {
+            kind,
+            adapter,
+            notice,
+        } => {
+            s.backend = Some(ActiveBackend {
+                kind,
+                adapter,
+                notice,
+            })
+        }
+        Response::Progress { done, total, phase } => {
+            if s.model.state == LoadState::Loading {
+                s.model.progress = Some(Progress { done, total, phase });
+            }
+        }
+        Response::ModelReady(summary) => {
+            s.model.state = LoadState::Ready;
+            s.model.name = summary.name.clone();
+            s.model.summary = Some(summary);
+            s.model.error = None;
+            s.model.progress = None;
+            s.model.ready_ms = Some(now - s.model.started_at);
+        }
+        Response::ModelError { message } => {
+            s.model.state = LoadState::Error;
+            s.model.progress = None;
+            s.model.error = Some(message.clone());
+            s.errors
+                .push(format!("The model could not be loaded: {message}"));
+        }
+        Response::Result {
+            id,
+            top,
+            timings,
+            backend,
+            width,
+            height,
+        } => {
+            if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
+                p.state = PhotoState::Done;
+                p.top = top;
+                p.timings = Some(timings);
+                p.backend = Some(backend);
+                p.size = Some((width, height));
+                p.error = None;
+            }
+        }
+        Response::ClassifyError { id, message } => {
+            if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
+                p.state = PhotoState::Error;
+                p.error = Some(message);
+            }
+        }
+        Response::CacheCleared { entries } => {
+            s.info = Some(match entries {
+                0 => "The weights cache was already empty.".into(),
+                1 => "Cleared 1 cached weights file: the next load downloads it again.".into(),
+                n => {
+                    format!("Cleared {n} cached weights files: the next load downloads them again.")
+                }
+            });
+        }
+        Response::Gradients { id, report } => {
+            if s.gradients.pending == Some(id) {
+                s.gradients.pending = None;
+                s.gradients.error = None;
+                s.gradients.report = Some(Rc::new(*report));
+                s.gradients.shown_photo = s.gradients.photo;
+            }
+        }
+        Response::GradientsError { id, message } => {
+            if s.gradients.pending == Some(id) {
+                s.gradients.pending = None;
+                s.gradients.error = Some(message);
+            }
+        }
+        Response::Failure { message } => s.errors.push(message),
+    }
+}

@@ -1,0 +1,98 @@
+//! The engine as a context: one [`EngineClient`] for the page's lifetime, provided by
+//! [`EngineProvider`] and reached from any component with [`use_engine`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use yew::prelude::*;
+
+use crate::state::Action;
+use crate::ui::client::EngineClient;
+use resnet_lab_protocol::{BackendPreference, GradientNetwork, WeightsSource};
+
+/// The page's handle on the engine worker.
+#[derive(Clone)]
+pub struct Engine(Rc<RefCell<EngineClient>>);
+
+/// One engine per page: two handles are equal when they reach the same client.
+impl PartialEq for Engine {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Engine {
+    /// Loads a model (the engine picks its backend on the first load).
+    pub fn load(&self, source: WeightsSource, name: String, selected: Option<String>) {
+        self.0.borrow_mut().load(source, name, selected);
+    }
+
+    pub fn classify(&self, id: u32, name: String, file: web_sys::File) {
+        self.0.borrow_mut().classify(id, name, file);
+    }
+
+    /// The gradient analysis of a photo (sent along) or, with none, of noise.
+    pub fn gradients(
+        &self,
+        photo: Option<(u32, web_sys::File)>,
+        class: Option<usize>,
+        network: GradientNetwork,
+    ) {
+        self.0.borrow_mut().gradients(photo, class, network);
+    }
+
+    pub fn clear_cache(&self) {
+        self.0.borrow_mut().clear_cache();
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct EngineProviderProps {
+    /// Where the engine's messages go (the page state's dispatcher).
+    pub on_action: Callback<Action>,
+    pub backend: BackendPreference,
+    #[prop_or_default]
+    pub children: Html,
+}
+
+/// Starts the engine worker once and provides it to everything inside.
+#[function_component(EngineProvider)]
+pub fn engine_provider(props: &EngineProviderProps) -> Html {
+    let engine = {
+        let (on_action, backend) = (props.on_action.clone(), props.backend);
+        use_memo((), move |_| {
+            let client = EngineClient::new(on_action, backend);
+            install_test_hooks(&client);
+            Engine(client)
+        })
+    };
+    html! {
+        <ContextProvider<Engine> context={(*engine).clone()}>
+            { props.children.clone() }
+        </ContextProvider<Engine>>
+    }
+}
+
+/// The engine, from inside an [`EngineProvider`].
+#[hook]
+pub fn use_engine() -> Engine {
+    use_context::<Engine>().expect("use_engine is called inside <EngineProvider>")
+}
+
+/// `window.resnetLab.loseDevice()`: destroys the GPU device, to exercise recovery in tests.
+fn install_test_hooks(client: &Rc<RefCell<EngineClient>>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let hooks = js_sys::Object::new();
+    let weak = Rc::downgrade(client);
+    let lose = Closure::<dyn Fn()>::new(move || {
+        if let Some(client) = weak.upgrade() {
+            client.borrow_mut().lose_device();
+        }
+    });
+    let _ = js_sys::Reflect::set(&hooks, &"loseDevice".into(), lose.as_ref());
+    lose.forget();
+    let _ = js_sys::Reflect::set(&window, &"resnetLab".into(), &hooks);
+}

@@ -1,0 +1,71 @@
+// ResNet Lab's service worker: after one visit the app opens and classifies offline.
+//
+// It keeps the app shell (index.html, the page's and the engine's JavaScript and WebAssembly,
+// the stylesheet, the weights manifest) in Cache Storage. Every request is still answered from
+// the network first, so a new build is picked up at once; the copy is used only when the
+// network fails. The weights themselves are not touched here: the engine keeps them in its own
+// cache (`resnet-lab-weights-v1`) and streams their downloads with progress.
+'use strict';
+
+const SHELL = 'resnet-lab-shell-v1';
+// Files whose names trunk does not hash (the engine worker) and what the page fetches at start.
+const FIXED = ['./', 'engine_loader.js', 'engine.js', 'engine_bg.wasm', 'weights/manifest.json'];
+// Weight files are large and cached by the engine; shell files are everything else.
+const isWeights = (url) => /\/weights\/.+\.(safetensors|pth|bin|json)$/.test(url.pathname) &&
+  !url.pathname.endsWith('/weights/manifest.json');
+
+// On install, fetch index.html and the files it names (their names carry trunk's hashes).
+async function precache() {
+  const cache = await caches.open(SHELL);
+  const index = await fetch('./', { cache: 'no-cache' });
+  if (!index.ok) throw new Error(`index.html: HTTP ${index.status}`);
+  const html = await index.clone().text();
+  await cache.put('./', index);
+  const named = [...html.matchAll(/['"]\.\/([\w.-]+\.(?:js|wasm|css|svg))['"]/g)]
+    .map((m) => m[1]);
+  const files = [...new Set([...FIXED.slice(1), ...named])];
+  // A missing optional file (no weights manifest yet) must not stop the install.
+  await Promise.all(files.map(async (file) => {
+    const response = await fetch(file, { cache: 'no-cache' }).catch(() => null);
+    if (response?.ok) await cache.put(file, response);
+  }));
+}
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(precache().then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('resnet-lab-shell-') && name !== SHELL) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+// Network first; a successful answer refreshes the copy in the background.
+async function networkFirst(event) {
+  const { request } = event;
+  const cache = await caches.open(SHELL);
+  try {
+    const response = await fetch(request);
+    if (response.ok && response.type === 'basic') {
+      const key = request.mode === 'navigate' ? './' : request;
+      event.waitUntil(cache.put(key, response.clone()));
+    }
+    return response;
+  } catch (offline) {
+    const copy = await cache.match(request.mode === 'navigate' ? './' : request, { ignoreSearch: request.mode === 'navigate' });
+    if (copy) return copy;
+    throw offline;
+  }
+}
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  // Only this site's GETs; ranges, uploads, other hosts and the weights go straight through.
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  if (event.request.headers.has('range') || isWeights(url)) return;
+  event.respondWith(networkFirst(event));
+});
