@@ -1,10 +1,11 @@
 //! What the address bar holds, so that a view is a link.
 //!
 //! `?backend=cpu|webgpu`, `?model=NAME` (from the manifest), `?weights=URL`, and the
-//! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N`. A lesson is a
+//! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N`, and for an
+//! initialised network `bn=train` and `zero_init=1` (see `HeInitOptions`). A lesson is a
 //! URL: opening it reproduces the model, the network and the class being explained.
 
-use resnet_lab_protocol::{BackendPreference, GradientNetwork};
+use resnet_lab_protocol::{BackendPreference, BatchNormMode, GradientNetwork, HeInitOptions};
 
 /// The architectures offered for a He-initialised network (no download needed).
 pub const INIT_ARCHITECTURES: [&str; 6] = [
@@ -29,6 +30,7 @@ impl UrlState {
     pub fn parse(search: &str) -> Self {
         let mut state = UrlState::default();
         let (mut grad, mut arch, mut seed) = (None, None, None);
+        let mut options = HeInitOptions::default();
         for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
             let value = value.trim();
             match &*key {
@@ -39,6 +41,8 @@ impl UrlState {
                 "arch" => arch = Some(value.to_ascii_lowercase()),
                 "seed" => seed = value.parse::<u64>().ok(),
                 "class" => state.class = value.parse::<usize>().ok(),
+                "bn" => options.batch_norm = BatchNormMode::parse(value).unwrap_or_default(),
+                "zero_init" => options.zero_init_residual = matches!(value, "1" | "true"),
                 _ => {}
             }
         }
@@ -49,6 +53,7 @@ impl UrlState {
             state.network = GradientNetwork::HeInit {
                 arch,
                 seed: seed.unwrap_or(0),
+                options,
             };
         }
         state
@@ -57,8 +62,16 @@ impl UrlState {
     /// Writes this state back into `search`, keeping any parameter this page does not know
     /// about and dropping the ones that are at their defaults.
     pub fn merge_into(&self, search: &str) -> String {
-        const OURS: [&str; 7] = [
-            "backend", "model", "weights", "grad", "arch", "seed", "class",
+        const OURS: [&str; 9] = [
+            "backend",
+            "model",
+            "weights",
+            "grad",
+            "arch",
+            "seed",
+            "class",
+            "bn",
+            "zero_init",
         ];
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
@@ -81,10 +94,21 @@ impl UrlState {
         if let Some(weights) = &self.weights {
             out.append_pair("weights", weights);
         }
-        if let GradientNetwork::HeInit { arch, seed } = &self.network {
+        if let GradientNetwork::HeInit {
+            arch,
+            seed,
+            options,
+        } = &self.network
+        {
             out.append_pair("grad", "init");
             out.append_pair("arch", arch);
             out.append_pair("seed", &seed.to_string());
+            if options.batch_norm == BatchNormMode::Train {
+                out.append_pair("bn", "train");
+            }
+            if options.zero_init_residual {
+                out.append_pair("zero_init", "1");
+            }
         }
         if let Some(class) = self.class {
             out.append_pair("class", &class.to_string());
@@ -138,7 +162,8 @@ mod tests {
             p.network,
             GradientNetwork::HeInit {
                 arch: "cifar56".into(),
-                seed: 7
+                seed: 7,
+                options: HeInitOptions::default(),
             }
         );
         assert_eq!(p.class, Some(3));
@@ -147,7 +172,8 @@ mod tests {
             p.network,
             GradientNetwork::HeInit {
                 arch: GradientNetwork::DEFAULT_INIT_ARCH.into(),
-                seed: 0
+                seed: 0,
+                options: HeInitOptions::default(),
             }
         );
         assert_eq!(p.class, None);
@@ -167,13 +193,17 @@ mod tests {
             network: GradientNetwork::HeInit {
                 arch: "cifar110".into(),
                 seed: 42,
+                options: HeInitOptions {
+                    batch_norm: BatchNormMode::Train,
+                    zero_init_residual: true,
+                },
             },
             class: Some(281),
         };
-        let query = state.merge_into("?utm=x&class=1&grad=photo");
+        let query = state.merge_into("?utm=x&class=1&grad=photo&bn=eval");
         assert_eq!(
             query,
-            "?utm=x&backend=webgpu&model=resnet50&grad=init&arch=cifar110&seed=42&class=281"
+            "?utm=x&backend=webgpu&model=resnet50&grad=init&arch=cifar110&seed=42&bn=train&zero_init=1&class=281"
         );
         assert_eq!(UrlState::parse(&query), state);
         assert_eq!(UrlState::default().merge_into("?class=5"), "");

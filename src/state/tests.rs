@@ -48,6 +48,8 @@ fn report(class: usize) -> Box<GradientReport> {
                 input_gradient: vec![],
                 input_size: [0, 0],
             },
+            batch_norm: Default::default(),
+            batch: 1,
         },
         network: GradientNetwork::Loaded,
         block_kind: "basic".into(),

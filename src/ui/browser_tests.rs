@@ -26,6 +26,7 @@ fn the_address_bar_keeps_the_lesson() {
         url.network = GradientNetwork::HeInit {
             arch: "cifar110".into(),
             seed: 9,
+            options: Default::default(),
         };
         url.class = Some(4);
     });
@@ -34,7 +35,8 @@ fn the_address_bar_keeps_the_lesson() {
         state.network,
         GradientNetwork::HeInit {
             arch: "cifar110".into(),
-            seed: 9
+            seed: 9,
+            options: Default::default(),
         }
     );
     assert_eq!(state.class, Some(4));
@@ -56,6 +58,8 @@ fn block(name: &str, stage: usize, grad: f64, plain: f64) -> BlockGradient {
         shortcut_norm: grad * 0.75,
         residual_norm: grad * 0.5,
         plain_grad_norm: plain,
+        act_norm: 1.0,
+        plain_act_norm: 1.0,
         stage,
         stride: if name.ends_with(".0") && stage > 1 {
             2
@@ -88,6 +92,8 @@ async fn the_panel_renders_one_element_per_block_with_its_numbers() {
             input_gradient: vec![1.0; 16],
             input_size: [4, 4],
         },
+        batch_norm: Default::default(),
+        batch: 1,
     };
     let report = GradientReport {
         analysis,

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use resnet_lab_core::gradflow::{self, GradFlowReport};
+use resnet_lab_core::gradflow::{
+    self, BatchNormMode, GradFlowOptions, GradFlowReport, HeInitOptions,
+};
 use resnet_lab_core::weights::bundle::write_bundle;
 use resnet_lab_core::weights::safetensors::StoredDtype;
 use resnet_lab_core::{Error, LoadedWeights};
@@ -91,6 +93,17 @@ struct GradflowArgs {
     /// Class whose logit is differentiated (default: the top-1 class).
     #[arg(long)]
     class: Option<usize>,
+    /// BatchNorm: `eval` (stored statistics; at He initialisation the identity) or `train`
+    /// (statistics of a batch: the input and --batch − 1 noise images from --seed; freshly
+    /// initialised networks only).
+    #[arg(long, default_value = "eval", value_parser = ["eval", "train"])]
+    bn: String,
+    /// Images in the training-mode batch.
+    #[arg(long, default_value_t = gradflow::DEFAULT_BATCH)]
+    batch: usize,
+    /// torchvision's zero_init_residual: every residual branch's last BatchNorm γ is 0.
+    #[arg(long, conflicts_with = "weights")]
+    zero_init_residual: bool,
     #[arg(long)]
     json: bool,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
@@ -241,15 +254,29 @@ fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
     let (device, backend) = args.backend.open()?;
     let weights: LoadedWeights = match &args.weights {
         Some(path) => inputs::load_weights_file(path)?,
-        None => gradflow::he_initialized_weights(&args.arch, args.seed)?,
+        None => gradflow::he_initialized_weights_with(
+            &args.arch,
+            args.seed,
+            &HeInitOptions {
+                zero_init_residual: args.zero_init_residual,
+                ..HeInitOptions::default()
+            },
+        )?,
     };
     let info = weights.info.clone();
     let input = inputs::analysis_input(args.input.as_deref(), &info, args.seed)?;
-    let report: GradFlowReport = pollster::block_on(gradflow::analyze(
+    let options = GradFlowOptions {
+        batch_norm: BatchNormMode::parse(&args.bn).unwrap_or_default(),
+        batch: args.batch,
+        // Not the input's own seed: the batch's other images differ from the analysed noise.
+        noise_seed: args.seed.wrapping_add(1),
+    };
+    let report: GradFlowReport = pollster::block_on(gradflow::analyze_with(
         weights,
         &input.values,
         [input.height, input.width],
         args.class,
+        &options,
         &device,
     ))?;
     if args.json {
@@ -262,13 +289,24 @@ fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
             report.class, report.label, report.logit
         );
         println!(
-            "{:<10} {:>12} {:>12} {:>12} {:>12}",
-            "block", "‖∂z/∂x‖", "shortcut", "residual", "plain"
+            "BatchNorm in {} mode (batch {})",
+            report.batch_norm.name(),
+            report.batch
+        );
+        println!(
+            "{:<10} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
+            "block", "‖∂z/∂x‖", "shortcut", "residual", "plain", "‖x‖", "plain ‖x‖"
         );
         for b in &report.blocks {
             println!(
-                "{:<10} {:>12.4e} {:>12.4e} {:>12.4e} {:>12.4e}",
-                b.block, b.grad_norm, b.shortcut_norm, b.residual_norm, b.plain_grad_norm
+                "{:<10} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e}",
+                b.block,
+                b.grad_norm,
+                b.shortcut_norm,
+                b.residual_norm,
+                b.plain_grad_norm,
+                b.act_norm,
+                b.plain_act_norm
             );
         }
     }

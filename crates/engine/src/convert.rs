@@ -46,6 +46,8 @@ mod tests {
                 shortcut_norm: 1.25,
                 residual_norm: 0.5,
                 plain_grad_norm: 3e-7,
+                act_norm: 1.0,
+                plain_act_norm: 1.0,
                 stage: 1,
                 stride: 1,
                 in_channels: 64,
@@ -58,6 +60,8 @@ mod tests {
                 input_gradient: vec![1.0; 9],
                 input_size: [3, 3],
             },
+            batch_norm: Default::default(),
+            batch: 1,
         }
     }
 

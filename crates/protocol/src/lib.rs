@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod report;
-pub use report::{BlockGradient, GradFlowReport, Saliency};
+pub use report::{BatchNormMode, BlockGradient, GradFlowReport, HeInitOptions, Saliency};
 
 /// Which compute backend a person asked for (`?backend=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -101,7 +101,13 @@ pub enum GradientNetwork {
     #[default]
     Loaded,
     /// A freshly He-initialised network, no download needed: `resnet18`, `cifar56`, ...
-    HeInit { arch: String, seed: u64 },
+    HeInit {
+        arch: String,
+        seed: u64,
+        /// BatchNorm mode and zero-initialised residual γ.
+        #[serde(default)]
+        options: HeInitOptions,
+    },
 }
 
 impl GradientNetwork {
@@ -306,10 +312,16 @@ mod tests {
                     input_gradient: vec![0.5],
                     input_size: [1, 1],
                 },
+                batch_norm: BatchNormMode::Train,
+                batch: 8,
             },
             network: GradientNetwork::HeInit {
                 arch: "cifar56".into(),
                 seed: 3,
+                options: HeInitOptions {
+                    batch_norm: BatchNormMode::Train,
+                    zero_init_residual: true,
+                },
             },
             block_kind: "basic".into(),
             analysis_ms: 42.0,
@@ -321,6 +333,8 @@ mod tests {
         assert_eq!(json["logit"], 12.5);
         assert_eq!(json["block_kind"], "basic");
         assert_eq!(json["network"]["seed"], 3);
+        assert_eq!(json["network"]["options"]["batch_norm"], "train");
+        assert_eq!(json["batch"], 8);
         assert_eq!(
             serde_json::from_value::<GradientReport>(json).unwrap(),
             report

@@ -17,6 +17,12 @@ pub struct BlockGradient {
     pub residual_norm: f64,
     /// ‖∂z_c/∂x_b‖₂ in the same network with every shortcut removed.
     pub plain_grad_norm: f64,
+    /// ‖x_b‖₂: the forward activation at the block's input (the analysed image's), residual
+    /// network and plain network. Beside the gradients it tells growth from vanishing.
+    #[serde(default)]
+    pub act_norm: f64,
+    #[serde(default)]
+    pub plain_act_norm: f64,
     /// 0-based stage (`layer1` is stage 0).
     pub stage: usize,
     pub stride: usize,
@@ -51,4 +57,55 @@ pub struct GradFlowReport {
     pub plain_input_grad_norm: f64,
     pub blocks: Vec<BlockGradient>,
     pub saliency: Saliency,
+    /// How BatchNorm computed, and over how many images (1 in eval mode; in training mode the
+    /// analysed image is the first of the batch, every number is that image's).
+    #[serde(default)]
+    pub batch_norm: BatchNormMode,
+    #[serde(default = "one")]
+    pub batch: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// How BatchNorm computes during an analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchNormMode {
+    /// Inference mode: the stored running statistics (PyTorch `model.eval()`). In a freshly
+    /// initialised network (statistics 0 and 1, γ = 1, β = 0) this is the identity.
+    #[default]
+    Eval,
+    /// Training mode: each channel normalised by the batch's own mean and (biased) variance,
+    /// as PyTorch `model.train()` computes it (Ioffe & Szegedy 2015).
+    Train,
+}
+
+impl BatchNormMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Eval => "eval",
+            Self::Train => "train",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "eval" => Some(Self::Eval),
+            "train" => Some(Self::Train),
+            _ => None,
+        }
+    }
+}
+
+/// The choices of the He-initialised networks beside architecture and seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct HeInitOptions {
+    #[serde(default)]
+    pub batch_norm: BatchNormMode,
+    /// torchvision's `zero_init_residual`: the last BatchNorm γ of every residual branch is 0,
+    /// so each block starts as the identity (Goyal et al. 2017 §5.1).
+    #[serde(default)]
+    pub zero_init_residual: bool,
 }

@@ -16,7 +16,7 @@ use crate::state::{GradientState, Photo};
 use crate::url_state::INIT_ARCHITECTURES;
 use diagram::BlockDiagram;
 use gradient_chart::GradientChart;
-use resnet_lab_protocol::{GradientNetwork, GradientReport, format_ms};
+use resnet_lab_protocol::{GradientNetwork, GradientReport, HeInitOptions, format_ms};
 use saliency::SaliencyView;
 
 #[derive(Properties, PartialEq)]
@@ -80,7 +80,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
         <section class="panel gradient-panel" data-testid="gradient-panel" data-state={g.status()}
                  data-class={report.as_ref().map(|r| r.analysis.class.to_string())}
                  data-photo={props.photo.as_ref().map(|p| p.name.clone())}
-                 data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed } => format!("{arch}@{seed}") }}
+                 data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed, .. } => format!("{arch}@{seed}") }}
                  aria-busy={(g.pending.is_some()).to_string()}>
             <header class="grad-header">
                 <div>
@@ -110,9 +110,13 @@ struct ControlsProps {
 #[function_component(Controls)]
 fn controls(props: &ControlsProps) -> Html {
     let g = &props.gradients;
-    let (arch, seed) = match &g.network {
-        GradientNetwork::HeInit { arch, seed } => (Some(arch.clone()), *seed),
-        GradientNetwork::Loaded => (None, 0),
+    let (arch, seed, options) = match &g.network {
+        GradientNetwork::HeInit {
+            arch,
+            seed,
+            options,
+        } => (Some(arch.clone()), *seed, *options),
+        GradientNetwork::Loaded => (None, 0, HeInitOptions::default()),
     };
     let on_mode = {
         let on_network = props.on_network.clone();
@@ -131,6 +135,7 @@ fn controls(props: &ControlsProps) -> Html {
                             .unwrap_or_else(|| GradientNetwork::DEFAULT_INIT_ARCH.into())
                     },
                     seed,
+                    options,
                 },
             });
         })
@@ -146,7 +151,11 @@ fn controls(props: &ControlsProps) -> Html {
                 return;
             };
             if let (Some(arch), Ok(seed)) = (arch.clone(), input.value().trim().parse::<u64>()) {
-                on_network.emit(GradientNetwork::HeInit { arch, seed });
+                on_network.emit(GradientNetwork::HeInit {
+                    arch,
+                    seed,
+                    options,
+                });
             }
         })
     };
@@ -239,7 +248,7 @@ fn headline(props: &HeadlineProps) -> Html {
     let a = &r.analysis;
     let network = match &r.network {
         GradientNetwork::Loaded => r.analysis.model.clone(),
-        GradientNetwork::HeInit { arch, seed } => {
+        GradientNetwork::HeInit { arch, seed, .. } => {
             format!("{} (He init, seed {seed})", arch_title(arch))
         }
     };

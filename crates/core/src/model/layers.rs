@@ -75,6 +75,14 @@ impl ConvBn {
         self.conv.forward(x)
     }
 
+    /// [`Self::forward`], or with `BatchStats::Batch` followed by normalisation over the batch.
+    pub fn forward_stats(&self, x: Tensor<4>, stats: BatchStats) -> Tensor<4> {
+        match stats {
+            BatchStats::Stored => self.forward(x),
+            BatchStats::Batch { eps } => normalize_over_batch(self.forward(x), eps),
+        }
+    }
+
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.conv.weight.dims()[0]
@@ -104,6 +112,31 @@ pub(crate) fn fold_batchnorm(
         }
     }
     (weight, folded_bias)
+}
+
+/// Which statistics BatchNorm uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BatchStats {
+    /// The stored running statistics, folded into the convolution (inference mode).
+    Stored,
+    /// The batch's own per-channel mean and biased variance (training mode). Only right for
+    /// BatchNorm at fresh parameters (γ ∈ {0, 1}, β = 0, statistics (0, 1)): the folded
+    /// convolution is then `γ·conv/√(1+ε)`, and normalising it gives `γ·(c − μ_B)/√(σ_B² + ε')`
+    /// with ε' = ε(1+ε), PyTorch's `model.train()` up to ε² (a zero output stays zero).
+    Batch { eps: f64 },
+}
+
+/// `(y − mean) / √(var + eps)` per channel over the batch and spatial positions.
+fn normalize_over_batch(y: Tensor<4>, eps: f64) -> Tensor<4> {
+    let mean = y.clone().mean_dim(0).mean_dim(2).mean_dim(3);
+    let centered = y - mean;
+    let var = centered
+        .clone()
+        .powi_scalar(2)
+        .mean_dim(0)
+        .mean_dim(2)
+        .mean_dim(3);
+    centered / var.add_scalar(eps).sqrt()
 }
 
 /// How a block computes in an experiment that alters the network.
@@ -150,10 +183,15 @@ impl ResidualBlock {
 
     /// The residual branch `F(x)`, up to (not including) the addition.
     pub fn residual(&self, x: Tensor<4>) -> Tensor<4> {
+        self.residual_stats(x, BatchStats::Stored)
+    }
+
+    /// [`Self::residual`] with BatchNorm using `stats`.
+    pub fn residual_stats(&self, x: Tensor<4>, stats: BatchStats) -> Tensor<4> {
         let last = self.branch.len().saturating_sub(1);
         let mut h = x;
         for (i, layer) in self.branch.iter().enumerate() {
-            h = layer.forward(h);
+            h = layer.forward_stats(h, stats);
             if i < last {
                 h = relu(h);
             }
@@ -163,8 +201,13 @@ impl ResidualBlock {
 
     /// The shortcut `S(x)`: the identity, or the projection.
     pub fn shortcut(&self, x: Tensor<4>) -> Tensor<4> {
+        self.shortcut_stats(x, BatchStats::Stored)
+    }
+
+    /// [`Self::shortcut`] with BatchNorm using `stats`.
+    pub fn shortcut_stats(&self, x: Tensor<4>, stats: BatchStats) -> Tensor<4> {
         match &self.shortcut {
-            Some(projection) => projection.forward(x),
+            Some(projection) => projection.forward_stats(x, stats),
             None => x,
         }
     }

@@ -11,5 +11,5 @@ pub mod resnet;
 pub mod tensors;
 
 pub use config::{BlockInfo, BlockKind, Layout, ResNetConfig, Stem};
-pub use layers::{BlockMode, ConvBn, ResidualBlock};
+pub use layers::{BatchStats, BlockMode, ConvBn, ResidualBlock};
 pub use resnet::ResNet;

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
-use crate::model::layers::{BlockMode, ConvBn, ResidualBlock};
+use crate::model::layers::{BatchStats, BlockMode, ConvBn, ResidualBlock};
 use crate::model::tensors::{FC_BIAS, FC_WEIGHT};
 use crate::weights::tensor_set::TensorSet;
 
@@ -104,7 +104,12 @@ impl ResNet {
 
     /// Conv, BN, ReLU (and max pool for ImageNet networks).
     pub fn forward_stem(&self, images: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.stem.forward(images));
+        self.forward_stem_stats(images, BatchStats::Stored)
+    }
+
+    /// [`Self::forward_stem`] with BatchNorm using `stats`.
+    pub fn forward_stem_stats(&self, images: Tensor<4>, stats: BatchStats) -> Tensor<4> {
+        let x = relu(self.stem.forward_stats(images, stats));
         if self.stem_pool {
             max_pool2d(
                 x,

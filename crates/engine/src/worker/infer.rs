@@ -2,7 +2,9 @@
 
 use std::rc::Rc;
 
-use resnet_lab_core::gradflow::{GradFlowAnalyzer, analysis_input, he_initialized_weights};
+use resnet_lab_core::gradflow::{
+    GradFlowAnalyzer, GradFlowOptions, HeInitOptions, analysis_input, he_initialized_weights_with,
+};
 use resnet_lab_core::predict::read_f32;
 use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_protocol::{
@@ -115,9 +117,9 @@ impl Engine {
         let backend = self.backend(choice).await;
         let (analyzer, convention) = self.analyzer(&network, &backend).await?;
         let config = analyzer.config().clone();
-        let seed = match &network {
-            GradientNetwork::HeInit { seed, .. } => *seed,
-            GradientNetwork::Loaded => 0,
+        let (seed, he_options) = match &network {
+            GradientNetwork::HeInit { seed, options, .. } => (*seed, *options),
+            GradientNetwork::Loaded => (0, HeInitOptions::default()),
         };
         let (input, side) = analysis_input(
             crop.as_ref().map(|c| c.as_slice()),
@@ -129,7 +131,15 @@ impl Engine {
         // falls back to the top-1.
         let class = class.filter(|&c| c < config.num_classes);
         let t0 = now();
-        let report = analyzer.analyze(&input, [side, side], class).await?;
+        let options = GradFlowOptions {
+            batch_norm: he_options.batch_norm,
+            // The batch's other images: noise from the next seed (as `resnet-lab gradflow`).
+            noise_seed: seed.wrapping_add(1),
+            ..GradFlowOptions::default()
+        };
+        let report = analyzer
+            .analyze_with(&input, [side, side], class, &options)
+            .await?;
         let elapsed = now() - t0;
         Ok(gradient_report(
             report,
@@ -193,7 +203,11 @@ impl Engine {
                 })?;
                 fetch_weights(&source, self.outbox).await?.weights
             }
-            GradientNetwork::HeInit { arch, seed } => he_initialized_weights(arch, *seed)?,
+            GradientNetwork::HeInit {
+                arch,
+                seed,
+                options,
+            } => he_initialized_weights_with(arch, *seed, options)?,
         };
         let input = weights.info.input;
         let analyzer = Rc::new(GradFlowAnalyzer::new(weights, &backend.device)?);

@@ -18,22 +18,51 @@
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::model::ResNet;
-use crate::model::config::{BlockInfo, ResNetConfig, Stem};
-use crate::model::init::he_initialized;
+use crate::model::config::{BlockInfo, ResNetConfig};
+use crate::model::init::has_fresh_batchnorm;
+use crate::model::layers::BatchStats;
 use crate::predict::{read_f32, top_k};
-use crate::preprocess::{InputConvention, normalize_crop, shrink_crop};
-use crate::weights::{LoadedWeights, ModelInfo, WeightFormat};
+use crate::weights::LoadedWeights;
 
+mod inputs;
+
+pub use inputs::{
+    analysis_input, he_initialized_weights, he_initialized_weights_with, input_side, noise_batch,
+    noise_input, parse_arch,
+};
 // The report is plain data shared with the page (which does not link Burn): defined once in
 // the protocol crate.
-pub use resnet_lab_protocol::report::{BlockGradient, GradFlowReport, Saliency};
+pub use resnet_lab_protocol::report::{
+    BatchNormMode, BlockGradient, GradFlowReport, HeInitOptions, Saliency,
+};
+
+/// Images in a training-mode batch unless asked otherwise, and the most accepted.
+pub const DEFAULT_BATCH: usize = 8;
+pub const MAX_BATCH: usize = 64;
+
+/// How BatchNorm computes in an analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GradFlowOptions {
+    pub batch_norm: BatchNormMode,
+    /// Training mode: images per batch, the analysed one first, then standard normal noise
+    /// images drawn from `noise_seed`.
+    pub batch: usize,
+    pub noise_seed: u64,
+}
+
+impl Default for GradFlowOptions {
+    fn default() -> Self {
+        Self {
+            batch_norm: BatchNormMode::Eval,
+            batch: DEFAULT_BATCH,
+            noise_seed: 0,
+        }
+    }
+}
 
 /// A network prepared for gradient analysis: built once on an autodiff version of a device,
 /// then asked about any number of images and classes.
@@ -44,12 +73,15 @@ pub struct GradFlowAnalyzer {
     labels: LabelSet,
     name: String,
     device: Device,
+    /// Whether BatchNorm is at fresh parameters (training mode is offered only then).
+    fresh_batchnorm: bool,
 }
 
 impl GradFlowAnalyzer {
     /// Uploads the weights to an autodiff version of `device`.
     pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
         let config = weights.info.config.clone();
+        let fresh_batchnorm = has_fresh_batchnorm(&config, &weights.tensors);
         let ad = device.clone().autodiff();
         // Gradients are wanted for activations only, not for the millions of weights.
         let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
@@ -59,6 +91,7 @@ impl GradFlowAnalyzer {
             name: weights.info.name(),
             config,
             device: ad,
+            fresh_batchnorm,
         })
     }
 
@@ -67,20 +100,76 @@ impl GradFlowAnalyzer {
         &self.config
     }
 
-    /// One forward and backward pass for the residual network and one for the plain network.
+    /// One forward and backward pass for the residual network and one for the plain network,
+    /// BatchNorm in inference mode.
     ///
     /// `input` is one preprocessed image, `[3, height, width]`; `class` defaults to the top-1.
     pub async fn analyze(
         &self,
         input: &[f32],
-        [height, width]: [usize; 2],
+        size: [usize; 2],
         class: Option<usize>,
     ) -> Result<GradFlowReport> {
-        if input.len() != 3 * height * width {
+        self.analyze_with(input, size, class, &GradFlowOptions::default())
+            .await
+    }
+
+    /// [`Self::analyze`] with BatchNorm as `options` say: in training mode the image is the
+    /// first of a batch completed by seeded noise images.
+    pub async fn analyze_with(
+        &self,
+        input: &[f32],
+        [height, width]: [usize; 2],
+        class: Option<usize>,
+        options: &GradFlowOptions,
+    ) -> Result<GradFlowReport> {
+        match options.batch_norm {
+            BatchNormMode::Eval => {
+                self.analyze_batch(input, 1, [height, width], class, BatchNormMode::Eval)
+                    .await
+            }
+            BatchNormMode::Train => {
+                if !(1..=MAX_BATCH).contains(&options.batch) {
+                    return Err(Error::Input(format!(
+                        "a batch of {} images: use 1 to {MAX_BATCH}",
+                        options.batch
+                    )));
+                }
+                let mut images = input.to_vec();
+                images.extend(noise_batch(
+                    options.batch - 1,
+                    [height, width],
+                    options.noise_seed,
+                ));
+                self.analyze_batch(
+                    &images,
+                    options.batch,
+                    [height, width],
+                    class,
+                    BatchNormMode::Train,
+                )
+                .await
+            }
+        }
+    }
+
+    /// The analysis of the first of `batch` images (`[batch, 3, height, width]` in `images`).
+    /// Every number is the first image's: its logit, its activations, and the gradient of its
+    /// logit at its activations (in training mode that includes the paths through the batch
+    /// statistics, which the other images share).
+    pub async fn analyze_batch(
+        &self,
+        images: &[f32],
+        batch: usize,
+        [height, width]: [usize; 2],
+        class: Option<usize>,
+        batch_norm: BatchNormMode,
+    ) -> Result<GradFlowReport> {
+        if batch == 0 || images.len() != batch * 3 * height * width {
             return Err(Error::Input(format!(
-                "the input holds {} values; a [3, {height}, {width}] image has {}",
-                input.len(),
-                3 * height * width
+                "the input holds {} values; {batch} [3, {height}, {width}] images have {}",
+                images.len(),
+                batch * 3 * height * width
             )));
         }
         if height < 32 || width < 32 {
@@ -88,25 +177,45 @@ impl GradFlowAnalyzer {
                 "a {height}×{width} input is too small (at least 32×32)"
             )));
         }
+        let stats = match batch_norm {
+            BatchNormMode::Eval => BatchStats::Stored,
+            BatchNormMode::Train if self.fresh_batchnorm => BatchStats::Batch {
+                eps: self.config.bn_eps,
+            },
+            BatchNormMode::Train => {
+                return Err(Error::Input(
+                    "BatchNorm in training mode is offered for freshly initialised networks \
+                     only (γ 0 or 1, β 0, statistics 0 and 1): a trained network's BatchNorm \
+                     is folded into its convolutions"
+                        .into(),
+                ));
+            }
+        };
         let (model, config, ad) = (&self.model, &self.config, &self.device);
-        let image =
-            || Tensor::<4>::from_data(TensorData::new(input.to_vec(), [1, 3, height, width]), ad);
+        let image = || {
+            Tensor::<4>::from_data(
+                TensorData::new(images.to_vec(), [batch, 3, height, width]),
+                ad,
+            )
+        };
 
         // Residual network: forward with probes.
         let x0 = image().require_grad();
-        let mut h = model.forward_stem(x0.clone());
+        let mut h = model.forward_stem_stats(x0.clone(), stats);
         let mut probes = Vec::with_capacity(model.blocks.len());
+        let mut activations = Vec::with_capacity(model.blocks.len());
         for block in &model.blocks {
+            activations.push(l2(first(h.clone())));
             let to_shortcut = h.zeros_like().require_grad();
             let to_branch = h.zeros_like().require_grad();
-            let u = block.shortcut(h.clone() + to_shortcut.clone())
-                + block.residual(h + to_branch.clone());
+            let u = block.shortcut_stats(h.clone() + to_shortcut.clone(), stats)
+                + block.residual_stats(h + to_branch.clone(), stats);
             h = relu(u);
             probes.push((to_shortcut, to_branch));
         }
         let features_probe = h.zeros_like().require_grad();
         let features = h + features_probe.clone();
-        let logits = model.forward_head(features.clone());
+        let logits = first(model.forward_head(features.clone()));
         let logit_values = read_f32(logits.clone().inner()).await?;
         if logit_values.iter().any(|v| !v.is_finite()) {
             return Err(Error::Backend(
@@ -133,50 +242,65 @@ impl GradFlowAnalyzer {
         let missing = || Error::Backend("autodiff returned no gradient for a probe".into());
         let mut norms = Vec::new();
         for (to_shortcut, to_branch) in &probes {
-            let gs = to_shortcut.grad(&grads).ok_or_else(missing)?;
-            let gf = to_branch.grad(&grads).ok_or_else(missing)?;
+            let gs = first(to_shortcut.grad(&grads).ok_or_else(missing)?);
+            let gf = first(to_branch.grad(&grads).ok_or_else(missing)?);
             norms.push(l2(gs.clone() + gf.clone()));
             norms.push(l2(gs));
             norms.push(l2(gf));
         }
-        let input_grad = x0.grad(&grads).ok_or_else(missing)?;
+        let input_grad = first(x0.grad(&grads).ok_or_else(missing)?);
         norms.push(l2(input_grad.clone()));
+        norms.extend(activations);
         let residual_norms = read_f32(Tensor::cat(norms, 0)).await?;
 
         // Saliency: Grad-CAM weights each last-stage channel by its mean gradient.
-        let feature_grad = features_probe.grad(&grads).ok_or_else(missing)?;
+        let feature_grad = first(features_probe.grad(&grads).ok_or_else(missing)?);
         let [_, _, fh, fw] = feature_grad.dims();
         let alpha = feature_grad.mean_dim(3).mean_dim(2);
-        let cam = relu((features.inner() * alpha).sum_dim(1)).reshape([fh * fw]);
+        let cam = relu((first(features.inner()) * alpha).sum_dim(1)).reshape([fh * fw]);
         let grad_cam = scale_to_unit(read_f32(cam).await?);
         let input_map = input_grad.abs().max_dim(1).reshape([height * width]);
         let input_gradient = scale_to_unit(read_f32(input_map).await?);
 
         // Plain network: the same weights, every shortcut removed.
         let x0 = image().require_grad();
-        let mut h = model.forward_stem(x0.clone());
+        let mut h = model.forward_stem_stats(x0.clone(), stats);
         let mut plain_probes = Vec::with_capacity(model.blocks.len());
+        let mut activations = Vec::with_capacity(model.blocks.len());
         for block in &model.blocks {
+            activations.push(l2(first(h.clone())));
             let probe = h.zeros_like().require_grad();
-            h = block.forward_plain(h + probe.clone());
+            h = relu(block.residual_stats(h + probe.clone(), stats));
             plain_probes.push(probe);
         }
-        let z = model.forward_head(h).narrow(1, class, 1).sum();
+        let z = first(model.forward_head(h)).narrow(1, class, 1).sum();
         let grads = z.backward();
         let mut norms = Vec::new();
         for probe in &plain_probes {
             // A block whose whole input was cut off by ReLUs has no gradient: its norm is zero.
-            norms.push(probe.grad(&grads).map_or_else(|| zero(ad), l2));
+            norms.push(
+                probe
+                    .grad(&grads)
+                    .map_or_else(|| zero(ad), |g| l2(first(g))),
+            );
         }
-        norms.push(x0.grad(&grads).map_or_else(|| zero(ad), l2));
+        norms.push(x0.grad(&grads).map_or_else(|| zero(ad), |g| l2(first(g))));
+        norms.extend(activations);
         let plain_norms = read_f32(Tensor::cat(norms, 0)).await?;
 
         let infos = config.blocks();
+        let n = infos.len();
         let blocks = infos
             .iter()
             .enumerate()
             .map(|(i, info)| {
-                block_gradient(info, &residual_norms[3 * i..3 * i + 3], plain_norms[i])
+                let acts = [residual_norms[3 * n + 1 + i], plain_norms[n + 1 + i]];
+                block_gradient(
+                    info,
+                    &residual_norms[3 * i..3 * i + 3],
+                    plain_norms[i],
+                    acts,
+                )
             })
             .collect();
         Ok(GradFlowReport {
@@ -184,8 +308,8 @@ impl GradFlowAnalyzer {
             class,
             label: self.labels.name(class),
             logit: logit_values[class] as f64,
-            input_grad_norm: residual_norms[3 * infos.len()] as f64,
-            plain_input_grad_norm: plain_norms[infos.len()] as f64,
+            input_grad_norm: residual_norms[3 * n] as f64,
+            plain_input_grad_norm: plain_norms[n] as f64,
             blocks,
             saliency: Saliency {
                 grad_cam,
@@ -193,6 +317,8 @@ impl GradFlowAnalyzer {
                 input_gradient,
                 input_size: [height, width],
             },
+            batch_norm,
+            batch,
         })
     }
 }
@@ -205,24 +331,51 @@ pub async fn analyze(
     class: Option<usize>,
     device: &Device,
 ) -> Result<GradFlowReport> {
+    analyze_with(
+        weights,
+        input,
+        size,
+        class,
+        &GradFlowOptions::default(),
+        device,
+    )
+    .await
+}
+
+/// [`analyze`] with BatchNorm as `options` say.
+pub async fn analyze_with(
+    weights: LoadedWeights,
+    input: &[f32],
+    size: [usize; 2],
+    class: Option<usize>,
+    options: &GradFlowOptions,
+    device: &Device,
+) -> Result<GradFlowReport> {
     GradFlowAnalyzer::new(weights, device)?
-        .analyze(input, size, class)
+        .analyze_with(input, size, class, options)
         .await
 }
 
-fn block_gradient(info: &BlockInfo, norms: &[f32], plain: f32) -> BlockGradient {
+fn block_gradient(info: &BlockInfo, norms: &[f32], plain: f32, acts: [f32; 2]) -> BlockGradient {
     BlockGradient {
         block: info.name.clone(),
         grad_norm: norms[0] as f64,
         shortcut_norm: norms[1] as f64,
         residual_norm: norms[2] as f64,
         plain_grad_norm: plain as f64,
+        act_norm: acts[0] as f64,
+        plain_act_norm: acts[1] as f64,
         stage: info.stage,
         stride: info.stride,
         in_channels: info.in_channels,
         out_channels: info.out_channels,
         projection: info.projection,
     }
+}
+
+/// The first image of a batch, `[1, ...]`.
+fn first<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    t.narrow(0, 0, 1)
 }
 
 /// ‖t‖₂ as a one-element tensor.
@@ -240,111 +393,4 @@ fn scale_to_unit(mut v: Vec<f32>) -> Vec<f32> {
         v.iter_mut().for_each(|x| *x /= max);
     }
     v
-}
-
-/// The input side a network is analysed at: 224 for ImageNet stems, 32 for CIFAR stems.
-pub fn input_side(config: &ResNetConfig) -> usize {
-    match config.stem {
-        Stem::ImageNet => 224,
-        Stem::Cifar => 32,
-    }
-}
-
-/// A `[3, side, side]` image of standard normal noise: the input of a lesson before any
-/// photo, reproducible from its seed.
-pub fn noise_input(side: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..3 * side * side)
-        .map(|_| rng.sample::<f32, _>(StandardNormal))
-        .collect()
-}
-
-/// The `[3, side, side]` input for a network: the photo's 224×224 crop (shrunk for a CIFAR
-/// network) normalised as the network expects, or seeded noise when there is no photo.
-pub fn analysis_input(
-    crop: Option<&[u8]>,
-    config: &ResNetConfig,
-    convention: InputConvention,
-    seed: u64,
-) -> Result<(Vec<f32>, usize)> {
-    let side = input_side(config);
-    let values = match crop {
-        Some(crop) if side == 224 => normalize_crop(crop, convention),
-        Some(crop) => normalize_crop(&shrink_crop(crop, side)?, convention),
-        None => noise_input(side, seed),
-    };
-    Ok((values, side))
-}
-
-/// A He-initialised network of a named architecture (`resnet18`..`resnet152`,
-/// `cifar20`, `cifar56`, `cifar110`, ...), for lessons that need no download.
-pub fn he_initialized_weights(arch: &str, seed: u64) -> Result<LoadedWeights> {
-    let config = parse_arch(arch)?;
-    let tensors = he_initialized(&config, seed)?;
-    Ok(LoadedWeights {
-        info: ModelInfo {
-            labels: LabelSet::for_classes(config.num_classes),
-            input: InputConvention::Torchvision,
-            format: WeightFormat::Bundle,
-            stored_dtype: "float32".into(),
-            source: format!("He initialisation, seed {seed}"),
-            config,
-        },
-        tensors,
-    })
-}
-
-/// `resnet50` → the standard ResNet-50; `cifar56` → the 56-layer CIFAR ResNet (10 classes).
-pub fn parse_arch(arch: &str) -> Result<ResNetConfig> {
-    let unknown = || {
-        Error::Input(format!(
-            "unknown architecture `{arch}`: use resnet18/34/50/101/152 or cifar<6n+2> (cifar20, cifar56, cifar110)"
-        ))
-    };
-    let arch = arch.to_ascii_lowercase();
-    if let Some(depth) = arch.strip_prefix("resnet") {
-        ResNetConfig::standard(depth.parse().map_err(|_| unknown())?).ok_or_else(unknown)
-    } else if let Some(depth) = arch.strip_prefix("cifar") {
-        let depth: usize = depth
-            .trim_start_matches('-')
-            .parse()
-            .map_err(|_| unknown())?;
-        if depth > 1000 {
-            return Err(unknown());
-        }
-        ResNetConfig::cifar(depth, 10).ok_or_else(unknown)
-    } else {
-        Err(unknown())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ResNetConfig;
-
-    #[test]
-    fn inputs_match_the_network() {
-        let crop = vec![128u8; 224 * 224 * 3];
-        let cifar = ResNetConfig::cifar(20, 10).unwrap();
-        let (values, side) =
-            analysis_input(Some(&crop), &cifar, InputConvention::Torchvision, 0).unwrap();
-        assert_eq!((values.len(), side), (3 * 32 * 32, 32));
-        // (128/255 - 0.485) / 0.229 for the red channel.
-        assert!((values[0] - (128.0 / 255.0 - 0.485) / 0.229).abs() < 1e-5);
-        let imagenet = ResNetConfig::standard(50).unwrap();
-        let (values, side) =
-            analysis_input(Some(&crop), &imagenet, InputConvention::CaffeBgr, 0).unwrap();
-        assert_eq!((values.len(), side), (3 * 224 * 224, 224));
-        // Blue first, minus the Caffe mean 103.939.
-        assert!((values[0] - (128.0 - 103.939)).abs() < 1e-4);
-        let (a, _) = analysis_input(None, &cifar, InputConvention::Torchvision, 7).unwrap();
-        let (b, _) = analysis_input(None, &cifar, InputConvention::Torchvision, 7).unwrap();
-        let (c, _) = analysis_input(None, &cifar, InputConvention::Torchvision, 8).unwrap();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        let mean = a.iter().sum::<f32>() / a.len() as f32;
-        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32;
-        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "{mean} {var}");
-    }
 }
