@@ -162,6 +162,18 @@ pub fn decade_label(exponent: i32) -> String {
     label
 }
 
+/// The mean factor per step along `values` (the geometric mean of successive ratios,
+/// `(last/first)^(1/(n−1))`): how fast a norm grows or shrinks per block. `None` for fewer
+/// than two values or a zero, negative or non-finite end.
+pub fn per_block_factor(values: &[f64]) -> Option<f64> {
+    let (first, last) = (*values.first()?, *values.last()?);
+    let ok = |v: f64| v.is_finite() && v > 0.0;
+    if values.len() < 2 || !ok(first) || !ok(last) {
+        return None;
+    }
+    Some((last / first).powf(1.0 / (values.len() - 1) as f64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +266,15 @@ mod tests {
         assert_eq!(decade_label(-12), "10⁻¹²");
         assert_eq!(decade_label(3), "10³");
         assert_eq!(decade_label(0), "10⁰");
+    }
+
+    #[test]
+    fn per_block_factor_is_the_geometric_step() {
+        // 1, √2, 2, 2√2: ×√2 per block.
+        let v = [1.0, 2f64.sqrt(), 2.0, 8f64.sqrt()];
+        assert!((per_block_factor(&v).unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(per_block_factor(&[3.0]), None);
+        assert_eq!(per_block_factor(&[1.0, 0.0]), None);
+        assert!((per_block_factor(&[8.0, 1.0, 1.0, 1.0]).unwrap() - 0.5).abs() < 1e-12);
     }
 }

@@ -105,7 +105,7 @@ pub struct HeInitOptions {
     #[serde(default)]
     pub batch_norm: BatchNormMode,
     /// torchvision's `zero_init_residual`: the last BatchNorm γ of every residual branch is 0,
-    /// so each block starts as the identity (Goyal et al. 2017 §5.1).
+    /// so each block starts as the identity (Goyal et al. 2017, "Accurate, large minibatch SGD").
     #[serde(default)]
     pub zero_init_residual: bool,
 }

@@ -130,7 +130,7 @@ pub fn gradient_chart(props: &GradientChartProps) -> Html {
     });
 
     let tooltip = props.hovered.and_then(|i| Some((blocks.get(i)?, xs[i]))).map(|(b, x)| {
-        let (w, h) = (210.0, 92.0);
+        let (w, h) = (230.0, 120.0);
         let tx = if x + w + 12.0 > RIGHT { x - w - 12.0 } else { x + 12.0 };
         let ty = TOP + 6.0;
         let line = |k: usize, name: &str, value: f64| {
@@ -146,6 +146,8 @@ pub fn gradient_chart(props: &GradientChartProps) -> Html {
                 { line(1, "  via shortcut ", b.shortcut_norm) }
                 { line(2, "  via branch   ", b.residual_norm) }
                 { line(3, "‖∂z/∂x‖ plain   ", b.plain_grad_norm) }
+                { line(4, "‖x‖ residual    ", b.act_norm) }
+                { line(5, "‖x‖ plain       ", b.plain_act_norm) }
             </g>
         }
     });

@@ -1,7 +1,9 @@
 //! The residual-gradient panel: why skip connections work, on the network the visitor just
 //! ran, for their photo and a class they pick.
 
+mod activation_chart;
 mod diagram;
+mod explanation;
 mod gradient_chart;
 mod saliency;
 
@@ -14,9 +16,13 @@ use yew::prelude::*;
 use crate::chart_geometry::format_norm;
 use crate::state::{GradientState, Photo};
 use crate::url_state::INIT_ARCHITECTURES;
+use activation_chart::ActivationChart;
 use diagram::BlockDiagram;
+use explanation::Explanation;
 use gradient_chart::GradientChart;
-use resnet_lab_protocol::{GradientNetwork, GradientReport, HeInitOptions, format_ms};
+use resnet_lab_protocol::{
+    BatchNormMode, GradientNetwork, GradientReport, HeInitOptions, format_ms,
+};
 use saliency::SaliencyView;
 
 #[derive(Properties, PartialEq)]
@@ -52,6 +58,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
                 <div class="grad-layout">
                     <div class="grad-main">
                         <GradientChart blocks={blocks.clone()} hovered={*hovered} on_hover={on_hover.clone()} />
+                        <ActivationChart blocks={blocks.clone()} hovered={*hovered} />
                         <BlockDiagram blocks={blocks.clone()} block_kind={report.block_kind.clone()}
                                       hovered={*hovered} on_hover={on_hover} />
                     </div>
@@ -60,7 +67,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
                                       photo_url={props.photo.as_ref().map(|p| p.url.clone())}
                                       noise={g.shown_photo.is_none()}
                                       label={report.analysis.label.clone()} />
-                        <Explanation />
+                        <Explanation report={report.clone()} />
                     </aside>
                 </div>
             </>
@@ -80,7 +87,7 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
         <section class="panel gradient-panel" data-testid="gradient-panel" data-state={g.status()}
                  data-class={report.as_ref().map(|r| r.analysis.class.to_string())}
                  data-photo={props.photo.as_ref().map(|p| p.name.clone())}
-                 data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed, .. } => format!("{arch}@{seed}") }}
+                 data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed, options } => network_tag(arch, *seed, options) }}
                  aria-busy={(g.pending.is_some()).to_string()}>
             <header class="grad-header">
                 <div>
@@ -159,6 +166,47 @@ fn controls(props: &ControlsProps) -> Html {
             }
         })
     };
+    let on_bn = {
+        let on_network = props.on_network.clone();
+        let arch = arch.clone();
+        Callback::from(move |e: Event| {
+            let (Some(select), Some(arch)) =
+                (e.target_dyn_into::<HtmlSelectElement>(), arch.clone())
+            else {
+                return;
+            };
+            let batch_norm = BatchNormMode::parse(&select.value()).unwrap_or_default();
+            on_network.emit(GradientNetwork::HeInit {
+                arch,
+                seed,
+                options: HeInitOptions {
+                    batch_norm,
+                    ..options
+                },
+            });
+        })
+    };
+    let on_zero_init = {
+        let on_network = props.on_network.clone();
+        let arch = arch.clone();
+        Callback::from(move |e: Event| {
+            let (Some(input), Some(arch)) = (
+                e.target()
+                    .and_then(|t| t.dyn_into::<HtmlInputElement>().ok()),
+                arch.clone(),
+            ) else {
+                return;
+            };
+            on_network.emit(GradientNetwork::HeInit {
+                arch,
+                seed,
+                options: HeInitOptions {
+                    zero_init_residual: input.checked(),
+                    ..options
+                },
+            });
+        })
+    };
     let selected = arch.clone().unwrap_or_else(|| "loaded".into());
     let mode = html! {
         <label class="field compact">
@@ -177,6 +225,24 @@ fn controls(props: &ControlsProps) -> Html {
                 { "Seed" }
                 <input type="number" min="0" step="1" value={seed.to_string()} onchange={on_seed} data-testid="grad-seed" />
             </label>
+        }
+    });
+    let init_options = arch.is_some().then(|| {
+        let train = options.batch_norm == BatchNormMode::Train;
+        html! {
+            <>
+                <label class="field compact" title="Eval: the stored statistics, at initialisation mean 0 and variance 1, so BatchNorm is the identity. Train: each channel normalised by the statistics of a batch (the input and 7 noise images), as during training.">
+                    { "BatchNorm" }
+                    <select data-testid="grad-bn" onchange={on_bn}>
+                        <option value="eval" selected={!train}>{ "eval (fresh statistics: identity)" }</option>
+                        <option value="train" selected={train}>{ "train (batch of 8)" }</option>
+                    </select>
+                </label>
+                <label class="field compact checkbox" title="torchvision's zero_init_residual: the last BatchNorm γ of every residual branch is 0, so every block starts as the identity (Goyal et al. 2017).">
+                    <input type="checkbox" checked={options.zero_init_residual} onchange={on_zero_init} data-testid="grad-zero-init" />
+                    { "zero-init residual γ" }
+                </label>
+            </>
         }
     });
 
@@ -218,10 +284,23 @@ fn controls(props: &ControlsProps) -> Html {
         <div class="grad-controls">
             { mode }
             { for seed_field }
+            { for init_options }
             { class_picker }
             { for download }
         </div>
     }
+}
+
+/// `cifar56@3`, plus `+bn-train` and `+zero-init` for the non-default choices.
+fn network_tag(arch: &str, seed: u64, options: &HeInitOptions) -> String {
+    let mut tag = format!("{arch}@{seed}");
+    if options.batch_norm == BatchNormMode::Train {
+        tag.push_str("+bn-train");
+    }
+    if options.zero_init_residual {
+        tag.push_str("+zero-init");
+    }
+    tag
 }
 
 /// `cifar56` → "CIFAR ResNet-56", `resnet18` → "ResNet-18".
@@ -248,9 +327,23 @@ fn headline(props: &HeadlineProps) -> Html {
     let a = &r.analysis;
     let network = match &r.network {
         GradientNetwork::Loaded => r.analysis.model.clone(),
-        GradientNetwork::HeInit { arch, seed, .. } => {
-            format!("{} (He init, seed {seed})", arch_title(arch))
-        }
+        GradientNetwork::HeInit {
+            arch,
+            seed,
+            options,
+        } => format!(
+            "{} (He init, seed {seed}, BatchNorm {}{})",
+            arch_title(arch),
+            match options.batch_norm {
+                BatchNormMode::Eval => "as identity",
+                BatchNormMode::Train => "on a batch of 8",
+            },
+            if options.zero_init_residual {
+                ", zero-init residual γ"
+            } else {
+                ""
+            }
+        ),
     };
     let contrast = r.analysis.blocks.first().map(|first| {
         let ratio = first.grad_norm / first.plain_grad_norm;
@@ -294,23 +387,6 @@ fn headline(props: &HeadlineProps) -> Html {
                 { format!(" · class {} “{}” · logit z = {:.3} · {} blocks · {cost}", a.class, a.label, a.logit, a.blocks.len()) }
             </p>
             { for contrast }
-        </div>
-    }
-}
-
-/// Short explanations for a class of students (from the project's guide on gradient flow).
-#[function_component(Explanation)]
-fn explanation() -> Html {
-    html! {
-        <div class="explanation">
-            <h3>{ "What you are looking at" }</h3>
-            <p>{ "A residual block outputs H(x) = F(x) + x: the branch F (two or three convolutions) plus the block's own input, carried by the shortcut (a 1×1 convolution where the shape changes). Back-propagation through the sum gives " }
-               <code>{ "∂L/∂x = ∂L/∂H · (1 + ∂F/∂x)" }</code>
-               { ": the 1 is the shortcut, which hands the gradient back unchanged whatever F does." }</p>
-            <p><strong>{ "Solid curve: " }</strong>{ "the size ‖∂z/∂x‖ of the gradient of the chosen class's score z (the logit, before softmax) at each block's input. It changes by a few orders of magnitude at most from the last block back to the first." }</p>
-            <p><strong>{ "Dashed curve: " }</strong>{ "the same weights with every shortcut removed, H(x) = F(x). Now the gradient must pass through every branch in turn, each multiplying it by its Jacobian, so it shrinks (or grows) geometrically with depth: the vanishing gradient that made plain networks deeper than about 20 layers hard to train." }</p>
-            <p><strong>{ "Bars: " }</strong>{ "at each block, the gradient reaching the sum splits into the part through the shortcut (the 1) and the part through the branch (∂F/∂x). They are vectors, so their norms do not simply add up to the block's." }</p>
-            <p class="muted small">{ "The dashed network is the trained residual network with its skips cut, not a plain network trained on its own: it shows which path the gradient takes. Pick a He-initialised CIFAR ResNet-56 or -110 to see the same contrast before any training, as in He et al. (2016)." }</p>
         </div>
     }
 }

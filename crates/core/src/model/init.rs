@@ -50,7 +50,7 @@ pub fn he_initialized(config: &ResNetConfig, seed: u64) -> Result<TensorSet> {
 
 /// torchvision's `zero_init_residual=True`: the last BatchNorm γ of every residual branch
 /// (`bn2` of a basic block, `bn3` of a bottleneck) becomes 0, so every block starts as the
-/// identity, `ReLU(0 + S(x))` (Goyal et al. 2017, §5.1).
+/// identity, `ReLU(0 + S(x))` (Goyal et al. 2017, "Accurate, large minibatch SGD").
 pub fn zero_init_residual(config: &ResNetConfig, tensors: &mut TensorSet) -> Result<()> {
     for info in config.blocks() {
         let pairs = info.conv_bns(config.layout);

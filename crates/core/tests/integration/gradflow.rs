@@ -1,5 +1,6 @@
 //! The gradient-flow numbers agree with PyTorch autograd (`tests/fixtures/generate.py`):
-//! per block ‖∂z/∂x‖, the shortcut and residual-branch parts, and the plain network.
+//! per block ‖∂z/∂x‖, the shortcut and residual-branch parts, the plain network, and the
+//! forward activation norms ‖x_b‖ of both.
 
 use crate::common::{npy, read};
 use burn::tensor::Device;
@@ -28,6 +29,8 @@ fn check(net: &str) {
             ("shortcut_norm", got.shortcut_norm),
             ("residual_norm", got.residual_norm),
             ("plain_grad_norm", got.plain_grad_norm),
+            ("act_norm", got.act_norm),
+            ("plain_act_norm", got.plain_act_norm),
         ] {
             let expected = want[field].as_f64().unwrap();
             assert!(

@@ -6,6 +6,7 @@ mod common;
 mod crops;
 mod errors;
 mod gradflow;
+mod gradflow_modes;
 mod int8;
 mod keras;
 mod lab_shatter;
