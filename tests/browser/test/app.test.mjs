@@ -96,10 +96,20 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.equal(await page.locator('[data-testid=grad-download]').count(), 1);
   });
 
-  test('clicking another class explains it and records it in the URL', async () => {
+  test('clicking another class explains it and records it in the URL; a non-image dropped meanwhile is refused at once', async () => {
     const chip = page.locator('[data-testid=grad-class]').nth(1);
     const wanted = Number(await chip.getAttribute('data-index'));
     await chip.click();
+    const panel0 = page.locator('[data-testid=gradient-panel]');
+    await panel0.and(page.locator('[data-state=computing]')).waitFor({ timeout: 30_000 });
+    // The analysis (several classifications' work) must not hold up a file that is no image.
+    const notes = path.join(os.tmpdir(), 'during-analysis.txt');
+    fs.writeFileSync(notes, 'still not pixels\n');
+    await page.locator('[data-testid=image-input]').setInputFiles([notes]);
+    const card = page.locator('[data-testid=result][data-image="during-analysis.txt"]');
+    await card.and(page.locator('[data-state=error]')).waitFor({ timeout: 30_000 });
+    assert.match(await card.locator('[data-testid=result-error]').innerText(), /not an image/i);
+    assert.equal(await panel0.getAttribute('data-state'), 'computing', 'the error came before the analysis ended');
     const panelLocator = page.locator(`[data-testid=gradient-panel][data-class="${wanted}"]`);
     await panelLocator.and(page.locator('[data-state=done]')).waitFor({ timeout: 180_000 });
     const panel = await readGradientPanel(page);
