@@ -179,6 +179,19 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.equal(weightRequests(), 2);
   });
 
+  test('the int8 ResNet-50 from the picker\'s list (?model=resnet50-int8) gives the same classes', async () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(DIST, 'weights', 'manifest.json'), 'utf8'));
+    const int8 = manifest.models.find((m) => m.name === 'resnet50-int8');
+    assert.ok(int8, 'scripts/setup.sh lists the int8 bundle in weights/manifest.json');
+    const quantised = await openPage(context, `${server.url}?backend=cpu&model=resnet50-int8`);
+    const status = await waitForModel(quantised);
+    assert.equal(await status.getAttribute('data-model'), 'resnet50-int8');
+    assert.ok(int8.bytes < model.bytes / 1.9, `int8 ${int8.bytes} B vs ${model.file} ${model.bytes} B`);
+    // The same classes as TF.js's float32 model on these photos (tests/fixtures/keras_probs).
+    assertPhotos(await classify(quantised, [photo('chelsea.png'), photo('coffee.png'), photo('dog.jpg')]));
+    await quantised.close();
+  });
+
   test('no uncaught errors on the page', () => {
     assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/.test(p)), []);
   });
