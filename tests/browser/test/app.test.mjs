@@ -185,7 +185,9 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.ok(int8, 'scripts/setup.sh lists the int8 bundle in weights/manifest.json');
     const quantised = await openPage(context, `${server.url}?backend=cpu&model=resnet50-int8`);
     const status = await waitForModel(quantised);
-    assert.equal(await status.getAttribute('data-model'), 'resnet50-int8');
+    assert.equal(await status.getAttribute('data-model'), 'resnet50');
+    assert.match(await status.innerText(), /int8/);
+    assert.equal(server.counts.get(`/weights/${int8.file}`), 1, 'the int8 file was downloaded');
     assert.ok(int8.bytes < model.bytes / 1.9, `int8 ${int8.bytes} B vs ${model.file} ${model.bytes} B`);
     // The same classes as TF.js's float32 model on these photos (tests/fixtures/keras_probs).
     assertPhotos(await classify(quantised, [photo('chelsea.png'), photo('coffee.png'), photo('dog.jpg')]));
