@@ -21,7 +21,12 @@ pub struct UrlState {
     pub network: GradientNetwork,
     /// The class whose logit is differentiated; `None` means the photo's top-1.
     pub class: Option<usize>,
+    /// The Lab tab shown (`?lab=lesion`); `None`: the Lab is closed.
+    pub lab: Option<String>,
 }
+
+/// The Lab's tabs, as `?lab=` names them.
+pub const LAB_TABS: [&str; 1] = ["lesion"];
 
 impl UrlState {
     /// Reads a query string (`?a=b&c=d`, with or without the `?`). Unknown keys are ignored
@@ -39,6 +44,10 @@ impl UrlState {
                 "arch" => arch = Some(value.to_ascii_lowercase()),
                 "seed" => seed = value.parse::<u64>().ok(),
                 "class" => state.class = value.parse::<usize>().ok(),
+                "lab" => {
+                    let tab = value.to_ascii_lowercase();
+                    state.lab = LAB_TABS.contains(&tab.as_str()).then_some(tab);
+                }
                 _ => {}
             }
         }
@@ -57,8 +66,8 @@ impl UrlState {
     /// Writes this state back into `search`, keeping any parameter this page does not know
     /// about and dropping the ones that are at their defaults.
     pub fn merge_into(&self, search: &str) -> String {
-        const OURS: [&str; 7] = [
-            "backend", "model", "weights", "grad", "arch", "seed", "class",
+        const OURS: [&str; 8] = [
+            "backend", "model", "weights", "grad", "arch", "seed", "class", "lab",
         ];
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
@@ -88,6 +97,9 @@ impl UrlState {
         }
         if let Some(class) = self.class {
             out.append_pair("class", &class.to_string());
+        }
+        if let Some(tab) = &self.lab {
+            out.append_pair("lab", tab);
         }
         let query = out.finish();
         if query.is_empty() {
@@ -159,6 +171,15 @@ mod tests {
     }
 
     #[test]
+    fn the_lab_tab_is_read_and_written() {
+        let p = UrlState::parse("?lab=Lesion");
+        assert_eq!(p.lab.as_deref(), Some("lesion"));
+        assert_eq!(p.merge_into("?lab=x"), "?lab=lesion");
+        assert_eq!(UrlState::parse("?lab=nonsense").lab, None);
+        assert_eq!(UrlState::default().merge_into("?lab=lesion"), "");
+    }
+
+    #[test]
     fn state_round_trips_and_keeps_foreign_parameters() {
         let state = UrlState {
             backend: BackendPreference::Webgpu,
@@ -169,6 +190,7 @@ mod tests {
                 seed: 42,
             },
             class: Some(281),
+            lab: None,
         };
         let query = state.merge_into("?utm=x&class=1&grad=photo");
         assert_eq!(

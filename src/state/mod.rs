@@ -3,6 +3,7 @@
 //! page wraps it in Yew's `use_reducer` (`ui/mod.rs`); the photos' `File`s and `blob:` URLs
 //! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
 
+mod lab;
 mod response;
 #[cfg(test)]
 mod tests;
@@ -10,6 +11,8 @@ mod tests;
 use std::rc::Rc;
 
 use serde::Deserialize;
+
+pub use lab::LabState;
 
 use resnet_lab_protocol::{
     BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response, Timings,
@@ -189,6 +192,8 @@ pub struct AppState {
     pub info: Option<String>,
     pub dragging: bool,
     pub gradients: GradientState,
+    /// The Lab section (lesion study).
+    pub lab: LabState,
     /// `?weights=` on another site, shown for confirmation before anything is downloaded.
     pub pending_weights: Option<PendingWeights>,
     /// The id the next photo gets (ids are never reused, so a late answer about a photo that
@@ -217,6 +222,7 @@ impl Default for AppState {
             info: None,
             dragging: false,
             gradients: GradientState::default(),
+            lab: LabState::default(),
             pending_weights: None,
             next_photo_id: 1,
         }
@@ -255,6 +261,10 @@ pub enum Action {
         class: Option<usize>,
         network: GradientNetwork,
     },
+    /// The Lab section shown or hidden.
+    LabOpen(bool),
+    /// A lesion study was sent to the engine.
+    LesionRequested(u32),
 }
 
 impl AppState {
@@ -338,6 +348,8 @@ impl AppState {
                 g.network = network;
                 g.error = None;
             }
+            Action::LabOpen(open) => s.lab.open = open,
+            Action::LesionRequested(id) => s.lab.requested(id),
         }
         s
     }

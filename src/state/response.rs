@@ -86,6 +86,8 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
                 s.gradients.error = Some(message);
             }
         }
+        Response::Lesion { id, report } => s.lab.answered(id, Ok(*report)),
+        Response::LesionError { id, message } => s.lab.answered(id, Err(message)),
         Response::Failure { message } => s.errors.push(message),
     }
 }

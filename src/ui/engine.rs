@@ -42,6 +42,11 @@ impl Engine {
         self.0.borrow_mut().gradients(photo, class, network);
     }
 
+    /// The lesion study on some photos of the page (id, name, file).
+    pub fn lesion(&self, photos: Vec<(u32, String, web_sys::File)>) {
+        self.0.borrow_mut().lesion(photos);
+    }
+
     pub fn clear_cache(&self) {
         self.0.borrow_mut().clear_cache();
     }

@@ -11,6 +11,7 @@ pub mod confirm;
 pub mod document_files;
 pub mod engine;
 pub mod gradients;
+pub mod lab;
 pub mod page;
 pub mod photos;
 pub mod startup;
@@ -22,7 +23,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::state::{Action, AppState, GradientState};
+use crate::state::{Action, AppState, GradientState, LabState};
 use address_bar::current_url_state;
 use engine::EngineProvider;
 use page::Page;
@@ -62,6 +63,10 @@ pub fn app() -> Html {
                 network: params.network.clone(),
                 class: params.class,
                 ..GradientState::default()
+            },
+            lab: LabState {
+                open: params.lab.is_some(),
+                ..LabState::default()
             },
             ..AppState::default()
         })

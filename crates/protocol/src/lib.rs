@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 pub mod image_header;
+pub mod lab;
 pub mod report;
+pub use lab::{LabPhoto, LesionReport};
 pub use report::{BlockGradient, GradFlowReport, Saliency};
 
 /// Which compute backend a person asked for (`?backend=`).
@@ -88,6 +90,9 @@ pub enum Request {
         /// Used when no model was loaded yet (an initialised network first).
         backend: BackendPreference,
     },
+    /// The lesion study of the loaded network on some photos of the page (their `File`s
+    /// travel beside, as an array in the same order). Queued like `Gradients`.
+    Lesion { id: u32, photos: Vec<LabPhoto> },
     /// Forget every cached weights file.
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
@@ -208,6 +213,14 @@ pub enum Response {
         report: Box<GradientReport>,
     },
     GradientsError {
+        id: u32,
+        message: String,
+    },
+    Lesion {
+        id: u32,
+        report: Box<LesionReport>,
+    },
+    LesionError {
         id: u32,
         message: String,
     },

@@ -118,6 +118,50 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.match(page.url(), new RegExp(`[?&]class=${wanted}(&|$)`));
   });
 
+  test('the Lab\'s lesion study: 16 blocks in order, most non-downsampling deletions keep the top-1, the plain network falls below', async () => {
+    // Its own page, so that it also runs alone (--test-name-pattern="falls back|lesion").
+    const lab = await openPage(context, `${server.url}?backend=cpu`);
+    await waitForModel(lab);
+    // Reached from the header; the tab goes into the URL; with no photo it asks for some.
+    await lab.locator('[data-testid=lab-open]').click();
+    const section = lab.locator('[data-testid=lab-lesion]');
+    await section.waitFor({ timeout: 10_000 });
+    assert.match(lab.url(), /[?&]lab=lesion(&|$)/);
+    assert.match(await section.locator('[data-testid=lab-hint]').innerText(), /add photos/i);
+    assert.ok(await section.locator('[data-testid=lesion-run]').isDisabled());
+
+    const results = await classify(lab, [photo('chelsea.png'), photo('coffee.png'), photo('dog.jpg')]);
+    assertPhotos(results);
+    // Let the gradient panel's own analysis of the first photo finish first: the timing below is the study's.
+    await readGradientPanel(lab);
+    const t0 = Date.now();
+    await section.locator('[data-testid=lesion-run]').click();
+    await section.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });
+    await section.and(lab.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 300_000 });
+    const wall = Date.now() - t0;
+    assert.equal(await section.getAttribute('data-state'), 'done', await section.innerText());
+    const read = (testid) => section.locator(`[data-testid=${testid}]`).evaluateAll((els) =>
+      els.map((e) => ({ block: e.dataset.block, kept: Number(e.dataset.top1Unchanged), downsample: e.dataset.downsample === 'true' })));
+    const residual = await read('lesion-block');
+    const plain = await read('lesion-block-plain');
+    // ResNet-50: 3, 4, 6 and 3 bottlenecks, one row each, in forward order.
+    assert.deepEqual(residual.map((b) => b.block), blockNames([3, 4, 6, 3]));
+    assert.deepEqual(plain.map((b) => b.block), blockNames([3, 4, 6, 3]));
+    for (const b of [...residual, ...plain]) assert.ok(b.kept >= 0 && b.kept <= 1, `${b.block}: ${b.kept}`);
+    // The first block of every stage has torchvision's projection shortcut.
+    assert.deepEqual(residual.filter((b) => b.downsample).map((b) => b.block), ['layer1.0', 'layer2.0', 'layer3.0', 'layer4.0']);
+    const mean = (rows) => rows.reduce((sum, b) => sum + b.kept, 0) / rows.length;
+    const shallow = mean(residual.filter((b) => !b.downsample));
+    // Veit et al. 2016: on average one deleted non-downsampling block keeps most top-1
+    // predictions; without skips the network collapses.
+    assert.ok(shallow > 0.5, `mean over non-downsampling blocks ${shallow}`);
+    assert.ok(mean(plain) < mean(residual), `plain ${mean(plain)} vs residual ${mean(residual)}`);
+    log(`lesion study, ResNet-50 on 3 photos (CPU): ${wall} ms click to chart — ${await section.locator('[data-testid=lesion-summary]').innerText()}`);
+    assert.equal(await section.locator('[data-testid=lesion-download]').count(), 1);
+    assert.deepEqual(lab.problems, []);
+    await lab.close();
+  });
+
   test('a He-initialised network needs no photo and comes from the URL (?grad=init)', async () => {
     const lesson = await openPage(context, `${server.url}?backend=cpu&grad=init&arch=cifar56&seed=3`);
     const panel = await readGradientPanel(lesson);

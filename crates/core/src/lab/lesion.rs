@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::model::config::BlockInfo;
 use crate::model::{BlockMode, ResNet, ResNetConfig};
-use crate::predict::{read_f32, softmax, top_k, upload_images};
+use crate::predict::{Classifier, read_f32, softmax, top_k, upload_images};
 use crate::weights::LoadedWeights;
 
 /// Images run through the network together: bounds the memory held by the cached block
@@ -133,6 +133,18 @@ impl LesionStudy {
             config,
             device: device.clone(),
         })
+    }
+
+    /// The network a [`Classifier`] already holds: no second copy of the weights (Burn's
+    /// tensors are shared on clone), as in the page's engine.
+    pub fn from_classifier(classifier: &Classifier) -> Self {
+        Self {
+            model: classifier.model.clone(),
+            config: classifier.info.config.clone(),
+            labels: classifier.info.labels.clone(),
+            name: classifier.info.name(),
+            device: classifier.device.clone(),
+        }
     }
 
     pub fn labels(&self) -> &LabelSet {

@@ -136,6 +136,16 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
+            Request::Lesion { id, photos } => match self.lesion(photos, payload).await {
+                Ok(report) => Response::Lesion {
+                    id,
+                    report: Box::new(report),
+                },
+                Err(e) => Response::LesionError {
+                    id,
+                    message: e.to_string(),
+                },
+            },
             Request::ClearCache => match clear_cache().await {
                 Ok(entries) => Response::CacheCleared { entries },
                 Err(e) => Response::Failure {
@@ -154,6 +164,8 @@ impl Engine {
                 | Response::ClassifyError { .. }
                 | Response::Gradients { .. }
                 | Response::GradientsError { .. }
+                | Response::Lesion { .. }
+                | Response::LesionError { .. }
         );
         if !(lost_work && self.device_lost()) {
             self.outbox.post(&response);

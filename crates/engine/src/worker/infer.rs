@@ -141,7 +141,7 @@ impl Engine {
     }
 
     /// The kept crop of a photo, or the crop of the file sent along (after a restart).
-    async fn crop_of(&self, id: u32, payload: Option<JsValue>) -> Result<Rc<Vec<u8>>> {
+    pub(super) async fn crop_of(&self, id: u32, payload: Option<JsValue>) -> Result<Rc<Vec<u8>>> {
         let kept = self
             .crops
             .borrow()

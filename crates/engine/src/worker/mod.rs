@@ -12,6 +12,7 @@ mod fetch;
 mod image;
 mod infer;
 mod js;
+mod lab;
 mod weights;
 
 use std::rc::Rc;
