@@ -66,6 +66,7 @@ pub struct Training {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeachState {
     pub classes: Vec<ClassState>,
+    /// Above every photo id seen (the page hands ids out from its own counter).
     pub next_photo_id: u32,
     pub training: Option<Training>,
     /// The classes of the head the engine uses (trained or imported).
@@ -92,10 +93,10 @@ impl Default for TeachState {
 pub enum TeachAction {
     AddClass(String),
     DeleteClass(String),
-    /// Photos for a class, with ids from [`TeachState::photo_ids`] on, in this order.
+    /// Photos for a class, each with the id the page sent its features request under.
     AddPhotos {
         class: String,
-        photos: Vec<NewPhoto>,
+        photos: Vec<(u32, NewPhoto)>,
     },
     RemovePhoto(u32),
     /// The model changed: every photo's features are asked for again.
@@ -124,11 +125,6 @@ pub fn validate_class_name(classes: &[ClassState], name: &str) -> Result<String,
 }
 
 impl TeachState {
-    /// The ids the next `count` photos get.
-    pub fn photo_ids(&self, count: usize) -> std::ops::Range<u32> {
-        self.next_photo_id..self.next_photo_id + count as u32
-    }
-
     pub fn running(&self) -> bool {
         self.training
             .as_ref()
@@ -197,10 +193,11 @@ impl TeachState {
             },
             TeachAction::DeleteClass(name) => self.classes.retain(|c| c.name != name),
             TeachAction::AddPhotos { class, photos } => {
-                let first = self.next_photo_id;
-                self.next_photo_id += photos.len() as u32;
+                if let Some(last) = photos.iter().map(|(id, _)| *id).max() {
+                    self.next_photo_id = self.next_photo_id.max(last + 1);
+                }
                 if let Some(c) = self.classes.iter_mut().find(|c| c.name == class) {
-                    for (id, new) in (first..).zip(photos) {
+                    for (id, new) in photos {
                         c.photos.push(TeachPhoto {
                             id,
                             name: new.name,

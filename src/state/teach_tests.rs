@@ -14,11 +14,15 @@ fn with_classes(names: &[&str]) -> TeachState {
 }
 
 fn add_photos(s: &mut TeachState, class: &str, n: usize) -> Vec<u32> {
-    let ids: Vec<u32> = s.photo_ids(n).collect();
+    let ids: Vec<u32> = (s.next_photo_id..).take(n).collect();
     let photos = (0..n)
-        .map(|i| NewPhoto {
-            name: format!("{class}{i}.jpg"),
-            url: format!("blob:{class}{i}"),
+        .zip(ids.clone())
+        .map(|(i, id)| {
+            let new = NewPhoto {
+                name: format!("{class}{i}.jpg"),
+                url: format!("blob:{class}{i}"),
+            };
+            (id, new)
         })
         .collect();
     s.apply(TeachAction::AddPhotos {

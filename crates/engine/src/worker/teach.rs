@@ -29,13 +29,16 @@ const MAX_HEAD_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 /// Training steps asked for are clamped to this.
 const MAX_EPOCHS: usize = 10_000;
 
+/// A photo's pooled features and the fingerprint of the weights that computed them.
+type CachedFeatures = (String, Rc<Vec<f32>>);
+
 /// Teach mode's part of the engine state.
 #[derive(Default)]
 pub struct TeachState {
     /// The loaded model's identity (heads are only used on the backbone they were made for).
     backbone: RefCell<Option<BackboneId>>,
     /// Features by teach-photo id, for the model fingerprint they were computed with.
-    features: RefCell<HashMap<u32, (String, Rc<Vec<f32>>)>>,
+    features: RefCell<HashMap<u32, CachedFeatures>>,
     head: RefCell<Option<LinearHead>>,
     stop: Cell<bool>,
 }
@@ -46,7 +49,7 @@ impl TeachState {
         let fingerprint = backbone.as_ref().map(|b| b.fingerprint.clone());
         self.features
             .borrow_mut()
-            .retain(|_, (f, _)| Some(f) == fingerprint.as_ref());
+            .retain(|_, (f, _)| fingerprint.as_deref() == Some(f.as_str()));
         let mut head = self.head.borrow_mut();
         if let (Some(h), Some(b)) = (head.as_ref(), backbone.as_ref())
             && h.check_backbone(b).is_err()
