@@ -32,14 +32,6 @@ pub enum TeachRequest {
     Import { name: String },
 }
 
-impl TeachRequest {
-    /// Requests that must not wait behind the one running (Stop would wait for the training
-    /// it is meant to end).
-    pub fn acts_immediately(&self) -> bool {
-        matches!(self, TeachRequest::Stop)
-    }
-}
-
 /// One epoch of the curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochPoint {
@@ -120,7 +112,5 @@ mod tests {
         });
         let json = serde_json::to_string(&resp).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), resp);
-        assert!(TeachRequest::Stop.acts_immediately());
-        assert!(!TeachRequest::Export.acts_immediately());
     }
 }

@@ -455,6 +455,18 @@ describe('Teach mode (CPU fallback)', () => {
     assert.equal(results[path.basename(again)].state, 'done');
     assertCustom(await customRows(path.basename(again)), ref.classes[1], again);
     fs.rmSync(file, { force: true });
+  });
+
+  test('Stop ends a training early, and the page stays usable', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    await teach.locator('[data-testid=train]').click();
+    await teach.locator('[data-testid=stop-training]').click();
+    const training = teach.locator('[data-testid=training]');
+    await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 60_000 });
+    assert.equal(await training.getAttribute('data-state'), 'done');
+    const epochs = Number(await training.getAttribute('data-epochs'));
+    assert.ok(epochs >= 1 && epochs < 100, `stopped after ${epochs} epochs`);
+    assert.match(await training.innerText(), /stopped/);
     assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/i.test(p)), []);
   });
 });

@@ -66,9 +66,8 @@ impl Engine {
             return;
         }
         if let Request::Teach(teach) = &request
-            && teach.acts_immediately()
+            && self.teach.on_arrival(teach)
         {
-            self.teach.request_stop();
             return;
         }
         self.queue.borrow_mut().push(request, payload);

@@ -59,9 +59,22 @@ impl TeachState {
         *self.backbone.borrow_mut() = backbone;
     }
 
-    /// Stop asked for: acts at once, the training loop sees it after its current epoch.
-    pub fn request_stop(&self) {
-        self.stop.set(true);
+    /// Called as a teach request arrives, before it is queued; `true` when it was handled
+    /// here. Stop acts at once (the training loop sees it after its current epoch); a new
+    /// training clears it on arrival, so a Stop sent just after Train stops that training
+    /// even if it has not started yet.
+    pub fn on_arrival(&self, request: &TeachRequest) -> bool {
+        match request {
+            TeachRequest::Stop => {
+                self.stop.set(true);
+                true
+            }
+            TeachRequest::Train { .. } => {
+                self.stop.set(false);
+                false
+            }
+            _ => false,
+        }
     }
 
     pub fn has_head(&self) -> bool {
@@ -219,7 +232,6 @@ impl Engine {
             .as_ref()
             .map(|b| b.device.clone())
             .ok_or_else(|| EngineError::Unavailable("no backend yet".into()))?;
-        self.teach.stop.set(false);
         let total = config.epochs;
         let outbox = self.outbox;
         let stop = &self.teach.stop;
