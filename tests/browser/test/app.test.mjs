@@ -469,4 +469,20 @@ describe('Teach mode (CPU fallback)', () => {
     assert.match(await training.innerText(), /stopped/);
     assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/i.test(p)), []);
   });
+
+  test('the head in use comes back after a reload (Cache Storage), with the same probabilities', async () => {
+    const probe = ref.test_files[2];
+    const name = path.basename(probe);
+    await classify(page, [fixture(probe)]);
+    const before = await customRows(name);
+    await page.reload();
+    await waitForModel(page);
+    const message = page.locator('[data-testid=teach-message]');
+    await message.filter({ hasText: 'kept in this browser' }).waitFor({ timeout: 30_000 });
+    assert.match(await message.innerText(), new RegExp(ref.classes.join(', ')));
+    await classify(page, [fixture(probe)]);
+    const after = await customRows(name);
+    assert.deepEqual(after.map((r) => r.cls), before.map((r) => r.cls));
+    for (const [i, r] of after.entries()) assert.ok(Math.abs(r.prob - before[i].prob) < 1e-6, `${r.cls}: ${r.prob} vs ${before[i].prob}`);
+  });
 });

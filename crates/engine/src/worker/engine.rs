@@ -251,6 +251,7 @@ impl Engine {
         };
         *self.classifier.borrow_mut() = Some(Rc::new(classifier));
         *self.source.borrow_mut() = Some(source.clone());
+        self.restore_head().await;
         Ok(summary)
     }
 }

@@ -2,6 +2,7 @@
 //! model), training the core's linear head on them with a live curve and Stop, the head's
 //! file (export, import), and the head's classes beside ImageNet's for every classified photo.
 //! The training itself is `resnet_lab_core::transfer`, as the CLI's `finetune` runs it.
+//! The last head of each backbone is kept in Cache Storage and comes back after a reload.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -28,6 +29,51 @@ const MAX_TEACH_PHOTOS: usize = 2000;
 const MAX_HEAD_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 /// Training steps asked for are clamped to this.
 const MAX_EPOCHS: usize = 10_000;
+/// Cache Storage bucket keeping the last head of each backbone across reloads (apart from
+/// the weights' bucket, so "Clear cache" leaves it).
+const HEAD_CACHE: &str = "resnet-lab-teach-v1";
+
+/// The cache key of the head kept for weights with `fingerprint`.
+fn head_key(fingerprint: &str) -> String {
+    format!("./resnet-lab-teach/head-{fingerprint}.safetensors")
+}
+
+async fn head_cache() -> Option<web_sys::Cache> {
+    let storage = scope().caches().ok()?;
+    JsFuture::from(storage.open(HEAD_CACHE))
+        .await
+        .ok()
+        .map(JsCast::unchecked_into)
+}
+
+/// Keeps the head in use for its backbone, so a reload finds it (best effort).
+async fn save_head(head: &LinearHead) {
+    let (Some(cache), Ok(bytes)) = (head_cache().await, head.to_safetensors()) else {
+        return;
+    };
+    let body = js_sys::Uint8Array::from(bytes.as_slice());
+    if let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body))
+        && let Err(e) =
+            JsFuture::from(cache.put_with_str(&head_key(&head.backbone.fingerprint), &response))
+                .await
+    {
+        web_sys::console::warn_2(&"could not keep the head (storage full?)".into(), &e);
+    }
+}
+
+/// The head kept for `backbone`, if any (a damaged entry is ignored).
+async fn saved_head(backbone: &BackboneId) -> Option<LinearHead> {
+    let cache = head_cache().await?;
+    let hit = JsFuture::from(cache.match_with_str(&head_key(&backbone.fingerprint)))
+        .await
+        .ok()?
+        .dyn_into::<web_sys::Response>()
+        .ok()?;
+    let buffer = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
+    let head = LinearHead::from_safetensors(&js_sys::Uint8Array::new(&buffer).to_vec()).ok()?;
+    head.check_backbone(backbone).ok()?;
+    Some(head)
+}
 
 /// A photo's pooled features and the fingerprint of the weights that computed them.
 type CachedFeatures = (String, Rc<Vec<f32>>);
@@ -108,6 +154,27 @@ async fn yield_to_event_loop() {
 }
 
 impl Engine {
+    /// After a model load: the head kept in this browser for these weights comes back into
+    /// use (announced as an import), unless a head for them is already in use.
+    pub(super) async fn restore_head(&self) {
+        let Ok(backbone) = self.backbone_id() else {
+            return;
+        };
+        if self.teach.has_head() {
+            return;
+        }
+        if let Some(head) = saved_head(&backbone).await {
+            let classes = head.classes.clone();
+            *self.teach.head.borrow_mut() = Some(head);
+            self.outbox.post(&resnet_lab_protocol::Response::Teach(
+                TeachResponse::Imported {
+                    classes,
+                    name: "the head kept in this browser".into(),
+                },
+            ));
+        }
+    }
+
     /// Runs one teach request; its answers (several while training) go out from here.
     pub(super) async fn teach(&self, request: TeachRequest, payload: Option<JsValue>) {
         let response = match request {
@@ -265,6 +332,7 @@ impl Engine {
             Validation::LeaveOneOut => "leave_one_out",
         };
         let classes = trained.head.classes.clone();
+        save_head(&trained.head).await;
         *self.teach.head.borrow_mut() = Some(trained.head);
         Ok(TeachResponse::Trained {
             classes,
@@ -291,6 +359,7 @@ impl Engine {
         let head = LinearHead::from_safetensors(&bytes)?;
         head.check_backbone(&self.backbone_id()?)?;
         let classes = head.classes.clone();
+        save_head(&head).await;
         *self.teach.head.borrow_mut() = Some(head);
         Ok(classes)
     }
