@@ -253,15 +253,14 @@ fn class_card(
     engine: &Engine,
     state: &crate::ui::StateHandle,
 ) -> Html {
-    let on_files = {
+    let add_files = {
         let (files, engine, dispatch, class) = (
             files.clone(),
             engine.clone(),
             state.dispatcher(),
             c.name.clone(),
         );
-        Callback::from(move |e: Event| {
-            let picked = files_of(&e);
+        Callback::from(move |picked: Vec<web_sys::File>| {
             let mut photos = Vec::new();
             for file in picked {
                 let (id, url) = files.borrow_mut().add(file.clone());
@@ -284,6 +283,24 @@ fn class_card(
             }
         })
     };
+    let on_files = {
+        let add = add_files.clone();
+        Callback::from(move |e: Event| add.emit(files_of(&e)))
+    };
+    // Photos dropped on a class go to it (not to the page's classifier, which takes drops
+    // anywhere else).
+    let on_drop = Callback::from(move |e: DragEvent| {
+        e.prevent_default();
+        e.stop_propagation();
+        let list = e.data_transfer().and_then(|dt| dt.files());
+        let picked: Vec<web_sys::File> = list
+            .map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
+            .unwrap_or_default();
+        if !picked.is_empty() {
+            add_files.emit(picked);
+        }
+    });
+    let on_dragover = Callback::from(|e: DragEvent| e.prevent_default());
     let on_delete = {
         let (dispatch, class) = (state.dispatcher(), c.name.clone());
         Callback::from(move |_| {
@@ -292,7 +309,8 @@ fn class_card(
     };
     let ready = c.photos.iter().filter(|p| p.ready).count();
     html! {
-        <div class="teach-class" data-testid="class" data-class={c.name.clone()} key={c.name.clone()}>
+        <div class="teach-class" data-testid="class" data-class={c.name.clone()} key={c.name.clone()}
+             ondrop={on_drop} ondragover={on_dragover}>
             <header class="card-title">
                 <strong>{ c.name.clone() }</strong>
                 <span class="small muted" data-count={c.photos.len().to_string()} data-ready={ready.to_string()}>

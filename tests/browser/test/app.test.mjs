@@ -457,6 +457,22 @@ describe('Teach mode (CPU fallback)', () => {
     fs.rmSync(file, { force: true });
   });
 
+  test('a photo dropped on a class joins it (and is not classified)', async () => {
+    const card = page.locator(`[data-testid=class][data-class="${ref.classes[0]}"]`);
+    const count = Number(await card.locator('[data-count]').getAttribute('data-count'));
+    const extra = 'teach/bird/ab13.jpg';
+    const b64 = fs.readFileSync(fixture(extra)).toString('base64');
+    const dt = await page.evaluateHandle(([name, data]) => {
+      const bytes = Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], name, { type: 'image/jpeg' }));
+      return transfer;
+    }, [path.basename(extra), b64]);
+    await card.dispatchEvent('drop', { dataTransfer: dt });
+    await card.locator(`[data-count="${count + 1}"][data-ready="${count + 1}"]`).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator(`[data-testid=result][data-image="${path.basename(extra)}"]`).count(), 0);
+  });
+
   test('Stop ends a training early, and the page stays usable', async () => {
     const teach = page.locator('[data-testid=teach]');
     await teach.locator('[data-testid=train]').click();
