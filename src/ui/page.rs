@@ -19,6 +19,7 @@ use crate::ui::photos::use_photo_files;
 use crate::ui::startup::{STORAGE_MODEL_KEY, source_for, url_source, use_initial_model};
 use crate::ui::use_app_state;
 use crate::url_state::{UrlState, is_weights_file};
+use resnet_lab_protocol::image_header::{SIGNATURE_BYTES, surely_not_an_image};
 use resnet_lab_protocol::{GradientNetwork, WeightsSource};
 
 #[derive(Properties, PartialEq)]
@@ -48,9 +49,16 @@ pub fn page(props: &PageProps) -> Html {
                 })
                 .collect();
             state.dispatch(Action::AddPhotos(new));
-            for (file, id) in files.into_iter().zip(ids) {
-                engine.classify(id, file.name(), file);
-            }
+            let (engine, on_action) = (engine.clone(), state.dispatcher().to_callback());
+            wasm_bindgen_futures::spawn_local(async move {
+                // One at a time, so the engine still gets the photos in their cards' order.
+                for (file, id) in files.into_iter().zip(ids) {
+                    match refusal_before_engine(&file).await {
+                        Some(message) => on_action.emit(Action::PhotoFailed { id, message }),
+                        None => engine.classify(id, file.name(), file),
+                    }
+                }
+            });
         })
     };
     let on_weights = {
@@ -291,4 +299,25 @@ fn load_local_weights(engine: &Engine, files: Vec<web_sys::File>) {
     engine.load(source, String::new(), None);
     // The blob URLs must outlive the engine's download; they are small to keep.
     std::mem::forget(urls);
+}
+
+/// A file that is surely no image gets its error at once, rather than after whatever the
+/// engine is busy with (a gradient analysis can take many classifications' time).
+async fn refusal_before_engine(file: &web_sys::File) -> Option<String> {
+    let head = file
+        .slice_with_i32_and_i32(0, SIGNATURE_BYTES as i32)
+        .ok()?;
+    let bytes = wasm_bindgen_futures::JsFuture::from(head.array_buffer())
+        .await
+        .ok()?;
+    let bytes = js_sys::Uint8Array::new(&bytes).to_vec();
+    surely_not_an_image(&bytes, &file.type_()).then(|| {
+        let kind = match file.type_() {
+            t if t.is_empty() => "unknown type".to_string(),
+            t => t,
+        };
+        format!(
+            "This file is not an image ({kind}): it starts like no PNG, JPEG, GIF, WebP, BMP or AVIF file"
+        )
+    })
 }

@@ -10,6 +10,8 @@ mod finetune;
 mod image_folder;
 mod inputs;
 mod lesion;
+mod shatter;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,6 +71,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Delete residual blocks (one at a time, or k at random) and count kept top-1 classes.
     Lesion(lesion::LesionArgs),
+    /// Shattered gradients at initialisation: dz/dt along a line of inputs, its autocorrelation.
+    Shatter(shatter::ShatterArgs),
+    /// Train a CIFAR ResNet or plain network (SGD, BatchNorm in training mode).
+    Train(train::TrainArgs),
 }
 
 #[derive(Args)]
@@ -109,6 +115,8 @@ fn main() -> ExitCode {
         Command::Gradflow(args) => gradflow_cmd(args),
         Command::Bench(args) => bench::run(args),
         Command::Lesion(args) => lesion::run(args),
+        Command::Shatter(args) => shatter::run(args),
+        Command::Train(args) => train::run(args),
     };
     match result {
         Ok(code) => code,

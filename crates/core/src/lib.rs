@@ -14,7 +14,7 @@
 //! preprocess/  pixels → [3, 224, 224] tensor
 //! predict      logits → top-k with labels
 //! gradflow     per-block gradient norms, skip vs branch, plain network, saliency
-//! lab/         experiments that explain skip connections (lesion study)
+//! lab/         the residual lab: lesion study, shattered gradients, training CIFAR networks
 //! transfer/    new classes on a frozen backbone: features, a trained linear head, its file
 //! ```
 

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod image_header;
 pub mod report;
 pub mod teach;
 pub use report::{BlockGradient, GradFlowReport, Saliency};

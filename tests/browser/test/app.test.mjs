@@ -96,10 +96,20 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.equal(await page.locator('[data-testid=grad-download]').count(), 1);
   });
 
-  test('clicking another class explains it and records it in the URL', async () => {
+  test('clicking another class explains it and records it in the URL; a non-image dropped meanwhile is refused at once', async () => {
     const chip = page.locator('[data-testid=grad-class]').nth(1);
     const wanted = Number(await chip.getAttribute('data-index'));
     await chip.click();
+    const panel0 = page.locator('[data-testid=gradient-panel]');
+    await panel0.and(page.locator('[data-state=computing]')).waitFor({ timeout: 30_000 });
+    // The analysis (several classifications' work) must not hold up a file that is no image.
+    const notes = path.join(os.tmpdir(), 'during-analysis.txt');
+    fs.writeFileSync(notes, 'still not pixels\n');
+    await page.locator('[data-testid=image-input]').setInputFiles([notes]);
+    const card = page.locator('[data-testid=result][data-image="during-analysis.txt"]');
+    await card.and(page.locator('[data-state=error]')).waitFor({ timeout: 30_000 });
+    assert.match(await card.locator('[data-testid=result-error]').innerText(), /not an image/i);
+    assert.equal(await panel0.getAttribute('data-state'), 'computing', 'the error came before the analysis ended');
     const panelLocator = page.locator(`[data-testid=gradient-panel][data-class="${wanted}"]`);
     await panelLocator.and(page.locator('[data-state=done]')).waitFor({ timeout: 180_000 });
     const panel = await readGradientPanel(page);
@@ -167,6 +177,21 @@ describe('without WebGPU (CPU fallback)', () => {
     await page.reload();
     await waitForModel(page);
     assert.equal(weightRequests(), 2);
+  });
+
+  test('the int8 ResNet-50 from the picker\'s list (?model=resnet50-int8) gives the same classes', async () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(DIST, 'weights', 'manifest.json'), 'utf8'));
+    const int8 = manifest.models.find((m) => m.name === 'resnet50-int8');
+    assert.ok(int8, 'scripts/setup.sh lists the int8 bundle in weights/manifest.json');
+    const quantised = await openPage(context, `${server.url}?backend=cpu&model=resnet50-int8`);
+    const status = await waitForModel(quantised);
+    assert.equal(await status.getAttribute('data-model'), 'resnet50');
+    assert.match(await status.innerText(), /int8/);
+    assert.equal(server.counts.get(`/weights/${int8.file}`), 1, 'the int8 file was downloaded');
+    assert.ok(int8.bytes < model.bytes / 1.9, `int8 ${int8.bytes} B vs ${model.file} ${model.bytes} B`);
+    // The same classes as TF.js's float32 model on these photos (tests/fixtures/keras_probs).
+    assertPhotos(await classify(quantised, [photo('chelsea.png'), photo('coffee.png'), photo('dog.jpg')]));
+    await quantised.close();
   });
 
   test('no uncaught errors on the page', () => {

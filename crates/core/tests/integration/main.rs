@@ -8,6 +8,8 @@ mod errors;
 mod gradflow;
 mod int8;
 mod keras;
+mod lab_shatter;
+mod lab_train;
 mod params;
 mod parity;
 mod preprocess;
