@@ -4,6 +4,9 @@
 //! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
 
 mod response;
+pub mod teach;
+#[cfg(test)]
+mod teach_tests;
 #[cfg(test)]
 mod tests;
 
@@ -123,6 +126,8 @@ pub struct Photo {
     pub backend: Option<BackendKind>,
     pub size: Option<(u32, u32)>,
     pub error: Option<String>,
+    /// A teach-mode head's classes, most likely first.
+    pub custom: Vec<PredictionRow>,
 }
 
 impl Photo {
@@ -138,6 +143,7 @@ impl Photo {
             backend: None,
             size: None,
             error: None,
+            custom: Vec::new(),
         }
     }
 }
@@ -194,6 +200,8 @@ pub struct AppState {
     /// The id the next photo gets (ids are never reused, so a late answer about a photo that
     /// was cleared cannot land on another).
     pub next_photo_id: u32,
+    /// Teach mode: the person's own classes.
+    pub teach: teach::TeachState,
 }
 
 impl Default for AppState {
@@ -219,6 +227,7 @@ impl Default for AppState {
             gradients: GradientState::default(),
             pending_weights: None,
             next_photo_id: 1,
+            teach: teach::TeachState::default(),
         }
     }
 }
@@ -255,6 +264,7 @@ pub enum Action {
         class: Option<usize>,
         network: GradientNetwork,
     },
+    Teach(teach::TeachAction),
 }
 
 impl AppState {
@@ -338,6 +348,7 @@ impl AppState {
                 g.network = network;
                 g.error = None;
             }
+            Action::Teach(action) => s.teach.apply(action),
         }
         s
     }

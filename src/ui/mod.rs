@@ -14,6 +14,7 @@ pub mod gradients;
 pub mod page;
 pub mod photos;
 pub mod startup;
+pub mod teach;
 
 #[cfg(test)]
 mod browser_tests;

@@ -12,6 +12,7 @@ mod fetch;
 mod image;
 mod infer;
 mod js;
+mod teach;
 mod weights;
 
 use std::rc::Rc;
