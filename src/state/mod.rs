@@ -5,6 +5,9 @@
 
 mod lab;
 mod response;
+pub mod teach;
+#[cfg(test)]
+mod teach_tests;
 #[cfg(test)]
 mod tests;
 
@@ -126,6 +129,8 @@ pub struct Photo {
     pub backend: Option<BackendKind>,
     pub size: Option<(u32, u32)>,
     pub error: Option<String>,
+    /// A teach-mode head's classes, most likely first.
+    pub custom: Vec<PredictionRow>,
 }
 
 impl Photo {
@@ -141,6 +146,7 @@ impl Photo {
             backend: None,
             size: None,
             error: None,
+            custom: Vec::new(),
         }
     }
 }
@@ -199,6 +205,8 @@ pub struct AppState {
     /// The id the next photo gets (ids are never reused, so a late answer about a photo that
     /// was cleared cannot land on another).
     pub next_photo_id: u32,
+    /// Teach mode: the person's own classes.
+    pub teach: teach::TeachState,
 }
 
 impl Default for AppState {
@@ -225,6 +233,7 @@ impl Default for AppState {
             lab: LabState::default(),
             pending_weights: None,
             next_photo_id: 1,
+            teach: teach::TeachState::default(),
         }
     }
 }
@@ -265,6 +274,7 @@ pub enum Action {
     LabOpen(bool),
     /// A lesion study was sent to the engine.
     LesionRequested(u32),
+    Teach(teach::TeachAction),
 }
 
 impl AppState {
@@ -350,6 +360,7 @@ impl AppState {
             }
             Action::LabOpen(open) => s.lab.open = open,
             Action::LesionRequested(id) => s.lab.requested(id),
+            Action::Teach(action) => s.teach.apply(action),
         }
         s
     }

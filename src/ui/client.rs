@@ -234,6 +234,14 @@ impl EngineClient {
         self.post(&Request::ClearCache, None);
     }
 
+    pub fn teach(
+        &mut self,
+        request: resnet_lab_protocol::TeachRequest,
+        file: Option<web_sys::File>,
+    ) {
+        self.post(&Request::Teach(request), file.as_ref().map(|f| f.as_ref()));
+    }
+
     pub fn lose_device(&mut self) {
         self.post(&Request::LoseDevice, None);
     }
@@ -243,6 +251,9 @@ impl EngineClient {
         match &response {
             Response::Result { id, .. } | Response::ClassifyError { id, .. } => {
                 client.borrow_mut().inflight.retain(|(i, _, _)| i != id);
+            }
+            Response::Teach(resnet_lab_protocol::TeachResponse::Exported { bytes, file_name }) => {
+                crate::ui::teach::save_file(bytes, file_name);
             }
             Response::Gradients { .. } | Response::GradientsError { .. } => {
                 client.borrow_mut().gradients_pending = None;

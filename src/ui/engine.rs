@@ -50,6 +50,11 @@ impl Engine {
     pub fn clear_cache(&self) {
         self.0.borrow_mut().clear_cache();
     }
+
+    /// A teach-mode request, with its photo or head file.
+    pub fn teach(&self, request: resnet_lab_protocol::TeachRequest, file: Option<web_sys::File>) {
+        self.0.borrow_mut().teach(request, file);
+    }
 }
 
 #[derive(Properties, PartialEq)]

@@ -15,6 +15,7 @@ pub mod lab;
 pub mod page;
 pub mod photos;
 pub mod startup;
+pub mod teach;
 
 #[cfg(test)]
 mod browser_tests;

@@ -233,6 +233,7 @@ pub fn page(props: &PageProps) -> Html {
                                  on_select={on_select} on_weights={on_weights} on_clear_cache={on_clear_cache} />
                     <ModelStatus model={state.model.clone()} />
                 </div>
+                <crate::ui::teach::TeachPanel />
                 <DropZone on_files={on_photos} dragging={state.dragging} />
                 <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos}
                                 explained={state.gradients.shown_photo} on_explain={on_explain} />

@@ -9,7 +9,9 @@ pub mod image_header;
 pub mod lab;
 pub mod report;
 pub use lab::{LabPhoto, LesionReport};
+pub mod teach;
 pub use report::{BlockGradient, GradFlowReport, Saliency};
+pub use teach::{TeachRequest, TeachResponse};
 
 /// Which compute backend a person asked for (`?backend=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -97,6 +99,8 @@ pub enum Request {
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
     LoseDevice,
+    /// Teach mode (your own classes): see [`teach`].
+    Teach(TeachRequest),
 }
 
 /// Which network the gradient panel analyses.
@@ -203,6 +207,9 @@ pub enum Response {
         backend: BackendKind,
         width: u32,
         height: u32,
+        /// With a trained or imported head: its classes, most likely first.
+        #[serde(default)]
+        custom: Vec<PredictionRow>,
     },
     ClassifyError {
         id: u32,
@@ -235,6 +242,7 @@ pub enum Response {
     Failure {
         message: String,
     },
+    Teach(TeachResponse),
 }
 
 /// Human-readable byte counts: `97.6 MB`.

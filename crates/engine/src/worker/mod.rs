@@ -13,6 +13,7 @@ mod image;
 mod infer;
 mod js;
 mod lab;
+mod teach;
 mod weights;
 
 use std::rc::Rc;
