@@ -22,7 +22,12 @@ pub struct UrlState {
     pub network: GradientNetwork,
     /// The class whose logit is differentiated; `None` means the photo's top-1.
     pub class: Option<usize>,
+    /// The Lab tab shown (`?lab=lesion`); `None`: the Lab is closed.
+    pub lab: Option<String>,
 }
+
+/// The Lab's tabs, as `?lab=` names them.
+pub const LAB_TABS: [&str; 1] = ["lesion"];
 
 impl UrlState {
     /// Reads a query string (`?a=b&c=d`, with or without the `?`). Unknown keys are ignored
@@ -43,6 +48,10 @@ impl UrlState {
                 "class" => state.class = value.parse::<usize>().ok(),
                 "bn" => options.batch_norm = BatchNormMode::parse(value).unwrap_or_default(),
                 "zero_init" => options.zero_init_residual = matches!(value, "1" | "true"),
+                "lab" => {
+                    let tab = value.to_ascii_lowercase();
+                    state.lab = LAB_TABS.contains(&tab.as_str()).then_some(tab);
+                }
                 _ => {}
             }
         }
@@ -62,7 +71,7 @@ impl UrlState {
     /// Writes this state back into `search`, keeping any parameter this page does not know
     /// about and dropping the ones that are at their defaults.
     pub fn merge_into(&self, search: &str) -> String {
-        const OURS: [&str; 9] = [
+        const OURS: [&str; 10] = [
             "backend",
             "model",
             "weights",
@@ -72,6 +81,7 @@ impl UrlState {
             "class",
             "bn",
             "zero_init",
+            "lab",
         ];
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
@@ -112,6 +122,9 @@ impl UrlState {
         }
         if let Some(class) = self.class {
             out.append_pair("class", &class.to_string());
+        }
+        if let Some(tab) = &self.lab {
+            out.append_pair("lab", tab);
         }
         let query = out.finish();
         if query.is_empty() {
@@ -185,6 +198,15 @@ mod tests {
     }
 
     #[test]
+    fn the_lab_tab_is_read_and_written() {
+        let p = UrlState::parse("?lab=Lesion");
+        assert_eq!(p.lab.as_deref(), Some("lesion"));
+        assert_eq!(p.merge_into("?lab=x"), "?lab=lesion");
+        assert_eq!(UrlState::parse("?lab=nonsense").lab, None);
+        assert_eq!(UrlState::default().merge_into("?lab=lesion"), "");
+    }
+
+    #[test]
     fn state_round_trips_and_keeps_foreign_parameters() {
         let state = UrlState {
             backend: BackendPreference::Webgpu,
@@ -199,6 +221,7 @@ mod tests {
                 },
             },
             class: Some(281),
+            lab: None,
         };
         let query = state.merge_into("?utm=x&class=1&grad=photo&bn=eval");
         assert_eq!(

@@ -3,13 +3,19 @@
 //! page wraps it in Yew's `use_reducer` (`ui/mod.rs`); the photos' `File`s and `blob:` URLs
 //! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
 
+mod lab;
 mod response;
+pub mod teach;
+#[cfg(test)]
+mod teach_tests;
 #[cfg(test)]
 mod tests;
 
 use std::rc::Rc;
 
 use serde::Deserialize;
+
+pub use lab::LabState;
 
 use resnet_lab_protocol::{
     BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response, Timings,
@@ -123,6 +129,8 @@ pub struct Photo {
     pub backend: Option<BackendKind>,
     pub size: Option<(u32, u32)>,
     pub error: Option<String>,
+    /// A teach-mode head's classes, most likely first.
+    pub custom: Vec<PredictionRow>,
 }
 
 impl Photo {
@@ -138,6 +146,7 @@ impl Photo {
             backend: None,
             size: None,
             error: None,
+            custom: Vec::new(),
         }
     }
 }
@@ -189,11 +198,15 @@ pub struct AppState {
     pub info: Option<String>,
     pub dragging: bool,
     pub gradients: GradientState,
+    /// The Lab section (lesion study).
+    pub lab: LabState,
     /// `?weights=` on another site, shown for confirmation before anything is downloaded.
     pub pending_weights: Option<PendingWeights>,
     /// The id the next photo gets (ids are never reused, so a late answer about a photo that
     /// was cleared cannot land on another).
     pub next_photo_id: u32,
+    /// Teach mode: the person's own classes.
+    pub teach: teach::TeachState,
 }
 
 impl Default for AppState {
@@ -217,8 +230,10 @@ impl Default for AppState {
             info: None,
             dragging: false,
             gradients: GradientState::default(),
+            lab: LabState::default(),
             pending_weights: None,
             next_photo_id: 1,
+            teach: teach::TeachState::default(),
         }
     }
 }
@@ -255,6 +270,11 @@ pub enum Action {
         class: Option<usize>,
         network: GradientNetwork,
     },
+    /// The Lab section shown or hidden.
+    LabOpen(bool),
+    /// A lesion study was sent to the engine.
+    LesionRequested(u32),
+    Teach(teach::TeachAction),
 }
 
 impl AppState {
@@ -338,6 +358,9 @@ impl AppState {
                 g.network = network;
                 g.error = None;
             }
+            Action::LabOpen(open) => s.lab.open = open,
+            Action::LesionRequested(id) => s.lab.requested(id),
+            Action::Teach(action) => s.teach.apply(action),
         }
         s
     }

@@ -47,6 +47,7 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
             backend,
             width,
             height,
+            custom,
         } => {
             if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
                 p.state = PhotoState::Done;
@@ -54,6 +55,7 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
                 p.timings = Some(timings);
                 p.backend = Some(backend);
                 p.size = Some((width, height));
+                p.custom = custom;
                 p.error = None;
             }
         }
@@ -86,6 +88,9 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
                 s.gradients.error = Some(message);
             }
         }
+        Response::Lesion { id, report } => s.lab.answered(id, Ok(*report)),
+        Response::LesionError { id, message } => s.lab.answered(id, Err(message)),
         Response::Failure { message } => s.errors.push(message),
+        Response::Teach(teach) => s.teach.respond(teach),
     }
 }

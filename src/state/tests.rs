@@ -27,6 +27,7 @@ fn classified(id: u32) -> Action {
             backend: BackendKind::Cpu,
             width: 640,
             height: 480,
+            custom: Vec::new(),
         },
         0.0,
     )

@@ -12,7 +12,9 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 use yew::Callback;
 
 use crate::state::Action;
-use resnet_lab_protocol::{BackendPreference, GradientNetwork, Request, Response, WeightsSource};
+use resnet_lab_protocol::{
+    BackendPreference, GradientNetwork, LabPhoto, Request, Response, WeightsSource,
+};
 
 /// The worker script Trunk writes next to `index.html` (`data-loader-shim`).
 const ENGINE_SCRIPT: &str = "./engine_loader.js";
@@ -212,8 +214,32 @@ impl EngineClient {
         );
     }
 
+    /// Asks for the lesion study on some photos: ids and names, the `File`s beside as one
+    /// array (the engine uses them only for crops it no longer keeps).
+    pub fn lesion(&mut self, photos: Vec<(u32, String, web_sys::File)>) {
+        let id = self.next_request_id();
+        self.on_action.emit(Action::LesionRequested(id));
+        let files = js_sys::Array::new();
+        for (_, _, file) in &photos {
+            files.push(file.as_ref());
+        }
+        let photos = photos
+            .into_iter()
+            .map(|(id, name, _)| LabPhoto { id, name })
+            .collect();
+        self.post(&Request::Lesion { id, photos }, Some(files.as_ref()));
+    }
+
     pub fn clear_cache(&mut self) {
         self.post(&Request::ClearCache, None);
+    }
+
+    pub fn teach(
+        &mut self,
+        request: resnet_lab_protocol::TeachRequest,
+        file: Option<web_sys::File>,
+    ) {
+        self.post(&Request::Teach(request), file.as_ref().map(|f| f.as_ref()));
     }
 
     pub fn lose_device(&mut self) {
@@ -225,6 +251,9 @@ impl EngineClient {
         match &response {
             Response::Result { id, .. } | Response::ClassifyError { id, .. } => {
                 client.borrow_mut().inflight.retain(|(i, _, _)| i != id);
+            }
+            Response::Teach(resnet_lab_protocol::TeachResponse::Exported { bytes, file_name }) => {
+                crate::ui::teach::save_file(bytes, file_name);
             }
             Response::Gradients { .. } | Response::GradientsError { .. } => {
                 client.borrow_mut().gradients_pending = None;

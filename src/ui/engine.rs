@@ -42,8 +42,18 @@ impl Engine {
         self.0.borrow_mut().gradients(photo, class, network);
     }
 
+    /// The lesion study on some photos of the page (id, name, file).
+    pub fn lesion(&self, photos: Vec<(u32, String, web_sys::File)>) {
+        self.0.borrow_mut().lesion(photos);
+    }
+
     pub fn clear_cache(&self) {
         self.0.borrow_mut().clear_cache();
+    }
+
+    /// A teach-mode request, with its photo or head file.
+    pub fn teach(&self, request: resnet_lab_protocol::TeachRequest, file: Option<web_sys::File>) {
+        self.0.borrow_mut().teach(request, file);
     }
 }
 

@@ -11,9 +11,11 @@ pub mod confirm;
 pub mod document_files;
 pub mod engine;
 pub mod gradients;
+pub mod lab;
 pub mod page;
 pub mod photos;
 pub mod startup;
+pub mod teach;
 
 #[cfg(test)]
 mod browser_tests;
@@ -22,7 +24,7 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
-use crate::state::{Action, AppState, GradientState};
+use crate::state::{Action, AppState, GradientState, LabState};
 use address_bar::current_url_state;
 use engine::EngineProvider;
 use page::Page;
@@ -62,6 +64,10 @@ pub fn app() -> Html {
                 network: params.network.clone(),
                 class: params.class,
                 ..GradientState::default()
+            },
+            lab: LabState {
+                open: params.lab.is_some(),
+                ..LabState::default()
             },
             ..AppState::default()
         })

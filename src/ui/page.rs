@@ -6,7 +6,7 @@ use std::rc::Rc;
 use gloo::storage::{LocalStorage, Storage};
 use yew::prelude::*;
 
-use crate::state::{Action, GradientState, LoadState, NewPhoto};
+use crate::state::{Action, GradientState, LoadState, NewPhoto, PhotoState};
 use crate::ui::address_bar::update_url;
 use crate::ui::components::{
     BackendStatus, DropZone, ErrorBanner, ModelPicker, ModelStatus, Notice, ResultsGallery,
@@ -15,10 +15,13 @@ use crate::ui::confirm::WeightsConfirm;
 use crate::ui::document_files::use_document_files;
 use crate::ui::engine::{Engine, use_engine};
 use crate::ui::gradients::GradientPanel;
+use crate::ui::lab::LabSection;
 use crate::ui::photos::use_photo_files;
 use crate::ui::startup::{STORAGE_MODEL_KEY, source_for, url_source, use_initial_model};
 use crate::ui::use_app_state;
 use crate::url_state::{UrlState, is_weights_file};
+use resnet_lab_protocol::image_header::{SIGNATURE_BYTES, surely_not_an_image};
+use resnet_lab_protocol::lab::MAX_LESION_PHOTOS;
 use resnet_lab_protocol::{GradientNetwork, WeightsSource};
 
 #[derive(Properties, PartialEq)]
@@ -48,9 +51,16 @@ pub fn page(props: &PageProps) -> Html {
                 })
                 .collect();
             state.dispatch(Action::AddPhotos(new));
-            for (file, id) in files.into_iter().zip(ids) {
-                engine.classify(id, file.name(), file);
-            }
+            let (engine, on_action) = (engine.clone(), state.dispatcher().to_callback());
+            wasm_bindgen_futures::spawn_local(async move {
+                // One at a time, so the engine still gets the photos in their cards' order.
+                for (file, id) in files.into_iter().zip(ids) {
+                    match refusal_before_engine(&file).await {
+                        Some(message) => on_action.emit(Action::PhotoFailed { id, message }),
+                        None => engine.classify(id, file.name(), file),
+                    }
+                }
+            });
         })
     };
     let on_weights = {
@@ -165,6 +175,38 @@ pub fn page(props: &PageProps) -> Html {
     );
     use_fading_info(state.info.clone(), state.dispatcher().to_callback());
 
+    // The Lab (`?lab=lesion`): opened from the header or below the gradient panel.
+    let on_lab = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |open: bool| {
+            update_url(|url| url.lab = open.then(|| "lesion".to_string()));
+            dispatcher.dispatch(Action::LabOpen(open));
+            if open {
+                scroll_to("[data-testid=lab-lesion]");
+            }
+        })
+    };
+    let classified: Vec<(u32, String)> = state
+        .photos
+        .iter()
+        .filter(|p| p.state == PhotoState::Done)
+        .take(MAX_LESION_PHOTOS)
+        .map(|p| (p.id, p.name.clone()))
+        .collect();
+    let on_lesion = {
+        let (engine, photo_files, classified) =
+            (engine.clone(), photo_files.clone(), classified.clone());
+        Callback::from(move |()| {
+            let files = photo_files.borrow();
+            let photos = classified
+                .iter()
+                .filter_map(|(id, name)| Some((*id, name.clone(), files.file(*id)?)))
+                .collect();
+            engine.lesion(photos);
+        })
+    };
+    let open_lab = on_lab.reform(|_: MouseEvent| true);
+
     let backend_notice = state.backend.as_ref().and_then(|b| b.notice.clone());
     html! {
         <div class={classes!("app", state.dragging.then_some("is-dragging"))}>
@@ -176,6 +218,8 @@ pub fn page(props: &PageProps) -> Html {
                         <p class="tagline">{ "ImageNet classification in your browser — Burn on WebGPU, or the CPU" }</p>
                     </div>
                 </div>
+                <button class="button ghost" data-testid="lab-open" onclick={open_lab.clone()}
+                        title="Experiments on the loaded network: the lesion study">{ "Lab" }</button>
                 <BackendStatus backend={state.backend.clone()} />
             </header>
             <main>
@@ -189,12 +233,25 @@ pub fn page(props: &PageProps) -> Html {
                                  on_select={on_select} on_weights={on_weights} on_clear_cache={on_clear_cache} />
                     <ModelStatus model={state.model.clone()} />
                 </div>
+                <crate::ui::teach::TeachPanel />
                 <DropZone on_files={on_photos} dragging={state.dragging} />
                 <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos}
                                 explained={state.gradients.shown_photo} on_explain={on_explain} />
                 <GradientPanel gradients={state.gradients.clone()}
                                photo={state.gradients.shown_photo.and_then(|id| state.photos.iter().find(|p| p.id == id).cloned())}
                                on_network={on_grad_network} on_class={on_grad_class} />
+                if state.lab.open {
+                    <LabSection lab={state.lab.clone()} photos={classified.len()}
+                                model_ready={state.model.state == LoadState::Ready}
+                                on_run={on_lesion} on_close={on_lab.reform(|()| false)} />
+                } else {
+                    <p class="muted small lab-link">
+                        { "Why do skips matter this much? " }
+                        <button class="link-button lab-link-button" data-testid="lab-open-from-gradients" onclick={open_lab}>
+                            { "Lab: delete blocks one at a time (lesion study) →" }
+                        </button>
+                    </p>
+                }
             </main>
             <div class="drop-overlay" aria-hidden="true"><div>{ "Drop to classify" }</div></div>
             <footer class="footer muted small">
@@ -204,6 +261,20 @@ pub fn page(props: &PageProps) -> Html {
             </footer>
         </div>
     }
+}
+
+/// Scrolls the first element matching `selector` into view, once it is drawn.
+fn scroll_to(selector: &'static str) {
+    gloo::timers::callback::Timeout::new(0, move || {
+        if let Some(element) = gloo::utils::document()
+            .query_selector(selector)
+            .ok()
+            .flatten()
+        {
+            element.scroll_into_view();
+        }
+    })
+    .forget();
 }
 
 /// A callback that dispatches the same action each time.
@@ -290,4 +361,25 @@ fn load_local_weights(engine: &Engine, files: Vec<web_sys::File>) {
     engine.load(source, String::new(), None);
     // The blob URLs must outlive the engine's download; they are small to keep.
     std::mem::forget(urls);
+}
+
+/// A file that is surely no image gets its error at once, rather than after whatever the
+/// engine is busy with (a gradient analysis can take many classifications' time).
+async fn refusal_before_engine(file: &web_sys::File) -> Option<String> {
+    let head = file
+        .slice_with_i32_and_i32(0, SIGNATURE_BYTES as i32)
+        .ok()?;
+    let bytes = wasm_bindgen_futures::JsFuture::from(head.array_buffer())
+        .await
+        .ok()?;
+    let bytes = js_sys::Uint8Array::new(&bytes).to_vec();
+    surely_not_an_image(&bytes, &file.type_()).then(|| {
+        let kind = match file.type_() {
+            t if t.is_empty() => "unknown type".to_string(),
+            t => t,
+        };
+        format!(
+            "This file is not an image ({kind}): it starts like no PNG, JPEG, GIF, WebP, BMP or AVIF file"
+        )
+    })
 }

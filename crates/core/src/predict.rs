@@ -43,21 +43,7 @@ impl Classifier {
         height: usize,
         width: usize,
     ) -> Result<Tensor<4>> {
-        let plane = 3 * height * width;
-        if images.is_empty() {
-            return Err(Error::Input("no images to classify".into()));
-        }
-        if let Some(bad) = images.iter().find(|img| img.len() != plane) {
-            return Err(Error::Input(format!(
-                "an input holds {} values; a [3, {height}, {width}] image has {plane}",
-                bad.len()
-            )));
-        }
-        let data: Vec<f32> = images.iter().flatten().copied().collect();
-        Ok(Tensor::from_data(
-            TensorData::new(data, [images.len(), 3, height, width]),
-            &self.device,
-        ))
+        upload_images(images, [height, width], &self.device)
     }
 
     /// Logits for a batch, read back to the host (asynchronously: browsers forbid blocking
@@ -178,6 +164,29 @@ pub fn top_k(values: &[f32], k: usize) -> Vec<(usize, f32)> {
     indexed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     indexed.truncate(k);
     indexed
+}
+
+/// Uploads preprocessed images (`[3, H, W]` each, channel-major) to `device` as one batch.
+pub fn upload_images(
+    images: &[Vec<f32>],
+    [height, width]: [usize; 2],
+    device: &Device,
+) -> Result<Tensor<4>> {
+    let plane = 3 * height * width;
+    if images.is_empty() {
+        return Err(Error::Input("no images given".into()));
+    }
+    if let Some(bad) = images.iter().find(|img| img.len() != plane) {
+        return Err(Error::Input(format!(
+            "an input holds {} values; a [3, {height}, {width}] image has {plane}",
+            bad.len()
+        )));
+    }
+    let data: Vec<f32> = images.iter().flatten().copied().collect();
+    Ok(Tensor::from_data(
+        TensorData::new(data, [images.len(), 3, height, width]),
+        device,
+    ))
 }
 
 #[cfg(test)]

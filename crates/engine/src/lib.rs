@@ -7,12 +7,11 @@
 //!
 //! The worker itself ([`worker`]) only exists in WebAssembly. The rules it follows are plain
 //! Rust that builds and is tested natively: the request queue ([`queue`]), download and image
-//! size caps ([`limits`], [`image_header`]), where a model.json's shards may be fetched from
+//! size caps ([`limits`]; headers: `resnet_lab_protocol::image_header`), where a model.json's shards may be fetched from
 //! ([`urls`]), the error type ([`error`]) and the conversions to messages ([`convert`]).
 
 pub mod convert;
 pub mod error;
-pub mod image_header;
 pub mod limits;
 pub mod queue;
 pub mod urls;

@@ -5,6 +5,8 @@
 //!   analysis never holds up the next classification;
 //! - a newer analysis supersedes a queued one (the page only waits for the last).
 //!
+//! The lab's lesion study counts as an analysis.
+//!
 //! `LoseDevice` (a test hook) never queues: it must act even in the middle of a long analysis.
 
 use std::collections::VecDeque;
@@ -26,7 +28,7 @@ impl<P> Default for RequestQueue<P> {
 }
 
 fn is_analysis(request: &Request) -> bool {
-    matches!(request, Request::Gradients { .. })
+    matches!(request, Request::Gradients { .. } | Request::Lesion { .. })
 }
 
 impl<P> RequestQueue<P> {
@@ -37,7 +39,10 @@ impl<P> RequestQueue<P> {
 
     pub fn push(&mut self, request: Request, payload: P) {
         if is_analysis(&request) {
-            self.waiting.retain(|(queued, _)| !is_analysis(queued));
+            // Only one of the same kind: a lesion study does not cancel a gradient analysis.
+            let kind = std::mem::discriminant(&request);
+            self.waiting
+                .retain(|(queued, _)| std::mem::discriminant(queued) != kind);
         }
         self.waiting.push_back((request, payload));
     }
@@ -127,6 +132,20 @@ mod tests {
         queue.push(analysis(11), 2);
         let order: Vec<Request> = std::iter::from_fn(|| queue.pop().map(|(r, _)| r)).collect();
         assert_eq!(order, [photo(1), analysis(11)]);
+    }
+
+    #[test]
+    fn a_lesion_study_waits_like_an_analysis_and_keeps_the_gradient_one() {
+        let lesion = |id| Request::Lesion {
+            id,
+            photos: Vec::new(),
+        };
+        let mut queue = RequestQueue::default();
+        queue.push(lesion(20), 0);
+        queue.push(analysis(10), 1);
+        queue.push(photo(1), 2);
+        queue.push(lesion(21), 3);
+        assert_eq!(drain(&mut queue), [2, 1, 3]);
     }
 
     #[test]

@@ -5,8 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod image_header;
+pub mod lab;
 pub mod report;
+pub use lab::{LabPhoto, LesionReport};
+pub mod teach;
 pub use report::{BatchNormMode, BlockGradient, GradFlowReport, HeInitOptions, Saliency};
+pub use teach::{TeachRequest, TeachResponse};
 
 /// Which compute backend a person asked for (`?backend=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -87,10 +92,15 @@ pub enum Request {
         /// Used when no model was loaded yet (an initialised network first).
         backend: BackendPreference,
     },
+    /// The lesion study of the loaded network on some photos of the page (their `File`s
+    /// travel beside, as an array in the same order). Queued like `Gradients`.
+    Lesion { id: u32, photos: Vec<LabPhoto> },
     /// Forget every cached weights file.
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
     LoseDevice,
+    /// Teach mode (your own classes): see [`teach`].
+    Teach(TeachRequest),
 }
 
 /// Which network the gradient panel analyses.
@@ -203,6 +213,9 @@ pub enum Response {
         backend: BackendKind,
         width: u32,
         height: u32,
+        /// With a trained or imported head: its classes, most likely first.
+        #[serde(default)]
+        custom: Vec<PredictionRow>,
     },
     ClassifyError {
         id: u32,
@@ -213,6 +226,14 @@ pub enum Response {
         report: Box<GradientReport>,
     },
     GradientsError {
+        id: u32,
+        message: String,
+    },
+    Lesion {
+        id: u32,
+        report: Box<LesionReport>,
+    },
+    LesionError {
         id: u32,
         message: String,
     },
@@ -227,6 +248,7 @@ pub enum Response {
     Failure {
         message: String,
     },
+    Teach(TeachResponse),
 }
 
 /// Human-readable byte counts: `97.6 MB`.

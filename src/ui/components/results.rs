@@ -113,6 +113,7 @@ pub fn result_card(props: &ResultCardProps) -> Html {
                 <ol class="predictions">
                     { for p.top.iter().enumerate().map(|(rank, row)| html! { <PredictionBar rank={rank} row={row.clone()} /> }) }
                 </ol>
+                <crate::ui::teach::custom::CustomPredictions rows={p.custom.clone()} />
                 { for p.timings.as_ref().map(|t| timings_line(t, p.backend)) }
                 if props.explained {
                     <span class="explained small">{ "↓ explained in the gradient panel" }</span>

@@ -13,7 +13,7 @@
 //! block, so every block's input is kept from one intact pass and each lesioned network is
 //! recomputed from its first deleted block on (half a forward pass per block on average).
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::model::config::BlockInfo;
 use crate::model::{BlockMode, ResNet, ResNetConfig};
-use crate::predict::{read_f32, softmax, top_k};
+use crate::predict::{Classifier, read_f32, softmax, top_k, upload_images};
 use crate::weights::LoadedWeights;
 
 /// Images run through the network together: bounds the memory held by the cached block
@@ -133,6 +133,18 @@ impl LesionStudy {
             config,
             device: device.clone(),
         })
+    }
+
+    /// The network a [`Classifier`] already holds: no second copy of the weights (Burn's
+    /// tensors are shared on clone), as in the page's engine.
+    pub fn from_classifier(classifier: &Classifier) -> Self {
+        Self {
+            model: classifier.model.clone(),
+            config: classifier.info.config.clone(),
+            labels: classifier.info.labels.clone(),
+            name: classifier.info.name(),
+            device: classifier.device.clone(),
+        }
     }
 
     pub fn labels(&self) -> &LabelSet {
@@ -272,26 +284,12 @@ impl LesionStudy {
     }
 
     fn upload(&self, images: &[Vec<f32>], [height, width]: [usize; 2]) -> Result<Tensor<4>> {
-        let plane = 3 * height * width;
-        if images.is_empty() {
-            return Err(Error::Input("no images to study".into()));
-        }
         if height < 32 || width < 32 {
             return Err(Error::Input(format!(
                 "a {height}×{width} input is too small for a ResNet (at least 32×32)"
             )));
         }
-        if let Some(bad) = images.iter().find(|img| img.len() != plane) {
-            return Err(Error::Input(format!(
-                "an input holds {} values; a [3, {height}, {width}] image has {plane}",
-                bad.len()
-            )));
-        }
-        let data: Vec<f32> = images.iter().flatten().copied().collect();
-        Ok(Tensor::from_data(
-            TensorData::new(data, [images.len(), 3, height, width]),
-            &self.device,
-        ))
+        upload_images(images, [height, width], &self.device)
     }
 
     /// The head on the last block's output, read back as one row of logits per image.

@@ -16,4 +16,6 @@ pub mod train;
 
 pub use backbone::BackboneId;
 pub use head::LinearHead;
-pub use train::{EpochStats, TrainConfig, TrainedHead, Validation, train_head};
+pub use train::{
+    EpochStats, TrainConfig, TrainedHead, Validation, train_head, train_head_observed,
+};

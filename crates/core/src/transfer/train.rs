@@ -128,6 +128,26 @@ pub async fn train_head(
     config: &TrainConfig,
     device: &Device,
 ) -> Result<TrainedHead> {
+    let go_on = |_: &EpochStats| std::future::ready(true);
+    train_head_observed(features, labels, classes, backbone, config, device, go_on).await
+}
+
+/// [`train_head`], telling `on_epoch` each epoch's numbers as they come (the page's live
+/// curve); when it answers `false` training stops there and the head trained so far is
+/// returned. It is awaited between epochs, so a browser worker can yield to its event loop.
+pub async fn train_head_observed<F, Fut>(
+    features: &[Vec<f32>],
+    labels: &[usize],
+    classes: Vec<String>,
+    backbone: BackboneId,
+    config: &TrainConfig,
+    device: &Device,
+    mut on_epoch: F,
+) -> Result<TrainedHead>
+where
+    F: FnMut(&EpochStats) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let (n, d, c) = (features.len(), backbone.feature_width, classes.len());
     check_dataset(features, labels, &classes, d)?;
 
@@ -214,7 +234,12 @@ pub async fn train_head(
         let loss = data_loss + penalty;
         if epoch > 0 {
             let host_logits = read_f32(logits.detach()).await?;
-            epochs.push(stats(epoch, &host_logits, labels, &masks, heads, c, config));
+            let line = stats(epoch, &host_logits, labels, &masks, heads, c, config);
+            let go_on = on_epoch(&line).await;
+            epochs.push(line);
+            if !go_on {
+                break;
+            }
         }
         if epoch == config.epochs {
             break;

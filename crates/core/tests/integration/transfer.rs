@@ -157,3 +157,62 @@ fn head_on_keras_features_matches_a_pytorch_softmax_regression() {
     eprintln!("head probabilities: max |Δ| {worst:.2e} against PyTorch's L-BFGS optimum");
     assert!(worst <= 0.05, "max |Δ| {worst}");
 }
+
+/// Stopping through the observer after k epochs gives the head of a k-epoch run, and the
+/// observer saw exactly the epochs returned (the page's live curve and Stop rely on both).
+/// Features: the committed TensorFlow.js ones of the browser test's 9 photos.
+#[test]
+fn an_observed_training_stopped_early_equals_a_shorter_run() {
+    use resnet_lab_core::transfer::{EpochStats, train_head_observed};
+    let reference: Value = serde_json::from_slice(&read("teach_reference/browser.json")).unwrap();
+    let all: Value = serde_json::from_slice(&read("teach_reference/reference.json")).unwrap();
+    let (_, tfjs) = npy("teach_reference/features.npy");
+    let files = all["files"].as_array().unwrap();
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for f in reference["train_files"].as_array().unwrap() {
+        let i = files.iter().position(|g| g == f).unwrap();
+        features.push(tfjs[i * 2048..][..2048].to_vec());
+        labels.push(all["labels"][i].as_u64().unwrap() as usize);
+    }
+    let classes: Vec<String> = ["bird", "mammal", "vehicle"].map(String::from).to_vec();
+    let backbone = BackboneId {
+        architecture: "resnet50".into(),
+        feature_width: 2048,
+        fingerprint: "0000000000000000".into(),
+    };
+    let device = Device::flex();
+    let config = TrainConfig {
+        validation: Validation::LeaveOneOut,
+        ..TrainConfig::default()
+    };
+    let mut seen: Vec<EpochStats> = Vec::new();
+    let stopped = pollster::block_on(train_head_observed(
+        &features,
+        &labels,
+        classes.clone(),
+        backbone.clone(),
+        &config,
+        &device,
+        |s| {
+            seen.push(s.clone());
+            std::future::ready(s.epoch < 7)
+        },
+    ))
+    .unwrap();
+    assert_eq!(stopped.epochs.len(), 7);
+    assert_eq!(seen, stopped.epochs);
+    let short = TrainConfig {
+        epochs: 7,
+        ..config
+    };
+    let full = pollster::block_on(train_head(
+        &features, &labels, classes, backbone, &short, &device,
+    ))
+    .unwrap();
+    assert_eq!(full.epochs, stopped.epochs);
+    for (a, b) in full.head.weight.iter().zip(&stopped.head.weight) {
+        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} vs {b}");
+    }
+    assert_eq!(full.head.bias, stopped.head.bias);
+}

@@ -8,6 +8,7 @@ use burn::tensor::{Tensor, TensorData};
 use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::GradFlowAnalyzer;
 use resnet_lab_core::preprocess::InputConvention;
+use resnet_lab_core::transfer::BackboneId;
 use resnet_lab_protocol::{
     BackendPreference, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
 };
@@ -40,6 +41,8 @@ pub struct Engine {
     pub(super) analysis: RefCell<Option<Analysis>>,
     /// The 224×224 RGB crops of the last photos, by photo id.
     pub(super) crops: RefCell<VecDeque<(u32, Rc<Vec<u8>>)>>,
+    /// Teach mode: class photos' features and the trained head.
+    pub(super) teach: super::teach::TeachState,
 }
 
 impl Engine {
@@ -53,12 +56,18 @@ impl Engine {
             source: RefCell::default(),
             analysis: RefCell::default(),
             crops: RefCell::default(),
+            teach: super::teach::TeachState::default(),
         }
     }
 
     pub fn enqueue(self: &Rc<Self>, request: Request, payload: Option<JsValue>) {
         if RequestQueue::<()>::acts_immediately(&request) {
             self.lose_device();
+            return;
+        }
+        if let Request::Teach(teach) = &request
+            && self.teach.on_arrival(teach)
+        {
             return;
         }
         self.queue.borrow_mut().push(request, payload);
@@ -111,6 +120,7 @@ impl Engine {
                     backend: c.backend,
                     width: c.width,
                     height: c.height,
+                    custom: c.custom,
                 },
                 Err(e) => Response::ClassifyError {
                     id,
@@ -136,6 +146,16 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
+            Request::Lesion { id, photos } => match self.lesion(photos, payload).await {
+                Ok(report) => Response::Lesion {
+                    id,
+                    report: Box::new(report),
+                },
+                Err(e) => Response::LesionError {
+                    id,
+                    message: e.to_string(),
+                },
+            },
             Request::ClearCache => match clear_cache().await {
                 Ok(entries) => Response::CacheCleared { entries },
                 Err(e) => Response::Failure {
@@ -146,6 +166,10 @@ impl Engine {
                 self.lose_device();
                 return;
             }
+            Request::Teach(teach) => {
+                self.teach(teach, payload).await;
+                return;
+            }
         };
         // A device loss is reported by its own message; the page re-sends the photo.
         let lost_work = matches!(
@@ -154,6 +178,8 @@ impl Engine {
                 | Response::ClassifyError { .. }
                 | Response::Gradients { .. }
                 | Response::GradientsError { .. }
+                | Response::Lesion { .. }
+                | Response::LesionError { .. }
         );
         if !(lost_work && self.device_lost()) {
             self.outbox.post(&response);
@@ -201,6 +227,8 @@ impl Engine {
         let fetched = fetch_weights(source, self.outbox).await?;
         let t1 = now();
         self.progress(fetched.bytes, "building");
+        self.teach
+            .model_loaded(BackboneId::of(&fetched.weights).ok());
         let classifier = Classifier::new(fetched.weights, &backend.device)?;
         let t2 = now();
         self.progress(fetched.bytes, "warming up");
@@ -235,6 +263,7 @@ impl Engine {
         };
         *self.classifier.borrow_mut() = Some(Rc::new(classifier));
         *self.source.borrow_mut() = Some(source.clone());
+        self.restore_head().await;
         Ok(summary)
     }
 }

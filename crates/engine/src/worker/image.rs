@@ -6,8 +6,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::js::{browser, js_error, scope};
 use crate::error::{EngineError, Result};
-use crate::image_header::{HEADER_BYTES, image_dimensions};
 use crate::limits::check_image_size;
+use resnet_lab_protocol::image_header::{HEADER_BYTES, image_dimensions};
 
 /// Photos are scaled down in the browser so that their short side is at most this
 /// (never below 512, so the network's 256-pixel resize sees practically the same image).

@@ -30,6 +30,8 @@ pub(super) struct Classified {
     pub backend: BackendKind,
     pub width: u32,
     pub height: u32,
+    /// A teach-mode head's classes (empty without one).
+    pub custom: Vec<PredictionRow>,
 }
 
 fn blob_of(payload: Option<JsValue>) -> Option<web_sys::Blob> {
@@ -66,7 +68,9 @@ impl Engine {
         self.keep_crop(id, Rc::new(crop));
         let batch = classifier.input_batch(&[input], 224, 224)?;
         let t2 = now();
-        let logits = classifier.model.forward(batch);
+        // The pooled features feed both ImageNet's classifier and a teach-mode head.
+        let features = classifier.model.pooled_features(batch);
+        let logits = classifier.model.fc.forward(features.clone());
         // Reading one value waits for the whole forward pass (GPU work is queued lazily), so
         // the inference time includes execution and the read-back time is the transfer only.
         read_f32(logits.clone().slice([0..1, 0..1])).await?;
@@ -76,6 +80,11 @@ impl Engine {
         if row.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput);
         }
+        let custom = if self.teach.has_head() {
+            self.teach.custom_predictions(&read_f32(features).await?)?
+        } else {
+            Vec::new()
+        };
         let top = classifier
             .top_k(&row, 5)
             .into_iter()
@@ -97,6 +106,7 @@ impl Engine {
             backend,
             width,
             height,
+            custom,
         })
     }
 
@@ -151,7 +161,7 @@ impl Engine {
     }
 
     /// The kept crop of a photo, or the crop of the file sent along (after a restart).
-    async fn crop_of(&self, id: u32, payload: Option<JsValue>) -> Result<Rc<Vec<u8>>> {
+    pub(super) async fn crop_of(&self, id: u32, payload: Option<JsValue>) -> Result<Rc<Vec<u8>>> {
         let kept = self
             .crops
             .borrow()

@@ -12,6 +12,8 @@ mod fetch;
 mod image;
 mod infer;
 mod js;
+mod lab;
+mod teach;
 mod weights;
 
 use std::rc::Rc;

@@ -1,6 +1,9 @@
-//! An image's size from the first bytes of its file, so that a decompression bomb (a few
-//! kilobytes that decode to gigabytes) is refused before the browser decodes it.
-//! Plain Rust, tested natively. Formats not recognised here are checked after decoding.
+//! What the first bytes of a photo's file say, before anything decodes it. The engine reads
+//! the size a header announces, so that a decompression bomb (a few kilobytes that decode to
+//! gigabytes) is refused before the browser decodes it; the page refuses a file that is
+//! surely no image at once, without waiting for the engine (which may be busy with a long
+//! analysis). Plain Rust, tested natively. Formats not recognised here are checked after
+//! decoding.
 
 /// How much of a file to read for its size (JPEG's EXIF block may come before the frame header).
 pub const HEADER_BYTES: u32 = 256 * 1024;
@@ -20,6 +23,23 @@ fn le32(b: &[u8], i: usize) -> Option<u32> {
 fn le24(b: &[u8], i: usize) -> Option<u32> {
     let s = b.get(i..i + 3)?;
     Some(s[0] as u32 | (s[1] as u32) << 8 | (s[2] as u32) << 16)
+}
+
+/// How many bytes [`surely_not_an_image`] looks at.
+pub const SIGNATURE_BYTES: u32 = 16;
+
+/// Whether a file is surely not an image: its first bytes match none of the formats browsers
+/// decode (PNG, JPEG, GIF, WebP, BMP, AVIF/HEIF, ICO) and the browser gave it no image type.
+/// A file with an image type but a broken header is left to the decoder's verdict.
+pub fn surely_not_an_image(head: &[u8], mime: &str) -> bool {
+    let signature = head.starts_with(b"\x89PNG")
+        || head.starts_with(&[0xff, 0xd8, 0xff])
+        || head.starts_with(b"GIF8")
+        || (head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WEBP"))
+        || head.starts_with(b"BM")
+        || head.get(4..8) == Some(b"ftyp")
+        || head.starts_with(&[0, 0, 1, 0]);
+    !signature && !mime.starts_with("image/")
 }
 
 /// `(width, height)` of a PNG, JPEG, GIF, WebP or BMP file, if its header says so.
@@ -126,5 +146,21 @@ mod tests {
         assert_eq!(image_dimensions(b"these are not pixels\n"), None);
         assert_eq!(image_dimensions(&[0xff, 0xd8, 0xff]), None);
         assert_eq!(image_dimensions(&png(1, 1)[..20]), None);
+    }
+
+    #[test]
+    fn text_is_surely_not_an_image_but_real_photos_and_typed_files_are_left_to_the_decoder() {
+        let photos = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/photos/");
+        for name in ["chelsea.png", "dog.jpg", "eagle.jpg"] {
+            let head = std::fs::read(format!("{photos}{name}")).unwrap();
+            // Whatever type the browser guessed from the name.
+            assert!(!surely_not_an_image(&head[..16], ""), "{name}");
+            assert!(!surely_not_an_image(&head[..16], "text/plain"), "{name}");
+        }
+        assert!(surely_not_an_image(b"these are not pixels\n", "text/plain"));
+        assert!(surely_not_an_image(b"", ""));
+        assert!(surely_not_an_image(b"%PDF-1.7", "application/pdf"));
+        // A broken file named like an image: the decoder says what is wrong with it.
+        assert!(!surely_not_an_image(b"these are not pixels\n", "image/png"));
     }
 }

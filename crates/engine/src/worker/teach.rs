@@ -1,0 +1,366 @@
+//! Teach mode in the worker: each class photo's frozen features (computed once per photo and
+//! model), training the core's linear head on them with a live curve and Stop, the head's
+//! file (export, import), and the head's classes beside ImageNet's for every classified photo.
+//! The training itself is `resnet_lab_core::transfer`, as the CLI's `finetune` runs it.
+//! The last head of each backbone is kept in Cache Storage and comes back after a reload.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use resnet_lab_core::predict::{rank, softmax};
+use resnet_lab_core::preprocess::{PixelBuffer, normalize_crop, resize_and_crop};
+use resnet_lab_core::transfer::{
+    BackboneId, LinearHead, TrainConfig, Validation, train_head_observed,
+};
+use resnet_lab_protocol::teach::{EpochPoint, TeachClass};
+use resnet_lab_protocol::{PredictionRow, TeachRequest, TeachResponse};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::engine::Engine;
+use super::image::decode_in_browser;
+use super::js::{browser, now, scope};
+use crate::error::{EngineError, Result};
+
+/// Photos whose features are kept (2048 floats each for ResNet-50: 8 KB).
+const MAX_TEACH_PHOTOS: usize = 2000;
+/// Largest head file accepted (1000 classes × 2048 float32 features is 8.2 MB).
+const MAX_HEAD_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
+/// Training steps asked for are clamped to this.
+const MAX_EPOCHS: usize = 10_000;
+/// Cache Storage bucket keeping the last head of each backbone across reloads (apart from
+/// the weights' bucket, so "Clear cache" leaves it).
+const HEAD_CACHE: &str = "resnet-lab-teach-v1";
+
+/// The cache key of the head kept for weights with `fingerprint`.
+fn head_key(fingerprint: &str) -> String {
+    format!("./resnet-lab-teach/head-{fingerprint}.safetensors")
+}
+
+async fn head_cache() -> Option<web_sys::Cache> {
+    let storage = scope().caches().ok()?;
+    JsFuture::from(storage.open(HEAD_CACHE))
+        .await
+        .ok()
+        .map(JsCast::unchecked_into)
+}
+
+/// Keeps the head in use for its backbone, so a reload finds it (best effort).
+async fn save_head(head: &LinearHead) {
+    let (Some(cache), Ok(bytes)) = (head_cache().await, head.to_safetensors()) else {
+        return;
+    };
+    let body = js_sys::Uint8Array::from(bytes.as_slice());
+    if let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body))
+        && let Err(e) =
+            JsFuture::from(cache.put_with_str(&head_key(&head.backbone.fingerprint), &response))
+                .await
+    {
+        web_sys::console::warn_2(&"could not keep the head (storage full?)".into(), &e);
+    }
+}
+
+/// The head kept for `backbone`, if any (a damaged entry is ignored).
+async fn saved_head(backbone: &BackboneId) -> Option<LinearHead> {
+    let cache = head_cache().await?;
+    let hit = JsFuture::from(cache.match_with_str(&head_key(&backbone.fingerprint)))
+        .await
+        .ok()?
+        .dyn_into::<web_sys::Response>()
+        .ok()?;
+    let buffer = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
+    let head = LinearHead::from_safetensors(&js_sys::Uint8Array::new(&buffer).to_vec()).ok()?;
+    head.check_backbone(backbone).ok()?;
+    Some(head)
+}
+
+/// A photo's pooled features and the fingerprint of the weights that computed them.
+type CachedFeatures = (String, Rc<Vec<f32>>);
+
+/// Teach mode's part of the engine state.
+#[derive(Default)]
+pub struct TeachState {
+    /// The loaded model's identity (heads are only used on the backbone they were made for).
+    backbone: RefCell<Option<BackboneId>>,
+    /// Features by teach-photo id, for the model fingerprint they were computed with.
+    features: RefCell<HashMap<u32, CachedFeatures>>,
+    head: RefCell<Option<LinearHead>>,
+    stop: Cell<bool>,
+}
+
+impl TeachState {
+    /// A model was loaded: features of other weights no longer apply, nor does their head.
+    pub fn model_loaded(&self, backbone: Option<BackboneId>) {
+        let fingerprint = backbone.as_ref().map(|b| b.fingerprint.clone());
+        self.features
+            .borrow_mut()
+            .retain(|_, (f, _)| fingerprint.as_deref() == Some(f.as_str()));
+        let mut head = self.head.borrow_mut();
+        if let (Some(h), Some(b)) = (head.as_ref(), backbone.as_ref())
+            && h.check_backbone(b).is_err()
+        {
+            *head = None;
+        }
+        *self.backbone.borrow_mut() = backbone;
+    }
+
+    /// Called as a teach request arrives, before it is queued; `true` when it was handled
+    /// here. Stop acts at once (the training loop sees it after its current epoch); a new
+    /// training clears it on arrival, so a Stop sent just after Train stops that training
+    /// even if it has not started yet.
+    pub fn on_arrival(&self, request: &TeachRequest) -> bool {
+        match request {
+            TeachRequest::Stop => {
+                self.stop.set(true);
+                true
+            }
+            TeachRequest::Train { .. } => {
+                self.stop.set(false);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    pub fn has_head(&self) -> bool {
+        self.head.borrow().is_some()
+    }
+
+    /// The head's classes for one photo's pooled features, most likely first.
+    pub fn custom_predictions(&self, features: &[f32]) -> Result<Vec<PredictionRow>> {
+        let head = self.head.borrow();
+        let Some(head) = head.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let probs = softmax(&head.logits(features)?);
+        Ok(rank(&probs, probs.len(), |i| head.classes[i].clone())
+            .into_iter()
+            .map(|p| PredictionRow {
+                index: p.index,
+                label: p.label,
+                prob: p.prob,
+            })
+            .collect())
+    }
+}
+
+/// Lets the worker's event loop run (so a Stop message is seen between epochs).
+async fn yield_to_event_loop() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback(&resolve);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+impl Engine {
+    /// After a model load: the head kept in this browser for these weights comes back into
+    /// use (announced as an import), unless a head for them is already in use.
+    pub(super) async fn restore_head(&self) {
+        let Ok(backbone) = self.backbone_id() else {
+            return;
+        };
+        if self.teach.has_head() {
+            return;
+        }
+        if let Some(head) = saved_head(&backbone).await {
+            let classes = head.classes.clone();
+            *self.teach.head.borrow_mut() = Some(head);
+            self.outbox.post(&resnet_lab_protocol::Response::Teach(
+                TeachResponse::Imported {
+                    classes,
+                    name: "the head kept in this browser".into(),
+                },
+            ));
+        }
+    }
+
+    /// Runs one teach request; its answers (several while training) go out from here.
+    pub(super) async fn teach(&self, request: TeachRequest, payload: Option<JsValue>) {
+        let response = match request {
+            TeachRequest::Features { photo } => {
+                let t0 = now();
+                let error = self.teach_features(photo, payload).await.err();
+                TeachResponse::Features {
+                    photo,
+                    error: error.map(|e| e.to_string()),
+                    ms: now() - t0,
+                }
+            }
+            TeachRequest::Train { classes, epochs } => match self.train(&classes, epochs).await {
+                Ok(done) => done,
+                Err(e) => TeachResponse::TrainError {
+                    message: e.to_string(),
+                },
+            },
+            // Handled on arrival (see `Engine::enqueue`); a queued one has nothing left to stop.
+            TeachRequest::Stop => return,
+            TeachRequest::Export => match self.teach.head.borrow().as_ref() {
+                Some(head) => match head.to_safetensors() {
+                    Ok(bytes) => TeachResponse::Exported {
+                        bytes,
+                        file_name: "resnet-lab-head.safetensors".into(),
+                    },
+                    Err(e) => TeachResponse::HeadError {
+                        message: e.to_string(),
+                    },
+                },
+                None => TeachResponse::HeadError {
+                    message: "there is no head to export yet: train one first".into(),
+                },
+            },
+            TeachRequest::Import { name } => match self.import_head(payload).await {
+                Ok(classes) => TeachResponse::Imported { classes, name },
+                Err(e) => TeachResponse::HeadError {
+                    message: format!("{name}: {e}"),
+                },
+            },
+        };
+        self.outbox
+            .post(&resnet_lab_protocol::Response::Teach(response));
+    }
+
+    async fn teach_features(&self, photo: u32, payload: Option<JsValue>) -> Result<()> {
+        let blob: web_sys::Blob = payload
+            .and_then(|p| p.dyn_into().ok())
+            .ok_or_else(|| EngineError::Unavailable("no file was received".into()))?;
+        let classifier = self.classifier.borrow().clone().ok_or_else(|| {
+            EngineError::Unavailable("no model is loaded (see the model status above)".into())
+        })?;
+        let fingerprint = self.backbone_id()?.fingerprint;
+        if let Some((f, _)) = self.teach.features.borrow().get(&photo)
+            && *f == fingerprint
+        {
+            return Ok(());
+        }
+        if self.teach.features.borrow().len() >= MAX_TEACH_PHOTOS {
+            return Err(EngineError::Unavailable(format!(
+                "at most {MAX_TEACH_PHOTOS} photos can be taught at once"
+            )));
+        }
+        let image = decode_in_browser(&blob).await?;
+        let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
+        let crop = resize_and_crop(&buffer)?;
+        drop(image);
+        let input = normalize_crop(&crop, classifier.info.input);
+        let batch = classifier.input_batch(&[input], 224, 224)?;
+        let row = classifier.features(batch).await?.pop().unwrap_or_default();
+        if row.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::NonFiniteOutput);
+        }
+        self.teach
+            .features
+            .borrow_mut()
+            .insert(photo, (fingerprint, Rc::new(row)));
+        Ok(())
+    }
+
+    fn backbone_id(&self) -> Result<BackboneId> {
+        self.teach
+            .backbone
+            .borrow()
+            .clone()
+            .ok_or_else(|| EngineError::Unavailable("no model is loaded".into()))
+    }
+
+    async fn train(&self, classes: &[TeachClass], epochs: usize) -> Result<TeachResponse> {
+        let backbone = self.backbone_id()?;
+        let mut features = Vec::new();
+        let mut labels = Vec::new();
+        let mut counts = Vec::new();
+        {
+            let cache = self.teach.features.borrow();
+            for (label, class) in classes.iter().enumerate() {
+                for id in &class.photos {
+                    let row = cache
+                        .get(id)
+                        .filter(|(f, _)| *f == backbone.fingerprint)
+                        .ok_or_else(|| {
+                            EngineError::Unavailable(format!(
+                                "a photo of `{}` has no features yet (wait until every photo is ready)",
+                                class.name
+                            ))
+                        })?;
+                    features.push(row.1.as_ref().clone());
+                    labels.push(label);
+                }
+                counts.push(class.photos.len());
+            }
+        }
+        let names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
+        let config = TrainConfig {
+            epochs: epochs.clamp(1, MAX_EPOCHS),
+            validation: Validation::choose(0.2, &counts),
+            ..TrainConfig::default()
+        };
+        let device = self
+            .backend
+            .borrow()
+            .as_ref()
+            .map(|b| b.device.clone())
+            .ok_or_else(|| EngineError::Unavailable("no backend yet".into()))?;
+        let total = config.epochs;
+        let outbox = self.outbox;
+        let stop = &self.teach.stop;
+        let t0 = now();
+        let on_epoch = |s: &resnet_lab_core::transfer::EpochStats| {
+            outbox.post(&resnet_lab_protocol::Response::Teach(
+                TeachResponse::Epoch {
+                    point: EpochPoint {
+                        epoch: s.epoch,
+                        loss: s.loss,
+                        train_accuracy: s.train_accuracy,
+                        val_accuracy: s.val_accuracy,
+                    },
+                    epochs: total,
+                },
+            ));
+            async move {
+                yield_to_event_loop().await;
+                !stop.get()
+            }
+        };
+        let trained = train_head_observed(
+            &features, &labels, names, backbone, &config, &device, on_epoch,
+        )
+        .await?;
+        let train_ms = now() - t0;
+        let stopped = trained.epochs.len() < total;
+        let validation = match trained.validation {
+            Validation::None => "none",
+            Validation::Split(_) => "split",
+            Validation::LeaveOneOut => "leave_one_out",
+        };
+        let classes = trained.head.classes.clone();
+        save_head(&trained.head).await;
+        *self.teach.head.borrow_mut() = Some(trained.head);
+        Ok(TeachResponse::Trained {
+            classes,
+            validation: validation.into(),
+            stopped,
+            train_ms,
+        })
+    }
+
+    async fn import_head(&self, payload: Option<JsValue>) -> Result<Vec<String>> {
+        let blob: web_sys::Blob = payload
+            .and_then(|p| p.dyn_into().ok())
+            .ok_or_else(|| EngineError::Unavailable("no file was received".into()))?;
+        if blob.size() > MAX_HEAD_BYTES {
+            return Err(EngineError::Unavailable(format!(
+                "{} bytes is too large for a head file",
+                blob.size()
+            )));
+        }
+        let buffer = JsFuture::from(blob.array_buffer())
+            .await
+            .map_err(browser("reading the head file"))?;
+        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+        let head = LinearHead::from_safetensors(&bytes)?;
+        head.check_backbone(&self.backbone_id()?)?;
+        let classes = head.classes.clone();
+        save_head(&head).await;
+        *self.teach.head.borrow_mut() = Some(head);
+        Ok(classes)
+    }
+}

@@ -1,0 +1,298 @@
+//! Teach mode's page state: the classes a person makes, their photos (ids of their own,
+//! features computed by the engine), the training curve and the head in use. Plain Rust,
+//! tested natively like the rest of the reducer.
+
+use resnet_lab_protocol::TeachResponse;
+use resnet_lab_protocol::teach::{EpochPoint, TeachClass};
+
+use super::NewPhoto;
+
+/// A head has 2 to this many classes in the page (the core accepts more from files).
+pub const MAX_CLASSES: usize = 20;
+pub const MIN_CLASSES: usize = 2;
+/// Each class needs this many photos (the core's `MIN_PHOTOS_PER_CLASS`).
+pub const MIN_PHOTOS: usize = 2;
+/// Longest class name typed in (a head file allows 200 characters).
+pub const MAX_NAME_CHARS: usize = 60;
+/// Training steps of one run (the CLI's `finetune` default).
+pub const EPOCHS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeachPhoto {
+    pub id: u32,
+    pub name: String,
+    /// `blob:` URL of the thumbnail.
+    pub url: String,
+    /// The engine has its features.
+    pub ready: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassState {
+    pub name: String,
+    pub photos: Vec<TeachPhoto>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainState {
+    Running,
+    Done,
+    Error,
+}
+
+impl TrainState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainState::Running => "running",
+            TrainState::Done => "done",
+            TrainState::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Training {
+    pub state: TrainState,
+    pub epochs: usize,
+    pub points: Vec<EpochPoint>,
+    /// `leave_one_out`, `split` or `none`, once done.
+    pub validation: Option<String>,
+    pub stopped: bool,
+    pub train_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeachState {
+    pub classes: Vec<ClassState>,
+    /// Above every photo id seen (the page hands ids out from its own counter).
+    pub next_photo_id: u32,
+    pub training: Option<Training>,
+    /// The classes of the head the engine uses (trained or imported).
+    pub head: Option<Vec<String>>,
+    /// Why the last class name was refused, or an import/export problem.
+    pub message: Option<String>,
+    /// Feature time of each photo, in ms (for the "features per photo" line).
+    pub feature_ms: Vec<f64>,
+}
+
+impl Default for TeachState {
+    fn default() -> Self {
+        Self {
+            classes: Vec::new(),
+            next_photo_id: 1,
+            training: None,
+            head: None,
+            message: None,
+            feature_ms: Vec::new(),
+        }
+    }
+}
+
+pub enum TeachAction {
+    AddClass(String),
+    DeleteClass(String),
+    /// Photos for a class, each with the id the page sent its features request under.
+    AddPhotos {
+        class: String,
+        photos: Vec<(u32, NewPhoto)>,
+    },
+    RemovePhoto(u32),
+    /// The model changed: every photo's features are asked for again.
+    Recompute,
+    TrainRequested,
+}
+
+/// Checks a typed class name against the existing classes; the trimmed name when fine.
+pub fn validate_class_name(classes: &[ClassState], name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("Type a name for the class.".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "A class name has at most {MAX_NAME_CHARS} characters."
+        ));
+    }
+    if classes.iter().any(|c| c.name == name) {
+        return Err(format!("There is already a class `{name}`."));
+    }
+    if classes.len() >= MAX_CLASSES {
+        return Err(format!("At most {MAX_CLASSES} classes."));
+    }
+    Ok(name.to_owned())
+}
+
+impl TeachState {
+    pub fn running(&self) -> bool {
+        self.training
+            .as_ref()
+            .is_some_and(|t| t.state == TrainState::Running)
+    }
+
+    /// Why training cannot start now, or `None` when it can.
+    pub fn blocker(&self) -> Option<String> {
+        if self.running() {
+            return Some("Training…".into());
+        }
+        if self.classes.len() < MIN_CLASSES {
+            return Some(format!("Make at least {MIN_CLASSES} classes."));
+        }
+        if let Some(c) = self.classes.iter().find(|c| c.photos.len() < MIN_PHOTOS) {
+            return Some(format!("`{}` needs at least {MIN_PHOTOS} photos.", c.name));
+        }
+        if let Some(p) = self
+            .classes
+            .iter()
+            .flat_map(|c| &c.photos)
+            .find(|p| p.error.is_some())
+        {
+            return Some(format!("Remove {}: it could not be read.", p.name));
+        }
+        if self
+            .classes
+            .iter()
+            .flat_map(|c| &c.photos)
+            .any(|p| !p.ready)
+        {
+            return Some("Computing the photos' features…".into());
+        }
+        None
+    }
+
+    /// The classes as the engine's training request lists them.
+    pub fn request_classes(&self) -> Vec<TeachClass> {
+        self.classes
+            .iter()
+            .map(|c| TeachClass {
+                name: c.name.clone(),
+                photos: c.photos.iter().map(|p| p.id).collect(),
+            })
+            .collect()
+    }
+
+    fn photo_mut(&mut self, id: u32) -> Option<&mut TeachPhoto> {
+        self.classes
+            .iter_mut()
+            .flat_map(|c| &mut c.photos)
+            .find(|p| p.id == id)
+    }
+
+    pub fn apply(&mut self, action: TeachAction) {
+        match action {
+            TeachAction::AddClass(name) => match validate_class_name(&self.classes, &name) {
+                Ok(name) => {
+                    self.classes.push(ClassState {
+                        name,
+                        photos: Vec::new(),
+                    });
+                    self.message = None;
+                }
+                Err(why) => self.message = Some(why),
+            },
+            TeachAction::DeleteClass(name) => self.classes.retain(|c| c.name != name),
+            TeachAction::AddPhotos { class, photos } => {
+                if let Some(last) = photos.iter().map(|(id, _)| *id).max() {
+                    self.next_photo_id = self.next_photo_id.max(last + 1);
+                }
+                if let Some(c) = self.classes.iter_mut().find(|c| c.name == class) {
+                    for (id, new) in photos {
+                        c.photos.push(TeachPhoto {
+                            id,
+                            name: new.name,
+                            url: new.url,
+                            ready: false,
+                            error: None,
+                        });
+                    }
+                }
+            }
+            TeachAction::RemovePhoto(id) => {
+                for c in &mut self.classes {
+                    c.photos.retain(|p| p.id != id);
+                }
+            }
+            TeachAction::Recompute => {
+                for p in self.classes.iter_mut().flat_map(|c| &mut c.photos) {
+                    p.ready = false;
+                    p.error = None;
+                }
+            }
+            TeachAction::TrainRequested => {
+                self.training = Some(Training {
+                    state: TrainState::Running,
+                    epochs: EPOCHS,
+                    points: Vec::new(),
+                    validation: None,
+                    stopped: false,
+                    train_ms: None,
+                    error: None,
+                });
+            }
+        }
+    }
+
+    /// An engine answer about teach mode.
+    pub fn respond(&mut self, response: TeachResponse) {
+        match response {
+            TeachResponse::Features { photo, error, ms } => {
+                if error.is_none() {
+                    self.feature_ms.push(ms);
+                }
+                if let Some(p) = self.photo_mut(photo) {
+                    p.ready = error.is_none();
+                    p.error = error;
+                }
+            }
+            TeachResponse::Epoch { point, epochs } => {
+                if let Some(t) = self
+                    .training
+                    .as_mut()
+                    .filter(|t| t.state == TrainState::Running)
+                {
+                    t.epochs = epochs;
+                    t.points.push(point);
+                }
+            }
+            TeachResponse::Trained {
+                classes,
+                validation,
+                stopped,
+                train_ms,
+            } => {
+                if let Some(t) = self.training.as_mut() {
+                    t.state = TrainState::Done;
+                    t.validation = Some(validation);
+                    t.stopped = stopped;
+                    t.train_ms = Some(train_ms);
+                }
+                self.head = Some(classes);
+            }
+            TeachResponse::TrainError { message } => {
+                if let Some(t) = self.training.as_mut() {
+                    t.state = TrainState::Error;
+                    t.error = Some(message);
+                }
+            }
+            // The page saves the file as it arrives (ui/client.rs).
+            TeachResponse::Exported { .. } => self.message = None,
+            TeachResponse::Imported { classes, name } => {
+                self.message = Some(format!(
+                    "Imported {name}: {} classes ({}).",
+                    classes.len(),
+                    classes.join(", ")
+                ));
+                self.head = Some(classes);
+            }
+            TeachResponse::HeadError { message } => self.message = Some(message),
+        }
+    }
+}
+
+impl Training {
+    /// The last epoch's accuracies (what `data-train-accuracy` / `data-val-accuracy` show).
+    pub fn last(&self) -> Option<&EpochPoint> {
+        self.points.last()
+    }
+}

@@ -1,0 +1,66 @@
+//! The training curve: loss (scaled to its first value) and training / held-out accuracy
+//! per epoch, as an SVG drawn from the page state.
+
+use yew::prelude::*;
+
+use crate::state::teach::Training;
+
+const W: f64 = 320.0;
+const H: f64 = 120.0;
+
+fn polyline(points: &[(usize, f64)], epochs: usize) -> String {
+    let span = epochs.max(1) as f64;
+    points
+        .iter()
+        .map(|&(e, v)| {
+            format!(
+                "{:.1},{:.1}",
+                e as f64 / span * W,
+                H - v.clamp(0.0, 1.0) * H
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Properties, PartialEq)]
+pub struct CurveProps {
+    pub training: Training,
+}
+
+#[function_component(TrainingCurve)]
+pub fn training_curve(props: &CurveProps) -> Html {
+    let t = &props.training;
+    let first_loss = t.points.first().map(|p| p.loss).unwrap_or(1.0).max(1e-9);
+    let loss: Vec<(usize, f64)> = t
+        .points
+        .iter()
+        .map(|p| (p.epoch, p.loss / first_loss))
+        .collect();
+    let train: Vec<(usize, f64)> = t
+        .points
+        .iter()
+        .map(|p| (p.epoch, p.train_accuracy))
+        .collect();
+    let val: Vec<(usize, f64)> = t
+        .points
+        .iter()
+        .filter_map(|p| p.val_accuracy.map(|v| (p.epoch, v)))
+        .collect();
+    html! {
+        <figure class="teach-curve">
+            <svg viewBox={format!("-4 -4 {} {}", W + 8.0, H + 8.0)} width="100%" height="140" role="img"
+                 aria-label="loss and accuracy per epoch" data-testid="training-curve">
+                <rect x="0" y="0" width={W.to_string()} height={H.to_string()} fill="none" stroke="currentColor" stroke-opacity="0.2" />
+                <polyline points={polyline(&loss, t.epochs)} fill="none" stroke="#d9534f" stroke-width="2" />
+                <polyline points={polyline(&train, t.epochs)} fill="none" stroke="#2b7bb9" stroke-width="2" />
+                <polyline points={polyline(&val, t.epochs)} fill="none" stroke="#3c9d5d" stroke-width="2" stroke-dasharray="4 3" />
+            </svg>
+            <figcaption class="small muted">
+                <span style="color:#d9534f">{ "— loss (÷ first epoch's)" }</span>{ " · " }
+                <span style="color:#2b7bb9">{ "— training accuracy" }</span>{ " · " }
+                <span style="color:#3c9d5d">{ "- - held-out accuracy" }</span>
+            </figcaption>
+        </figure>
+    }
+}
