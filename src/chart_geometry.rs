@@ -226,6 +226,8 @@ mod tests {
             grad_norm: 1.0,
             shortcut_norm: 1.0,
             residual_norm: 1.0,
+            act_norm: 1.0,
+            plain_act_norm: 1.0,
             plain_grad_norm: 1.0,
             stage,
             stride: 1,
