@@ -13,6 +13,7 @@
 //! test natively.
 
 pub mod chart_geometry;
+pub mod lab_params;
 pub mod state;
 pub mod url_state;
 

@@ -5,6 +5,7 @@
 //! initialised network `bn=train` and `zero_init=1` (see `HeInitOptions`). A lesson is a
 //! URL: opening it reproduces the model, the network and the class being explained.
 
+use crate::lab_params::LabParams;
 use resnet_lab_protocol::{BackendPreference, BatchNormMode, GradientNetwork, HeInitOptions};
 
 /// The architectures offered for a He-initialised network (no download needed).
@@ -24,10 +25,12 @@ pub struct UrlState {
     pub class: Option<usize>,
     /// The Lab tab shown (`?lab=lesion`); `None`: the Lab is closed.
     pub lab: Option<String>,
+    /// The Lab's run settings (`nets`, `points`, `steps`, ...).
+    pub lab_params: LabParams,
 }
 
 /// The Lab's tabs, as `?lab=` names them.
-pub const LAB_TABS: [&str; 1] = ["lesion"];
+pub const LAB_TABS: [&str; 3] = ["lesion", "shatter", "train"];
 
 impl UrlState {
     /// Reads a query string (`?a=b&c=d`, with or without the `?`). Unknown keys are ignored
@@ -52,6 +55,7 @@ impl UrlState {
                     let tab = value.to_ascii_lowercase();
                     state.lab = LAB_TABS.contains(&tab.as_str()).then_some(tab);
                 }
+                key if LabParams::KEYS.contains(&key) => state.lab_params.read(key, value),
                 _ => {}
             }
         }
@@ -85,7 +89,7 @@ impl UrlState {
         ];
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (key, value) in form_urlencoded::parse(search.trim_start_matches('?').as_bytes()) {
-            if !OURS.contains(&&*key) {
+            if !OURS.contains(&&*key) && !LabParams::KEYS.contains(&&*key) {
                 out.append_pair(&key, &value);
             }
         }
@@ -125,6 +129,9 @@ impl UrlState {
         }
         if let Some(tab) = &self.lab {
             out.append_pair("lab", tab);
+            for (key, value) in self.lab_params.pairs() {
+                out.append_pair(key, &value);
+            }
         }
         let query = out.finish();
         if query.is_empty() {
@@ -204,6 +211,14 @@ mod tests {
         assert_eq!(p.merge_into("?lab=x"), "?lab=lesion");
         assert_eq!(UrlState::parse("?lab=nonsense").lab, None);
         assert_eq!(UrlState::default().merge_into("?lab=lesion"), "");
+        let p = UrlState::parse("?lab=shatter&nets=plain-110,resnet-110&points=128&seed=4");
+        assert_eq!(p.lab.as_deref(), Some("shatter"));
+        assert_eq!(p.lab_params.points(), 128);
+        assert_eq!(p.lab_params.seed(), 0, "`seed` is the gradient panel's");
+        assert_eq!(
+            p.merge_into("?lab=x&steps=9&keep=1"),
+            "?keep=1&lab=shatter&nets=plain-110%2Cresnet-110&points=128"
+        );
     }
 
     #[test]
@@ -222,6 +237,7 @@ mod tests {
             },
             class: Some(281),
             lab: None,
+            lab_params: LabParams::default(),
         };
         let query = state.merge_into("?utm=x&class=1&grad=photo&bn=eval");
         assert_eq!(

@@ -1,13 +1,18 @@
-//! The Lab section's state: whether it is open and the lesion study's last answer.
+//! The Lab section's state: whether it is open, its tab, the lesion study's last answer and
+//! the long runs ([`super::lab_runs`]).
 
 use std::rc::Rc;
 
+use super::lab_runs::{LabTab, ShatterState, TrainState};
 use resnet_lab_protocol::LesionReport;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LabState {
-    /// Shown (`?lab=lesion`).
+    /// Shown (`?lab=lesion|shatter|train`).
     pub open: bool,
+    pub tab: LabTab,
+    pub shatter: ShatterState,
+    pub train: TrainState,
     /// Id of the lesion study whose answer is awaited; older answers are ignored.
     pub pending: Option<u32>,
     pub report: Option<Rc<LesionReport>>,

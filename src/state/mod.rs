@@ -4,6 +4,7 @@
 //! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
 
 mod lab;
+pub mod lab_runs;
 mod response;
 pub mod teach;
 #[cfg(test)]
@@ -274,6 +275,10 @@ pub enum Action {
     LabOpen(bool),
     /// A lesion study was sent to the engine.
     LesionRequested(u32),
+    /// Another Lab tab.
+    LabTab(lab_runs::LabTab),
+    /// A long Lab run was asked for, stopped or resumed.
+    LabRun(lab_runs::LabRunAction),
     Teach(teach::TeachAction),
 }
 
@@ -360,6 +365,8 @@ impl AppState {
             }
             Action::LabOpen(open) => s.lab.open = open,
             Action::LesionRequested(id) => s.lab.requested(id),
+            Action::LabTab(tab) => s.lab.tab = tab,
+            Action::LabRun(action) => lab_runs::apply(&mut s.lab.shatter, &mut s.lab.train, action),
             Action::Teach(action) => s.teach.apply(action),
         }
         s

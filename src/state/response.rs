@@ -8,7 +8,10 @@ use resnet_lab_protocol::Response;
 /// An engine message's effect on the page state (`now`: when it arrived, in ms).
 pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
     match response {
-        Response::Started | Response::DeviceLost { .. } => {}
+        Response::Started => {}
+        Response::DeviceLost { .. } => {
+            super::lab_runs::engine_restarted(&mut s.lab.shatter, &mut s.lab.train)
+        }
         Response::Backend {
             kind,
             adapter,
@@ -92,5 +95,6 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
         Response::LesionError { id, message } => s.lab.answered(id, Err(message)),
         Response::Failure { message } => s.errors.push(message),
         Response::Teach(teach) => s.teach.respond(teach),
+        Response::Lab(lab) => super::lab_runs::respond(&mut s.lab.shatter, &mut s.lab.train, lab),
     }
 }

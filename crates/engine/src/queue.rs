@@ -5,13 +5,16 @@
 //!   analysis never holds up the next classification;
 //! - a newer analysis supersedes a queued one (the page only waits for the last).
 //!
-//! The lab's lesion study counts as an analysis.
+//! The lab's lesion study counts as an analysis, and so does each step of a long lab run
+//! (shattered gradients, training): the engine queues a run's next step behind whatever is
+//! waiting ([`RequestQueue::push_continuation`]), so a photo waits for one step at most.
 //!
 //! `LoseDevice` (a test hook) never queues: it must act even in the middle of a long analysis.
 
 use std::collections::VecDeque;
 
 use resnet_lab_protocol::Request;
+use resnet_lab_protocol::lab_runs::LabExperiment;
 
 /// Requests waiting their turn, each with its payload (a photo `File` in the worker).
 #[derive(Debug)]
@@ -27,8 +30,25 @@ impl<P> Default for RequestQueue<P> {
     }
 }
 
+/// Analyses of the same kind supersede each other; other kinds wait side by side.
+#[derive(Debug, PartialEq, Eq)]
+enum AnalysisKind {
+    Gradients,
+    Lesion,
+    Lab(LabExperiment),
+}
+
+fn analysis_kind(request: &Request) -> Option<AnalysisKind> {
+    match request {
+        Request::Gradients { .. } => Some(AnalysisKind::Gradients),
+        Request::Lesion { .. } => Some(AnalysisKind::Lesion),
+        Request::Lab(lab) => lab.experiment().map(AnalysisKind::Lab),
+        _ => None,
+    }
+}
+
 fn is_analysis(request: &Request) -> bool {
-    matches!(request, Request::Gradients { .. } | Request::Lesion { .. })
+    analysis_kind(request).is_some()
 }
 
 impl<P> RequestQueue<P> {
@@ -38,13 +58,26 @@ impl<P> RequestQueue<P> {
     }
 
     pub fn push(&mut self, request: Request, payload: P) {
-        if is_analysis(&request) {
+        if let Some(kind) = analysis_kind(&request) {
             // Only one of the same kind: a lesion study does not cancel a gradient analysis.
-            let kind = std::mem::discriminant(&request);
             self.waiting
-                .retain(|(queued, _)| std::mem::discriminant(queued) != kind);
+                .retain(|(queued, _)| analysis_kind(queued).as_ref() != Some(&kind));
         }
         self.waiting.push_back((request, payload));
+    }
+
+    /// Queues the next step of a running analysis, unless a newer request of its kind is
+    /// already waiting (that one replaces the run).
+    pub fn push_continuation(&mut self, request: Request, payload: P) {
+        let kind = analysis_kind(&request);
+        if kind.is_none()
+            || !self
+                .waiting
+                .iter()
+                .any(|(queued, _)| analysis_kind(queued) == kind)
+        {
+            self.waiting.push_back((request, payload));
+        }
     }
 
     /// The oldest request, except that anything else goes before an analysis.
@@ -146,6 +179,45 @@ mod tests {
         queue.push(photo(1), 2);
         queue.push(lesion(21), 3);
         assert_eq!(drain(&mut queue), [2, 1, 3]);
+    }
+
+    #[test]
+    fn a_lab_run_steps_behind_photos_and_a_new_run_replaces_the_next_step() {
+        use resnet_lab_protocol::lab_runs::{LabNetwork, LabRequest};
+        let next = |id| {
+            Request::Lab(LabRequest::Next {
+                id,
+                experiment: LabExperiment::Shatter,
+            })
+        };
+        let shatter = |id| {
+            Request::Lab(LabRequest::Shatter {
+                id,
+                networks: vec![LabNetwork::new("cifar20", false)],
+                seed: 0,
+                points: 64,
+                backend: BackendPreference::Auto,
+            })
+        };
+        let train_next = Request::Lab(LabRequest::Next {
+            id: 9,
+            experiment: LabExperiment::Train,
+        });
+        let mut queue = RequestQueue::default();
+        queue.push_continuation(next(1), 0);
+        queue.push(photo(1), 1);
+        queue.push_continuation(train_next.clone(), 2);
+        // The shatter run's next step waits behind the photo; the training's is kept.
+        assert_eq!(drain(&mut queue), [1, 0, 2]);
+        // A new run arrived while a step was running: the old run's next step is dropped.
+        queue.push(shatter(2), 3);
+        queue.push_continuation(next(1), 4);
+        queue.push_continuation(train_next, 5);
+        assert_eq!(drain(&mut queue), [3, 5]);
+        // A new run also replaces a queued step of the old one.
+        queue.push_continuation(next(2), 6);
+        queue.push(shatter(3), 7);
+        assert_eq!(drain(&mut queue), [7]);
     }
 
     #[test]

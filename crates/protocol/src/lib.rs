@@ -9,6 +9,8 @@ pub mod image_header;
 pub mod lab;
 pub mod report;
 pub use lab::{LabPhoto, LesionReport};
+pub mod lab_runs;
+pub use lab_runs::{LabRequest, LabResponse};
 pub mod teach;
 pub use report::{BatchNormMode, BlockGradient, GradFlowReport, HeInitOptions, Saliency};
 pub use teach::{TeachRequest, TeachResponse};
@@ -101,6 +103,8 @@ pub enum Request {
     LoseDevice,
     /// Teach mode (your own classes): see [`teach`].
     Teach(TeachRequest),
+    /// The Lab's long runs (shattered gradients, live training): see [`lab_runs`].
+    Lab(LabRequest),
 }
 
 /// Which network the gradient panel analyses.
@@ -249,6 +253,7 @@ pub enum Response {
         message: String,
     },
     Teach(TeachResponse),
+    Lab(LabResponse),
 }
 
 /// Human-readable byte counts: `97.6 MB`.

@@ -43,6 +43,8 @@ pub struct Engine {
     pub(super) crops: RefCell<VecDeque<(u32, Rc<Vec<u8>>)>>,
     /// Teach mode: class photos' features and the trained head.
     pub(super) teach: super::teach::TeachState,
+    /// The Lab's long runs (shattered gradients, training).
+    pub(super) lab_runs: super::lab_runs::LabRuns,
 }
 
 impl Engine {
@@ -57,6 +59,7 @@ impl Engine {
             analysis: RefCell::default(),
             crops: RefCell::default(),
             teach: super::teach::TeachState::default(),
+            lab_runs: super::lab_runs::LabRuns::default(),
         }
     }
 
@@ -67,6 +70,11 @@ impl Engine {
         }
         if let Request::Teach(teach) = &request
             && self.teach.on_arrival(teach)
+        {
+            return;
+        }
+        if let Request::Lab(lab) = &request
+            && self.lab_runs.on_arrival(lab)
         {
             return;
         }
@@ -86,6 +94,12 @@ impl Engine {
                 engine.busy.set(false);
             });
         }
+    }
+
+    /// Queues the next step of a lab run behind whatever waits (called from inside a request,
+    /// so the loop above picks it up).
+    pub(super) fn queue_next(&self, request: Request) {
+        self.queue.borrow_mut().push_continuation(request, None);
     }
 
     /// Whether the GPU device behind the backend was lost (a new worker takes over then).
@@ -168,6 +182,10 @@ impl Engine {
             }
             Request::Teach(teach) => {
                 self.teach(teach, payload).await;
+                return;
+            }
+            Request::Lab(lab) => {
+                self.lab(lab).await;
                 return;
             }
         };

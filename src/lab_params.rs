@@ -1,0 +1,206 @@
+//! The Lab's run settings in the address bar, so that an experiment is a link:
+//! `?lab=shatter&nets=plain-110,resnet-110&points=64&lab_seed=1`,
+//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=32&lr=0.1`.
+//!
+//! (`lab_seed`, not `seed`: the gradient panel's He-initialised network owns `seed`.)
+
+use resnet_lab_protocol::lab_runs::{
+    LAB_ARCHITECTURES, LabNetwork, MAX_LAB_NETWORKS, MAX_SHATTER_POINTS, MAX_TRAIN_BATCH,
+    MAX_TRAIN_STEPS,
+};
+
+/// Points on the line by default: a quarter of Balduzzi et al.'s 256, so that the six
+/// networks take about a minute on the CPU (the page offers 64, 128 and 256).
+pub const DEFAULT_POINTS: usize = 64;
+/// Steps and batch by default: He et al. train with batch 128 for 64k steps; 32 keeps a
+/// step of the four networks near 10 s on the CPU, and the degradation shows within ~150.
+pub const DEFAULT_STEPS: usize = 150;
+pub const DEFAULT_BATCH: usize = 32;
+pub const DEFAULT_LR: f64 = 0.1;
+
+/// What the shattered-gradients tab compares by default: three depths, each with and
+/// without shortcuts.
+pub fn default_shatter_networks() -> Vec<LabNetwork> {
+    LAB_ARCHITECTURES
+        .iter()
+        .flat_map(|arch| [LabNetwork::new(arch, true), LabNetwork::new(arch, false)])
+        .collect()
+}
+
+/// He et al.'s Figure 6 (left and middle): plain-20 and plain-56 beside ResNet-20 and ResNet-56.
+pub fn default_train_networks() -> Vec<LabNetwork> {
+    vec![
+        LabNetwork::new("cifar20", true),
+        LabNetwork::new("cifar56", true),
+        LabNetwork::new("cifar20", false),
+        LabNetwork::new("cifar56", false),
+    ]
+}
+
+/// The settings read from the URL; `None` fields are at their defaults.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabParams {
+    pub networks: Option<Vec<LabNetwork>>,
+    pub seed: Option<u64>,
+    pub points: Option<usize>,
+    pub steps: Option<usize>,
+    pub batch: Option<usize>,
+    pub lr: Option<f64>,
+}
+
+impl LabParams {
+    pub const KEYS: [&'static str; 6] = ["nets", "lab_seed", "points", "steps", "batch", "lr"];
+
+    /// Reads one `key=value`; a bad value leaves the default.
+    pub fn read(&mut self, key: &str, value: &str) {
+        match key {
+            "nets" => self.networks = parse_networks(value),
+            "lab_seed" => self.seed = value.parse().ok(),
+            "points" => {
+                self.points = value
+                    .parse()
+                    .ok()
+                    .filter(|p| (2..=MAX_SHATTER_POINTS).contains(p))
+            }
+            "steps" => {
+                self.steps = value
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=MAX_TRAIN_STEPS).contains(s))
+            }
+            "batch" => {
+                self.batch = value
+                    .parse()
+                    .ok()
+                    .filter(|b| (1..=MAX_TRAIN_BATCH).contains(b))
+            }
+            "lr" => {
+                self.lr = value
+                    .parse()
+                    .ok()
+                    .filter(|lr: &f64| lr.is_finite() && *lr > 0.0 && *lr <= 10.0)
+            }
+            _ => {}
+        }
+    }
+
+    /// The `key=value` pairs to write, in [`Self::KEYS`]' order.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(networks) = &self.networks {
+            out.push(("nets", format_networks(networks)));
+        }
+        let numbers = [
+            ("lab_seed", self.seed.map(|v| v.to_string())),
+            ("points", self.points.map(|v| v.to_string())),
+            ("steps", self.steps.map(|v| v.to_string())),
+            ("batch", self.batch.map(|v| v.to_string())),
+            ("lr", self.lr.map(|v| v.to_string())),
+        ];
+        out.extend(numbers.into_iter().filter_map(|(k, v)| Some((k, v?))));
+        out
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
+    pub fn points(&self) -> usize {
+        self.points.unwrap_or(DEFAULT_POINTS)
+    }
+    pub fn steps(&self) -> usize {
+        self.steps.unwrap_or(DEFAULT_STEPS)
+    }
+    pub fn batch(&self) -> usize {
+        self.batch.unwrap_or(DEFAULT_BATCH)
+    }
+    pub fn lr(&self) -> f64 {
+        self.lr.unwrap_or(DEFAULT_LR)
+    }
+    pub fn shatter_networks(&self) -> Vec<LabNetwork> {
+        self.networks
+            .clone()
+            .unwrap_or_else(default_shatter_networks)
+    }
+    pub fn train_networks(&self) -> Vec<LabNetwork> {
+        self.networks.clone().unwrap_or_else(default_train_networks)
+    }
+}
+
+/// `plain-20,resnet-56` → the networks; anything unknown makes the whole list `None`.
+pub fn parse_networks(value: &str) -> Option<Vec<LabNetwork>> {
+    let networks: Option<Vec<LabNetwork>> = value
+        .split(',')
+        .map(|name| {
+            let name = name.trim().to_ascii_lowercase();
+            let (plain, depth) = match name.split_once('-') {
+                Some(("plain", depth)) => (true, depth),
+                Some(("resnet", depth)) => (false, depth),
+                _ => return None,
+            };
+            let arch = format!("cifar{depth}");
+            LAB_ARCHITECTURES
+                .contains(&arch.as_str())
+                .then(|| LabNetwork::new(&arch, plain))
+        })
+        .collect();
+    networks.filter(|n| !n.is_empty() && n.len() <= MAX_LAB_NETWORKS)
+}
+
+fn format_networks(networks: &[LabNetwork]) -> String {
+    networks
+        .iter()
+        .map(|n| n.title().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_read_and_write_as_the_papers_name_them() {
+        let nets = parse_networks("plain-110, ResNet-110").unwrap();
+        assert_eq!(
+            nets,
+            vec![
+                LabNetwork::new("cifar110", true),
+                LabNetwork::new("cifar110", false)
+            ]
+        );
+        assert_eq!(format_networks(&nets), "plain-110,resnet-110");
+        for bad in ["", "plain-21", "vgg-16", "plain", "resnet-50"] {
+            assert_eq!(parse_networks(bad), None, "{bad}");
+        }
+        assert_eq!(parse_networks(&["plain-20"; 9].join(",")), None);
+    }
+
+    #[test]
+    fn bad_values_fall_back_to_the_defaults() {
+        let mut p = LabParams::default();
+        for (k, v) in [
+            ("points", "1"),
+            ("steps", "0"),
+            ("batch", "100000"),
+            ("lr", "NaN"),
+            ("lab_seed", "-1"),
+        ] {
+            p.read(k, v);
+        }
+        assert_eq!(p, LabParams::default());
+        assert_eq!((p.points(), p.steps(), p.batch()), (64, 150, 32));
+        assert_eq!(p.shatter_networks().len(), 6);
+        assert_eq!(p.train_networks()[1].title(), "plain-56");
+        p.read("points", "256");
+        p.read("lr", "0.05");
+        p.read("lab_seed", "3");
+        assert_eq!(
+            p.pairs(),
+            vec![
+                ("lab_seed", "3".to_string()),
+                ("points", "256".to_string()),
+                ("lr", "0.05".to_string())
+            ]
+        );
+    }
+}
