@@ -230,6 +230,18 @@ impl EngineClient {
         self.post(&Request::Lesion { id, photos }, Some(files.as_ref()));
     }
 
+    /// Starts, stops or resumes a long Lab run: `make` gets a new request id (the run's id
+    /// for a start) and the backend asked for; returns that id.
+    pub fn lab(
+        &mut self,
+        make: impl FnOnce(u32, BackendPreference) -> resnet_lab_protocol::LabRequest,
+    ) -> u32 {
+        let id = self.next_request_id();
+        let request = make(id, self.backend);
+        self.post(&Request::Lab(request), None);
+        id
+    }
+
     pub fn clear_cache(&mut self) {
         self.post(&Request::ClearCache, None);
     }

@@ -47,6 +47,14 @@ impl Engine {
         self.0.borrow_mut().lesion(photos);
     }
 
+    /// A long Lab run: `make` gets a new id and the backend asked for (see `EngineClient::lab`).
+    pub fn lab(
+        &self,
+        make: impl FnOnce(u32, BackendPreference) -> resnet_lab_protocol::LabRequest,
+    ) -> u32 {
+        self.0.borrow_mut().lab(make)
+    }
+
     pub fn clear_cache(&self) {
         self.0.borrow_mut().clear_cache();
     }

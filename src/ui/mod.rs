@@ -67,6 +67,11 @@ pub fn app() -> Html {
             },
             lab: LabState {
                 open: params.lab.is_some(),
+                tab: params
+                    .lab
+                    .as_deref()
+                    .and_then(crate::state::lab_runs::LabTab::parse)
+                    .unwrap_or_default(),
                 ..LabState::default()
             },
             ..AppState::default()

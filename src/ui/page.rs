@@ -175,14 +175,15 @@ pub fn page(props: &PageProps) -> Html {
     );
     use_fading_info(state.info.clone(), state.dispatcher().to_callback());
 
-    // The Lab (`?lab=lesion`): opened from the header or below the gradient panel.
+    // The Lab (`?lab=lesion|shatter|train`): opened from the header or below the gradient
+    // panel, on the tab last shown.
     let on_lab = {
-        let dispatcher = state.dispatcher();
+        let (dispatcher, tab) = (state.dispatcher(), state.lab.tab);
         Callback::from(move |open: bool| {
-            update_url(|url| url.lab = open.then(|| "lesion".to_string()));
+            update_url(|url| url.lab = open.then(|| tab.name().to_string()));
             dispatcher.dispatch(Action::LabOpen(open));
             if open {
-                scroll_to("[data-testid=lab-lesion]");
+                scroll_to("[data-testid=lab]");
             }
         })
     };
@@ -219,7 +220,7 @@ pub fn page(props: &PageProps) -> Html {
                     </div>
                 </div>
                 <button class="button ghost" data-testid="lab-open" onclick={open_lab.clone()}
-                        title="Experiments on the loaded network: the lesion study">{ "Lab" }</button>
+                        title="Experiments that explain skip connections: lesion study, shattered gradients, degradation trained live">{ "Lab" }</button>
                 <BackendStatus backend={state.backend.clone()} />
             </header>
             <main>
@@ -248,7 +249,7 @@ pub fn page(props: &PageProps) -> Html {
                     <p class="muted small lab-link">
                         { "Why do skips matter this much? " }
                         <button class="link-button lab-link-button" data-testid="lab-open-from-gradients" onclick={open_lab}>
-                            { "Lab: delete blocks one at a time (lesion study) →" }
+                            { "Lab: delete blocks one at a time, shattered gradients, train plain and residual networks live →" }
                         </button>
                     </p>
                 }

@@ -1,163 +1,94 @@
-//! The Lab section: experiments that explain skip connections, run on the loaded network in
-//! the engine worker. One tab so far, the lesion study (Veit, Wilber & Belongie 2016),
-//! shown with `?lab=lesion`.
+//! The Lab section: experiments that explain skip connections, each a tab whose name is in
+//! the URL (`?lab=lesion|shatter|train`): the lesion study on the loaded network (Veit,
+//! Wilber & Belongie 2016), shattered gradients at initialisation (Balduzzi et al. 2017) and
+//! the degradation problem trained live (He et al. 2016). Everything runs in the engine
+//! worker; the tabs only ask and draw.
 
+mod lesion;
 mod lesion_chart;
+mod shatter;
+mod shatter_chart;
+mod train;
+mod train_chart;
 
-use std::rc::Rc;
-
+use serde::Serialize;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::state::LabState;
-use lesion_chart::LesionChart;
-use resnet_lab_protocol::lab::{LesionBlock, MAX_LESION_PHOTOS};
-use resnet_lab_protocol::{LesionReport, format_ms};
+use crate::state::lab_runs::LabTab;
+use crate::state::{Action, LabState};
+use crate::ui::address_bar::update_url;
+use crate::ui::use_app_state;
+use lesion::LesionTab;
+use shatter::ShatterTab;
+use train::TrainTab;
 
 #[derive(Properties, PartialEq)]
 pub struct LabSectionProps {
     pub lab: LabState,
-    /// Classified photos on the page (the study runs on the newest [`MAX_LESION_PHOTOS`]).
+    /// Classified photos on the page (the lesion study runs on the newest few).
     pub photos: usize,
     pub model_ready: bool,
+    /// Runs the lesion study.
     pub on_run: Callback<()>,
     pub on_close: Callback<()>,
 }
 
+fn tab_title(tab: LabTab) -> &'static str {
+    match tab {
+        LabTab::Lesion => "Lesion study",
+        LabTab::Shatter => "Shattered gradients",
+        LabTab::Train => "Degradation, trained live",
+    }
+}
+
 #[function_component(LabSection)]
 pub fn lab_section(props: &LabSectionProps) -> Html {
-    let lab = &props.lab;
-    let running = lab.pending.is_some();
-    let hint = if props.photos == 0 {
-        Some("Add photos first (drop or paste them above): the lesion study re-classifies them with each block deleted.".to_string())
-    } else if !props.model_ready {
-        Some("Load a model first.".to_string())
-    } else {
-        None
-    };
-    let used = props.photos.min(MAX_LESION_PHOTOS);
-    let on_run = props.on_run.reform(|_: MouseEvent| ());
+    let state = use_app_state();
+    let current = props.lab.tab;
     let on_close = props.on_close.reform(|_: MouseEvent| ());
-    let body = match (&lab.report, &lab.error) {
-        (_, Some(error)) if !running => {
-            html! { <p class="error" data-testid="lesion-error">{ error.clone() }</p> }
+    let tabs = LabTab::ALL.into_iter().map(|tab| {
+        let dispatcher = state.dispatcher();
+        let onclick = Callback::from(move |_: MouseEvent| {
+            update_url(|url| url.lab = Some(tab.name().to_string()));
+            dispatcher.dispatch(Action::LabTab(tab));
+        });
+        let selected = tab == current;
+        html! {
+            <button role="tab" class={classes!("lab-tab-button", selected.then_some("selected"))}
+                    aria-selected={selected.to_string()} data-testid={format!("lab-tab-{}", tab.name())}
+                    {onclick}>{ tab_title(tab) }</button>
         }
-        (Some(report), _) => html! { <LesionResult report={report.clone()} /> },
-        _ => html! {},
-    };
+    });
     html! {
-        <section class="panel lab-panel" data-testid="lab-lesion" data-state={lab.status()}
-                 aria-busy={running.to_string()}>
+        <section class="panel lab-panel" data-testid="lab" data-tab={current.name()}>
             <header class="grad-header">
                 <div>
-                    <h2>{ "Lab · lesion study" }</h2>
-                    <p class="muted small">{ "Delete one residual block at a time and see whether the network still names the photos." }</p>
+                    <h2>{ "Lab" }</h2>
+                    <p class="muted small">{ "Experiments from the papers that explain skip connections, run here." }</p>
                 </div>
                 <div class="grad-controls">
-                    <button class="button" data-testid="lesion-run" onclick={on_run}
-                            disabled={running || hint.is_some()}>
-                        { if running { "Running…".to_string() } else { format!("Run on {used} photo{}", if used == 1 { "" } else { "s" }) } }
-                    </button>
-                    if let Some(report) = lab.report.clone() {
-                        <button class="button secondary" data-testid="lesion-download"
-                                onclick={Callback::from(move |_| download_json(&report))}>{ "Download JSON" }</button>
-                    }
+                    <nav class="lab-tabs" role="tablist">{ for tabs }</nav>
                     <button class="button ghost" data-testid="lab-close" onclick={on_close}>{ "Close" }</button>
                 </div>
             </header>
-            if let Some(hint) = hint {
-                <p class="muted" data-testid="lab-hint">{ hint }</p>
+            {
+                match current {
+                    LabTab::Lesion => html! {
+                        <LesionTab lab={props.lab.clone()} photos={props.photos}
+                                   model_ready={props.model_ready} on_run={props.on_run.clone()} />
+                    },
+                    LabTab::Shatter => html! { <ShatterTab shatter={props.lab.shatter.clone()} /> },
+                    LabTab::Train => html! { <TrainTab train={props.lab.train.clone()} /> },
+                }
             }
-            if running {
-                <p class="muted" role="status" data-testid="lesion-running">
-                    { format!("Running: each of the network's blocks deleted in turn, with and without skips, on {used} photo{}…", if used == 1 { "" } else { "s" }) }
-                </p>
-            }
-            { body }
-            <Explanation />
         </section>
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct LesionResultProps {
-    report: Rc<LesionReport>,
-}
-
-#[function_component(LesionResult)]
-fn lesion_result(props: &LesionResultProps) -> Html {
-    let r = &props.report;
-    let mean = |blocks: &[LesionBlock], downsample: bool| {
-        let picked: Vec<f64> = blocks
-            .iter()
-            .filter(|b| b.downsample == downsample)
-            .map(|b| b.outcome.top1_unchanged)
-            .collect();
-        picked.iter().sum::<f64>() / picked.len().max(1) as f64
-    };
-    let row = |b: &LesionBlock, testid: &'static str, plain: bool| {
-        html! {
-            <tr data-testid={testid} data-block={b.block.clone()}
-                data-top1-unchanged={b.outcome.top1_unchanged.to_string()}
-                data-mean-prob={b.outcome.mean_prob.to_string()}
-                data-downsample={b.downsample.to_string()}
-                data-plain={plain.then_some("true")}>
-                <td>{ b.block.clone() }{ if b.downsample { " ▼" } else { "" } }</td>
-                <td>{ if plain { "plain" } else { "residual" } }</td>
-                <td class="num">{ format!("{:.0}%", b.outcome.top1_unchanged * 100.0) }</td>
-                <td class="num">{ format!("{:.3}", b.outcome.mean_prob) }</td>
-            </tr>
-        }
-    };
-    html! {
-        <>
-            <p class="small" data-testid="lesion-summary">
-                { format!(
-                    "{} on {} photo{} ({} backend, {}): deleting one non-downsampling block keeps {:.0}% of top-1 predictions on average, a downsampling block {:.0}%; without skips, {:.0}%.",
-                    r.model, r.images.len(), if r.images.len() == 1 { "" } else { "s" },
-                    r.backend.as_str(), format_ms(r.study_ms),
-                    mean(&r.blocks, false) * 100.0, mean(&r.blocks, true) * 100.0,
-                    r.plain.blocks.iter().map(|b| b.outcome.top1_unchanged).sum::<f64>() / r.plain.blocks.len().max(1) as f64 * 100.0,
-                ) }
-            </p>
-            <LesionChart residual={r.blocks.clone()} plain={r.plain.blocks.clone()} />
-            <details>
-                <summary>{ "Numbers per block" }</summary>
-                <table class="lesion-table">
-                    <thead><tr><th>{ "deleted" }</th><th>{ "network" }</th><th>{ "top-1 kept" }</th><th>{ "mean p" }</th></tr></thead>
-                    <tbody>
-                        { for r.blocks.iter().map(|b| row(b, "lesion-block", false)) }
-                        { for r.plain.blocks.iter().map(|b| row(b, "lesion-block-plain", true)) }
-                    </tbody>
-                </table>
-            </details>
-        </>
-    }
-}
-
-/// What the chart shows and what the paper found, with its limits.
-#[function_component(Explanation)]
-fn explanation() -> Html {
-    html! {
-        <div class="explanation small">
-            <p>
-                { "Deleting a block makes its output ReLU(shortcut(x)): the branch F is gone, a projection shortcut stays. \
-                   Veit, Wilber & Belongie (2016, NeurIPS, “Residual networks behave like ensembles of relatively shallow networks”) \
-                   found that, on average, deleting one non-downsampling block keeps most top-1 predictions: the other blocks still \
-                   receive a signal through their shortcuts, as if the network were an ensemble of many shorter paths. \
-                   Downsampling blocks hurt more, and the same weights without skips collapse, since the signal must then pass through every block." }
-            </p>
-            <p class="muted">
-                { "“On average” matters: on the Keras ResNet-50, deleting layer1.1 or layer4.2 alone keeps only 2 of 5 sample photos \
-                   (PyTorch agrees). With a handful of photos each bar moves in steps of one photo." }
-            </p>
-        </div>
-    }
-}
-
-/// The report as `resnet-lab lesion --json` writes it (without logits).
-fn download_json(report: &LesionReport) {
-    let Ok(json) = serde_json::to_string_pretty(report) else {
+/// Saves `value` as a pretty-printed JSON download named `name`.
+pub fn download_json<T: Serialize + ?Sized>(value: &T, name: &str) {
+    let Ok(json) = serde_json::to_string_pretty(value) else {
         return;
     };
     let blob = gloo::file::Blob::new_with_options(json.as_str(), Some("application/json"));
@@ -167,8 +98,22 @@ fn download_json(report: &LesionReport) {
     };
     let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
     anchor.set_href(&url);
-    anchor.set_download(&format!("lesion-{}.json", report.model));
+    anchor.set_download(name);
     anchor.click();
     // Revoke the URL once the download has surely started.
     gloo::timers::callback::Timeout::new(10_000, move || drop(url)).forget();
+}
+
+/// A `<select>`'s value from its change event.
+fn selected_value(e: &Event) -> Option<String> {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        .map(|s| s.value())
+}
+
+/// A number input's value from its change event.
+fn input_value(e: &Event) -> Option<String> {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .map(|s| s.value())
 }
