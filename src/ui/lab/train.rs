@@ -129,6 +129,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
         &LabNetwork::new("cifar20", true),
     );
     let made = t.curves.iter().map(|c| c.points.len()).min().unwrap_or(0);
+    let started = t.curves.iter().any(|c| !c.points.is_empty());
     let step_ms: f64 = t.curves.iter().map(|c| c.step_ms()).sum();
     let rows = t.curves.iter().enumerate().map(|(i, c)| {
         let last = c.points.last();
@@ -171,7 +172,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                             <button class="button secondary" data-testid="train-resume" onclick={control(true)}>{ "Resume" }</button>
                         }
                     }
-                    if made > 0 {
+                    if started {
                         <button class="button secondary" data-testid="train-download" onclick={download}>{ "Download JSON" }</button>
                     }
                 </div>
@@ -186,7 +187,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
             if let Some(error) = &t.error {
                 <p class="error" data-testid="train-error">{ error.clone() }</p>
             }
-            if made > 0 {
+            if started {
                 <LossChart curves={t.curves.clone()} steps={t.steps} marker={degradation} />
                 <table class="lesion-table">
                     <thead><tr><th>{ "network" }</th><th>{ "steps" }</th><th>{ "last loss" }</th><th>{ "batch accuracy" }</th><th>{ "per step" }</th></tr></thead>

@@ -162,6 +162,84 @@ describe('without WebGPU (CPU fallback)', () => {
     await lab.close();
   });
 
+  test('the Lab\'s shattered gradients: plain-110 decorrelates, ResNet-110 keeps its structure, photos are not held up', async () => {
+    // A lesson link: the tab and its settings come from the URL.
+    const url = `${server.url}?backend=cpu&lab=shatter&nets=plain-20,resnet-20,plain-110,resnet-110&points=64&lab_seed=0`;
+    const lab = await openPage(context, url);
+    await waitForModel(lab);
+    const tab = lab.locator('[data-testid=lab-shatter]');
+    await tab.waitFor({ timeout: 10_000 });
+    assert.equal(await lab.locator('[data-testid=lab]').getAttribute('data-tab'), 'shatter');
+    assert.equal(await tab.locator('[data-testid=shatter-points]').inputValue(), '64');
+    const t0 = Date.now();
+    await tab.locator('[data-testid=shatter-run]').click();
+    await tab.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });
+    // The run goes in steps queued behind classifications: a photo sent now is answered
+    // while the run is still going.
+    const during = await classify(lab, [photo('coffee.png')]);
+    assertPhotos(during);
+    assert.equal(await tab.getAttribute('data-state'), 'running', 'the photo was classified before the run ended');
+    await tab.and(lab.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 300_000 });
+    const wall = Date.now() - t0;
+    assert.equal(await tab.getAttribute('data-state'), 'done', await tab.innerText());
+    const curves = await tab.locator('[data-testid=shatter-curve]').evaluateAll((els) =>
+      els.map((e) => ({ arch: e.dataset.arch, plain: e.dataset.plain === 'true', lag1: Number(e.dataset.lag1), points: Number(e.dataset.points) })));
+    assert.equal(curves.length, 4);
+    const lag1 = (arch, plain) => {
+      const c = curves.find((c) => c.arch === arch && c.plain === plain);
+      assert.ok(c, `${arch} plain=${plain} missing`);
+      assert.ok(Number.isFinite(c.lag1) && c.lag1 >= -1 && c.lag1 <= 1, `${arch}: lag-1 ${c.lag1}`);
+      assert.equal(c.points, 64);
+      return c.lag1;
+    };
+    // Balduzzi et al. 2017: a plain network's gradients decorrelate with depth (white noise),
+    // a residual network's keep their structure.
+    assert.ok(lag1('cifar110', true) < lag1('cifar110', false), 'plain-110 below ResNet-110');
+    assert.ok(lag1('cifar110', true) < lag1('cifar20', true), 'plain-110 below plain-20');
+    assert.ok(lag1('cifar110', false) > 0.5, `ResNet-110 keeps structure: ${lag1('cifar110', false)}`);
+    log(`shattered gradients, 4 networks × 64 points (CPU): ${wall} ms click to done — ${await tab.locator('[data-testid=shatter-summary]').innerText()}`);
+    assert.equal(await tab.locator('[data-testid=shatter-download]').count(), 1);
+    // Stop ends a run early.
+    await tab.locator('[data-testid=shatter-run]').click();
+    await tab.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });
+    await tab.locator('[data-testid=shatter-stop]').click();
+    await tab.and(lab.locator('[data-state=stopped]')).waitFor({ timeout: 60_000 });
+    assert.ok(await tab.locator('[data-testid=shatter-curve]').count() < 4);
+    assert.deepEqual(lab.problems, []);
+    await lab.close();
+  });
+
+  test('the Lab\'s live training: plain and residual networks step side by side, Stop and Resume', async () => {
+    const url = `${server.url}?backend=cpu&lab=train&nets=plain-20,resnet-20&steps=4&batch=8&lab_seed=0`;
+    const lab = await openPage(context, url);
+    const tab = lab.locator('[data-testid=lab-train]');
+    await tab.waitFor({ timeout: 60_000 });
+    const t0 = Date.now();
+    await tab.locator('[data-testid=train-run]').click();
+    await tab.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });
+    // Stop after the first step, then resume to the end.
+    await tab.locator('[data-testid=train-curve][data-steps="1"]').first().waitFor({ state: 'attached', timeout: 120_000 });
+    await tab.locator('[data-testid=train-stop]').click();
+    await tab.and(lab.locator('[data-state=stopped]')).waitFor({ timeout: 60_000 });
+    const stoppedAt = await tab.locator('[data-testid=train-curve]').evaluateAll((els) => els.map((e) => Number(e.dataset.steps)));
+    assert.ok(stoppedAt.every((n) => n < 4), `stopped early: ${stoppedAt}`);
+    await tab.locator('[data-testid=train-resume]').click();
+    await tab.and(lab.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 300_000 });
+    assert.equal(await tab.getAttribute('data-state'), 'done', await tab.innerText());
+    const curves = await tab.locator('[data-testid=train-curve]').evaluateAll((els) =>
+      els.map((e) => ({ arch: e.dataset.arch, plain: e.dataset.plain, steps: Number(e.dataset.steps), loss: Number(e.dataset.lastLoss), ms: Number(e.dataset.stepMs) })));
+    assert.deepEqual(curves.map((c) => [c.arch, c.plain, c.steps]), [['cifar20', 'true', 4], ['cifar20', 'false', 4]]);
+    for (const c of curves) {
+      // A freshly initialised 10-class classifier is near chance: cross-entropy near ln 10.
+      assert.ok(Number.isFinite(c.loss) && Math.abs(c.loss - Math.log(10)) < 1, `${c.arch} plain=${c.plain}: loss ${c.loss}`);
+    }
+    log(`live training, plain-20 + ResNet-20, 4 steps of batch 8 (CPU): ${Date.now() - t0} ms with a stop; per step ${curves.map((c) => c.ms.toFixed(0)).join(' / ')} ms`);
+    assert.equal(await tab.locator('[data-testid=train-download]').count(), 1);
+    assert.match(lab.url(), /[?&]lab=train(&|$)/);
+    assert.deepEqual(lab.problems, []);
+    await lab.close();
+  });
+
   test('a He-initialised network needs no photo and comes from the URL (?grad=init)', async () => {
     const lesson = await openPage(context, `${server.url}?backend=cpu&grad=init&arch=cifar56&seed=3`);
     const panel = await readGradientPanel(lesson);
