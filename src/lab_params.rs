@@ -10,10 +10,11 @@ use resnet_lab_protocol::lab_runs::{
 };
 
 /// Points on the line by default: a quarter of Balduzzi et al.'s 256, so that the six
-/// networks take about a minute on the CPU (the page offers 64, 128 and 256).
+/// networks take about 25 s on the CPU path (the page offers 64, 128 and 256).
 pub const DEFAULT_POINTS: usize = 64;
 /// Steps and batch by default: He et al. train with batch 128 for 64k steps; 32 keeps a
-/// step of the four networks near 10 s on the CPU, and the degradation shows within ~150.
+/// step of the four networks to a few seconds on the CPU, and the degradation shows within
+/// ~150 (BENCHMARKS.md, "The residual lab").
 pub const DEFAULT_STEPS: usize = 150;
 pub const DEFAULT_BATCH: usize = 32;
 pub const DEFAULT_LR: f64 = 0.1;

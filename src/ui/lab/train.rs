@@ -138,7 +138,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                 data-steps={c.points.len().to_string()}
                 data-last-loss={last.map(|p| p.loss.to_string()).unwrap_or_default()}
                 data-step-ms={c.step_ms().to_string()}>
-                <td><i class={classes!("key", format!("key-series-{i}"))}></i>{ c.network.title() }</td>
+                <td><i class={classes!("key", format!("key-series-{i}"), c.network.plain.then_some("key-dashed"))}></i>{ c.network.title() }</td>
                 <td class="num">{ c.points.len() }</td>
                 <td class="num">{ last.map(|p| format!("{:.3}", p.loss)).unwrap_or_default() }</td>
                 <td class="num">{ last.map(|p| format!("{:.0}%", p.accuracy * 100.0)).unwrap_or_default() }</td>
@@ -227,7 +227,7 @@ fn explanation() -> Html {
                 { " computes them. The loss and accuracy are those of the batch each step trained on, so the curves are noisy: the chart \
                    shows their mean over the last 10 steps. The paper trains 64,000 steps at batch 128 with a learning-rate schedule; a \
                    few hundred steps show the start of Figure 1 (plain-56 stays near chance, ln 10 ≈ 2.30, while plain-20 learns), and \
-                   ResNet-56 may still be above ResNet-20 this early. Batch 32 keeps a step of all four networks near ten seconds on the CPU." }
+                   ResNet-56 may still be above ResNet-20 this early. Batch 32 keeps a step of all four networks to a few seconds on the CPU." }
             </p>
         </div>
     }

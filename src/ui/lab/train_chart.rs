@@ -71,7 +71,7 @@ pub fn loss_chart(props: &LossChartProps) -> Html {
         }
     });
     let legend = props.curves.iter().enumerate().map(|(i, c)| {
-        html! { <span><i class={classes!("key", format!("key-series-{i}"))}></i>{ c.network.title() }</span> }
+        html! { <span><i class={classes!("key", format!("key-series-{i}"), c.network.plain.then_some("key-dashed"))}></i>{ c.network.title() }</span> }
     });
     html! {
         <figure class="grad-chart train-chart" data-testid="train-chart">
