@@ -131,10 +131,16 @@ impl Engine {
             return; // Stop: handled on arrival.
         };
         let id = run_id(&request);
-        let outcome = match request.refusal() {
-            Some(reason) => Err(EngineError::Unavailable(reason)),
-            None => self.lab_step(request).await,
-        };
+        if let Some(reason) = request.refusal() {
+            // Refused before it started: any run in progress goes on.
+            self.outbox.post(&Response::Lab(LabResponse::Error {
+                id,
+                experiment,
+                message: reason,
+            }));
+            return;
+        }
+        let outcome = self.lab_step(request).await;
         if self.device_lost() {
             return; // Reported by its own message; the page restarts the engine.
         }
