@@ -15,7 +15,7 @@ use resnet_lab_protocol::{BackendKind, format_bytes, format_count, format_ms};
 
 /// Files chosen in an `<input type=file>`, then the input is reset so the same file can be
 /// chosen again.
-pub(super) fn take_files(event: &Event) -> Vec<web_sys::File> {
+pub(crate) fn take_files(event: &Event) -> Vec<web_sys::File> {
     let Some(input) = event
         .target()
         .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())

@@ -47,16 +47,23 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
 pub struct PredictionBarProps {
     pub rank: usize,
     pub row: PredictionRow,
+    /// A class the person taught (Teach mode), named rather than numbered.
+    #[prop_or_default]
+    pub taught: bool,
 }
 
-/// One class of a top-5 list, with its probability bar.
+/// One class of a top-5 list (or of the taught classes), with its probability bar.
 #[function_component(PredictionBar)]
 pub fn prediction_bar(props: &PredictionBarProps) -> Html {
     let p = &props.row;
     let pct = (p.prob as f64 * 100.0).clamp(0.0, 100.0);
     html! {
-        <li class={classes!("prediction", (props.rank == 0).then_some("top"))} data-testid="prediction"
-            data-index={p.index.to_string()} data-label={p.label.clone()} data-prob={format!("{:.6}", p.prob)}>
+        <li class={classes!("prediction", (props.rank == 0).then_some("top"))}
+            data-testid={if props.taught { "custom-prediction" } else { "prediction" }}
+            data-index={(!props.taught).then(|| p.index.to_string())}
+            data-label={(!props.taught).then(|| p.label.clone())}
+            data-class={props.taught.then(|| p.label.clone())}
+            data-prob={format!("{:.6}", p.prob)}>
             <div class="prediction-head">
                 <span class="label">{ p.label.clone() }</span>
                 <span class="prob">{ format!("{pct:.1}%") }</span>

@@ -5,7 +5,8 @@
 
 use yew::prelude::*;
 
-use crate::chart_geometry::{LogAxis, columns, decade_label, format_norm, stage_spans};
+use super::gradient_chart::{Frame, decade_grid, stage_bands};
+use crate::chart_geometry::{LogAxis, columns, format_norm};
 use resnet_lab_protocol::BlockGradient;
 
 const WIDTH: f64 = 760.0;
@@ -30,24 +31,14 @@ pub fn activation_chart(props: &ActivationChartProps) -> Html {
         TOP,
     );
     let (xs, column) = columns(blocks.len(), LEFT, RIGHT);
-    let grid = axis.ticks(5).into_iter().map(|e| {
-        let y = axis.y(10f64.powi(e));
-        html! {
-            <g class="grid">
-                <line x1={LEFT.to_string()} x2={RIGHT.to_string()} y1={y.to_string()} y2={y.to_string()} />
-                <text x={(LEFT - 6.0).to_string()} y={(y + 4.0).to_string()} text-anchor="end">{ decade_label(e) }</text>
-            </g>
-        }
-    });
-    let stages = stage_spans(blocks).into_iter().map(|(stage, first, last)| {
-        let x0 = xs[first] - column / 2.0;
-        let x1 = xs[last] + column / 2.0;
-        html! {
-            <g class={classes!("stage-band", (stage % 2 == 0).then_some("even"))}>
-                <rect x={x0.to_string()} y={TOP.to_string()} width={(x1 - x0).to_string()} height={(BOTTOM - TOP).to_string()} />
-            </g>
-        }
-    });
+    let frame = Frame {
+        left: LEFT,
+        right: RIGHT,
+        top: TOP,
+        bottom: BOTTOM,
+    };
+    let grid = decade_grid(&axis, 5, frame);
+    let stages = stage_bands(blocks, &xs, column, frame, false);
     let curve = |pick: fn(&BlockGradient) -> f64| -> String {
         blocks
             .iter()
@@ -75,8 +66,8 @@ pub fn activation_chart(props: &ActivationChartProps) -> Html {
         <figure class="grad-chart activation-chart" data-testid="activation-chart">
             <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img"
                  aria-label="Activation norm at each block's input, log scale: residual network and plain network">
-                { for stages }
-                { for grid }
+                { stages }
+                { grid }
                 <line class="axis" x1={LEFT.to_string()} x2={LEFT.to_string()} y1={TOP.to_string()} y2={BOTTOM.to_string()} />
                 <line class="axis" x1={LEFT.to_string()} x2={RIGHT.to_string()} y1={BOTTOM.to_string()} y2={BOTTOM.to_string()} />
                 <polyline class="curve-plain" points={curve(|b| b.plain_act_norm)} />

@@ -12,6 +12,64 @@ const LEFT: f64 = 58.0;
 const RIGHT: f64 = WIDTH - 12.0;
 const TOP: f64 = 26.0;
 const BOTTOM: f64 = HEIGHT - 44.0;
+const FRAME: Frame = Frame {
+    left: LEFT,
+    right: RIGHT,
+    top: TOP,
+    bottom: BOTTOM,
+};
+
+/// The plot area of a chart, in SVG units.
+#[derive(Clone, Copy)]
+pub(super) struct Frame {
+    pub left: f64,
+    pub right: f64,
+    pub top: f64,
+    pub bottom: f64,
+}
+
+/// A horizontal line at each of `axis`'s decades (about `ticks` of them), labelled on the left.
+pub(super) fn decade_grid(axis: &LogAxis, ticks: usize, f: Frame) -> Html {
+    axis.ticks(ticks)
+        .into_iter()
+        .map(|e| {
+            let y = axis.y(10f64.powi(e));
+            html! {
+                <g class="grid">
+                    <line x1={f.left.to_string()} x2={f.right.to_string()} y1={y.to_string()} y2={y.to_string()} />
+                    <text x={(f.left - 6.0).to_string()} y={(y + 4.0).to_string()} text-anchor="end">{ decade_label(e) }</text>
+                </g>
+            }
+        })
+        .collect()
+}
+
+/// Alternately shaded bands behind each stage's columns (`xs`, `column` wide), with the
+/// stage's name above when `labelled`.
+pub(super) fn stage_bands(
+    blocks: &[BlockGradient],
+    xs: &[f64],
+    column: f64,
+    f: Frame,
+    labelled: bool,
+) -> Html {
+    stage_spans(blocks)
+        .into_iter()
+        .map(|(stage, first, last)| {
+            let x0 = xs[first] - column / 2.0;
+            let x1 = xs[last] + column / 2.0;
+            let label = labelled.then(|| html! {
+                <text x={((x0 + x1) / 2.0).to_string()} y={(f.top - 8.0).to_string()} text-anchor="middle">{ stage_name(&blocks[first]) }</text>
+            });
+            html! {
+                <g class={classes!("stage-band", (stage % 2 == 0).then_some("even"))}>
+                    <rect x={x0.to_string()} y={f.top.to_string()} width={(x1 - x0).to_string()} height={(f.bottom - f.top).to_string()} />
+                    { for label }
+                </g>
+            }
+        })
+        .collect()
+}
 
 #[derive(Properties, PartialEq)]
 pub struct GradientChartProps {
@@ -40,27 +98,9 @@ pub fn gradient_chart(props: &GradientChartProps) -> Html {
     let (xs, column) = columns(blocks.len(), LEFT, RIGHT);
     let bar = (column * 0.32).min(14.0);
 
-    let grid = axis.ticks(9).into_iter().map(|e| {
-        let y = axis.y(10f64.powi(e));
-        html! {
-            <g class="grid">
-                <line x1={LEFT.to_string()} x2={RIGHT.to_string()} y1={y.to_string()} y2={y.to_string()} />
-                <text x={(LEFT - 6.0).to_string()} y={(y + 4.0).to_string()} text-anchor="end">{ decade_label(e) }</text>
-            </g>
-        }
-    });
-
+    let grid = decade_grid(&axis, 9, FRAME);
     // Stages: alternate shaded bands, labelled `layer1`...
-    let stages = stage_spans(blocks).into_iter().map(|(stage, first, last)| {
-        let x0 = xs[first] - column / 2.0;
-        let x1 = xs[last] + column / 2.0;
-        html! {
-            <g class={classes!("stage-band", (stage % 2 == 0).then_some("even"))}>
-                <rect x={x0.to_string()} y={TOP.to_string()} width={(x1 - x0).to_string()} height={(BOTTOM - TOP).to_string()} />
-                <text x={((x0 + x1) / 2.0).to_string()} y={(TOP - 8.0).to_string()} text-anchor="middle">{ stage_name(&blocks[first]) }</text>
-            </g>
-        }
-    });
+    let stages = stage_bands(blocks, &xs, column, FRAME, true);
 
     let bars = blocks.iter().zip(&xs).map(|(b, &x)| {
         let rect = |class: &'static str, value: f64, dx: f64| {
@@ -156,8 +196,8 @@ pub fn gradient_chart(props: &GradientChartProps) -> Html {
         <figure class="grad-chart">
             <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img"
                  aria-label="Gradient norm per residual block, log scale: residual network and plain network">
-                { for stages }
-                { for grid }
+                { stages }
+                { grid }
                 <line class="axis" x1={LEFT.to_string()} x2={LEFT.to_string()} y1={TOP.to_string()} y2={BOTTOM.to_string()} />
                 <line class="axis" x1={LEFT.to_string()} x2={RIGHT.to_string()} y1={BOTTOM.to_string()} y2={BOTTOM.to_string()} />
                 { for bars }

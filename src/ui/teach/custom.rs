@@ -2,6 +2,7 @@
 
 use yew::prelude::*;
 
+use crate::ui::components::PredictionBar;
 use resnet_lab_protocol::PredictionRow;
 
 #[derive(Properties, PartialEq)]
@@ -18,18 +19,8 @@ pub fn custom_predictions(props: &CustomPredictionsProps) -> Html {
         <div class="custom-predictions">
             <div class="small muted">{ "Your classes" }</div>
             <ol class="predictions">
-                { for props.rows.iter().enumerate().map(|(rank, p)| {
-                    let pct = (p.prob as f64 * 100.0).clamp(0.0, 100.0);
-                    html! {
-                        <li class={classes!("prediction", (rank == 0).then_some("top"))} data-testid="custom-prediction"
-                            data-class={p.label.clone()} data-prob={format!("{:.6}", p.prob)}>
-                            <div class="prediction-head">
-                                <span class="label">{ p.label.clone() }</span>
-                                <span class="prob">{ format!("{pct:.1}%") }</span>
-                            </div>
-                            <div class="bar"><div class="fill" style={format!("width: {pct:.2}%")}></div></div>
-                        </li>
-                    }
+                { for props.rows.iter().enumerate().map(|(rank, row)| html! {
+                    <PredictionBar {rank} row={row.clone()} taught=true />
                 }) }
             </ol>
         </div>

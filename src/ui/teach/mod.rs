@@ -17,6 +17,7 @@ use yew::prelude::*;
 
 use crate::state::teach::{ClassState, EPOCHS, TeachAction, TrainState};
 use crate::state::{Action, NewPhoto};
+use crate::ui::components::take_files;
 use crate::ui::engine::{Engine, use_engine};
 use crate::ui::use_app_state;
 use curve::TrainingCurve;
@@ -53,21 +54,6 @@ pub fn save_file(bytes: &[u8], name: &str) {
     anchor.click();
     // Revoke the URL once the download has surely started.
     gloo::timers::callback::Timeout::new(10_000, move || drop(url)).forget();
-}
-
-fn files_of(e: &Event) -> Vec<web_sys::File> {
-    let Some(input) = e
-        .target()
-        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-    else {
-        return Vec::new();
-    };
-    let files = input
-        .files()
-        .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
-        .unwrap_or_default();
-    input.set_value("");
-    files
 }
 
 fn send_features(engine: &Engine, id: u32, file: web_sys::File) {
@@ -163,7 +149,7 @@ pub fn teach_panel() -> Html {
     let on_import = {
         let engine = engine.clone();
         Callback::from(move |e: Event| {
-            if let Some(file) = files_of(&e).into_iter().next() {
+            if let Some(file) = take_files(&e).into_iter().next() {
                 engine.teach(TeachRequest::Import { name: file.name() }, Some(file));
             }
         })
@@ -285,7 +271,7 @@ fn class_card(
     };
     let on_files = {
         let add = add_files.clone();
-        Callback::from(move |e: Event| add.emit(files_of(&e)))
+        Callback::from(move |e: Event| add.emit(take_files(&e)))
     };
     // Photos dropped on a class go to it (not to the page's classifier, which takes drops
     // anywhere else).

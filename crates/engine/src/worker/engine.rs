@@ -10,7 +10,7 @@ use resnet_lab_core::gradflow::GradFlowAnalyzer;
 use resnet_lab_core::preprocess::InputConvention;
 use resnet_lab_core::transfer::BackboneId;
 use resnet_lab_protocol::{
-    BackendPreference, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
+    BackendKind, BackendPreference, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
 };
 use wasm_bindgen::JsValue;
 
@@ -100,6 +100,22 @@ impl Engine {
     /// so the loop above picks it up).
     pub(super) fn queue_next(&self, request: Request) {
         self.queue.borrow_mut().push_continuation(request, None);
+    }
+
+    /// The classifier of the loaded model, or the error every model-bound request gives.
+    pub(super) fn loaded_classifier(&self) -> Result<Rc<Classifier>> {
+        self.classifier.borrow().clone().ok_or_else(|| {
+            EngineError::Unavailable("no model is loaded (see the model status above)".into())
+        })
+    }
+
+    /// Which backend the work runs on (the CPU until one has been chosen).
+    pub(super) fn backend_kind(&self) -> BackendKind {
+        self.backend
+            .borrow()
+            .as_ref()
+            .map(|b| b.kind)
+            .unwrap_or(BackendKind::Cpu)
     }
 
     /// Whether the GPU device behind the backend was lost (a new worker takes over then).

@@ -47,15 +47,8 @@ impl Engine {
     ) -> Result<Classified> {
         let blob = blob_of(payload)
             .ok_or_else(|| EngineError::Unavailable(format!("{name}: no file was received")))?;
-        let classifier = self.classifier.borrow().clone().ok_or_else(|| {
-            EngineError::Unavailable("no model is loaded (see the model status above)".into())
-        })?;
-        let backend = self
-            .backend
-            .borrow()
-            .as_ref()
-            .map(|b| b.kind)
-            .unwrap_or(BackendKind::Cpu);
+        let classifier = self.loaded_classifier()?;
+        let backend = self.backend_kind();
 
         let t0 = now();
         let image = decode_in_browser(&blob).await?;

@@ -37,15 +37,8 @@ impl Engine {
                 photos.len()
             )));
         }
-        let classifier = self.classifier.borrow().clone().ok_or_else(|| {
-            EngineError::Unavailable("no model is loaded (see the model status above)".into())
-        })?;
-        let backend = self
-            .backend
-            .borrow()
-            .as_ref()
-            .map(|b| b.kind)
-            .unwrap_or(resnet_lab_protocol::BackendKind::Cpu);
+        let classifier = self.loaded_classifier()?;
+        let backend = self.backend_kind();
         // The photos' files, in the order of `photos` (used only for crops no longer kept).
         let files: Option<Array> = payload.and_then(|p| p.dyn_into().ok());
         let mut images = Vec::with_capacity(photos.len());

@@ -224,9 +224,7 @@ impl Engine {
         let blob: web_sys::Blob = payload
             .and_then(|p| p.dyn_into().ok())
             .ok_or_else(|| EngineError::Unavailable("no file was received".into()))?;
-        let classifier = self.classifier.borrow().clone().ok_or_else(|| {
-            EngineError::Unavailable("no model is loaded (see the model status above)".into())
-        })?;
+        let classifier = self.loaded_classifier()?;
         let fingerprint = self.backbone_id()?.fingerprint;
         if let Some((f, _)) = self.teach.features.borrow().get(&photo)
             && *f == fingerprint
