@@ -104,7 +104,14 @@ export async function startServer() {
 export async function launch({ webgpu }) {
   const args = [...BASE_ARGS];
   if (webgpu) args.push('--enable-unsafe-webgpu');
-  return chromium.launch({ executablePath: CHROMIUM, args });
+  try {
+    return await chromium.launch({ executablePath: CHROMIUM, args });
+  } catch (error) {
+    // Debian's Chromium has crashed at start-up (SIGSEGV before any page exists) on a loaded
+    // 2-core CI machine; that says nothing about the app, so start it once more.
+    log(`Chromium did not start (${error.message.split('\n')[0]}); starting it again`);
+    return chromium.launch({ executablePath: CHROMIUM, args });
+  }
 }
 
 /** A page that records console errors and uncaught exceptions (a wasm panic shows there). */
