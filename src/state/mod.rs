@@ -6,6 +6,8 @@
 mod lab;
 mod response;
 pub mod teach;
+mod teach_features;
+mod teach_kept;
 #[cfg(test)]
 mod teach_tests;
 #[cfg(test)]
@@ -302,6 +304,7 @@ impl AppState {
                 selected,
                 at,
             } => {
+                s.teach.model_gone();
                 s.model = ModelState {
                     state: LoadState::Loading,
                     label,

@@ -442,6 +442,67 @@ describe('Teach mode (CPU fallback)', () => {
     return rows.evaluateAll((els) => els.map((e) => ({ cls: e.dataset.class, prob: Number(e.dataset.prob) })));
   }
 
+  /** The first training's last loss (as shown, 4 decimals) and held-out accuracy. */
+  let firstRun;
+  const lossOf = (text) => text.match(/loss ([0-9.]+)/)[1];
+  const classNames = () => page.locator('[data-testid=teach] [data-testid=class]').evaluateAll((els) => els.map((e) => e.dataset.class));
+
+  /** What the page kept in IndexedDB: the classes record, the photos' ids, each features row's key and length. */
+  function kept() {
+    return page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('resnet-lab-teach');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction(['classes', 'photos', 'features'], 'readonly');
+        const out = {};
+        const record = tx.objectStore('classes').get('classes');
+        record.onsuccess = () => { out.record = record.result ? JSON.parse(record.result) : null; };
+        const photos = tx.objectStore('photos').getAllKeys();
+        photos.onsuccess = () => { out.photos = photos.result; };
+        const features = tx.objectStore('features').openCursor();
+        out.features = [];
+        features.onsuccess = () => {
+          const cursor = features.result;
+          if (!cursor) return;
+          out.features.push({ key: cursor.key, length: cursor.value.length });
+          cursor.continue();
+        };
+        tx.oncomplete = () => { db.close(); resolve(out); };
+        tx.onerror = () => reject(tx.error);
+      };
+    }));
+  }
+
+  /** Polls `kept()` until `check` holds (saving is asynchronous), or fails with the last copy. */
+  async function keptWhen(check, what) {
+    let last;
+    for (let i = 0; i < 100; i++) {
+      last = await kept();
+      if (check(last)) return last;
+      await page.waitForTimeout(100);
+    }
+    assert.fail(`the browser's copy never had ${what}: ${JSON.stringify(last).slice(0, 400)}`);
+  }
+
+  /** Waits until each class of `counts` ({name: n}) shows n photos, all with features. */
+  async function waitReady(counts) {
+    for (const [cls, n] of Object.entries(counts)) {
+      await page.locator(`[data-testid=class][data-class="${cls}"] [data-count="${n}"][data-ready="${n}"]`).waitFor({ timeout: 120_000 });
+    }
+  }
+
+  async function trainToEnd() {
+    const teach = page.locator('[data-testid=teach]');
+    await teach.locator('[data-testid=train]').and(page.locator(':enabled')).waitFor({ timeout: 120_000 });
+    await teach.locator('[data-testid=train]').click();
+    const training = teach.locator('[data-testid=training]');
+    await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 120_000 });
+    assert.equal(await training.getAttribute('data-state'), 'done', await training.innerText());
+    assert.equal(await training.getAttribute('data-epochs'), '100');
+    return training;
+  }
+
   function assertCustom(rows, expected, name) {
     assert.equal(rows.length, ref.classes.length, `${name}: one row per class`);
     assert.equal(rows[0].cls, expected, `${name}: ${JSON.stringify(rows)}`);
@@ -483,6 +544,7 @@ describe('Teach mode (CPU fallback)', () => {
     const val = Number(await training.getAttribute('data-val-accuracy'));
     assert.ok(Math.abs(val - ref.loo_accuracy) <= 2 / 9 + 1e-9, `held-out accuracy ${val}, PyTorch ${ref.loo_accuracy}`);
     assert.equal(await training.getAttribute('data-epochs'), '100');
+    firstRun = { loss: lossOf(await training.innerText()), val: await training.getAttribute('data-val-accuracy') };
 
     const results = await classify(page, ref.test_files.map(fixture));
     for (const [i, f] of ref.test_files.entries()) {
@@ -569,5 +631,117 @@ describe('Teach mode (CPU fallback)', () => {
     const after = await customRows(name);
     assert.deepEqual(after.map((r) => r.cls), before.map((r) => r.cls));
     for (const [i, r] of after.entries()) assert.ok(Math.abs(r.prob - before[i].prob) < 1e-6, `${r.cls}: ${r.prob} vs ${before[i].prob}`);
+  });
+
+  test('the classes, photos and features come back after a reload: no recomputation, the same training', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    const counts = Object.fromEntries(ref.classes.map((c) => [c, ref.train_files.filter((f) => f.includes(`/${c}/`)).length]));
+    counts[ref.classes[0]] += 1; // the photo dropped on it
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    // The browser's copy: names in order, each photo's file, its 2048 features for this model.
+    const copy = await kept();
+    assert.deepEqual(copy.record.classes.map((c) => c.name), ref.classes);
+    assert.deepEqual(copy.record.classes.map((c) => c.photos.length), ref.classes.map((c) => counts[c]));
+    assert.equal(copy.photos.length, total);
+    assert.equal(copy.features.length, total);
+    assert.ok(copy.features.every((f) => f.length === 2048), JSON.stringify(copy.features.slice(0, 2)));
+    // The page after the reload (previous test): the same classes and counts, features from the copy.
+    assert.deepEqual(await classNames(), ref.classes);
+    await waitReady(counts);
+    assert.equal(await teach.getAttribute('data-features-computed'), '0', 'no photo was sent to be computed again');
+    // Back to the first training's photos: the same features give the same training.
+    await teach.locator(`[data-testid=class][data-class="${ref.classes[0]}"] figure[title="ab13.jpg"] [data-testid=remove-photo]`).click();
+    const training = await trainToEnd();
+    assert.equal(Number(await training.getAttribute('data-train-accuracy')), ref.train_accuracy);
+    assert.equal(lossOf(await training.innerText()), firstRun.loss, 'the same final loss as before the reload');
+    assert.equal(await training.getAttribute('data-val-accuracy'), firstRun.val);
+    await keptWhen((k) => k.photos.length === total - 1 && k.features.length === total - 1, 'the removed photo deleted');
+  });
+
+  test('after an engine restart the photos go back from their features, and training works at once', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    const counts = Object.fromEntries(ref.classes.map((c) => [c, ref.train_files.filter((f) => f.includes(`/${c}/`)).length]));
+    const t0 = Date.now();
+    await page.evaluate(() => window.resnetLab.restartEngine());
+    await page.locator('[data-testid=model-status][data-state=loading]').waitFor({ timeout: 30_000 });
+    await waitForModel(page);
+    await waitReady(counts);
+    log(`engine restart to every class photo ready again: ${Date.now() - t0} ms`);
+    assert.equal(await teach.getAttribute('data-features-computed'), '0');
+    const training = await trainToEnd();
+    assert.equal(lossOf(await training.innerText()), firstRun.loss);
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/i.test(p)), []);
+  });
+
+  test('rename and delete a class, paste a photo into the focused class; all kept across a reload', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    const [first, second, third] = ref.classes;
+    const rename = async (cls, to) => {
+      const input = teach.locator(`[data-testid=class][data-class="${cls}"] [data-testid=class-rename]`);
+      await input.fill(to);
+      await input.press('Tab');
+    };
+    await rename(first, '  songbird ');
+    const songbird = teach.locator('[data-testid=class][data-class="songbird"]');
+    await songbird.waitFor({ timeout: 10_000 });
+    assert.equal(await songbird.locator('[data-count]').getAttribute('data-count'), '3');
+    // Refused like a new class's name: a clash; the name shown stays.
+    await rename(second, 'songbird');
+    assert.match(await teach.locator('[data-testid=teach-message]').innerText(), /already/);
+    assert.equal(await teach.locator(`[data-testid=class][data-class="${second}"] [data-testid=class-rename]`).inputValue(), second);
+
+    // Ctrl+V while the class has the focus: the clipboard's photo joins it, no card is classified.
+    const pasted = 'teach/bird/ab15.jpg';
+    const b64 = fs.readFileSync(fixture(pasted)).toString('base64');
+    await songbird.focus();
+    await page.evaluate(([name, data]) => {
+      const bytes = Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0));
+      const clipboard = new DataTransfer();
+      clipboard.items.add(new File([bytes], name, { type: 'image/jpeg' }));
+      document.activeElement.dispatchEvent(new ClipboardEvent('paste', { clipboardData: clipboard, bubbles: true, cancelable: true }));
+    }, [path.basename(pasted), b64]);
+    await songbird.locator('[data-count="4"][data-ready="4"]').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator(`[data-testid=result][data-image="${path.basename(pasted)}"]`).count(), 0);
+    assert.equal(await teach.getAttribute('data-features-computed'), '1');
+
+    await teach.locator(`[data-testid=class][data-class="${third}"] [data-testid=delete-class]`).click();
+    assert.deepEqual(await classNames(), ['songbird', second]);
+    await keptWhen((k) => JSON.stringify(k.record.classes.map((c) => [c.name, c.photos.length])) === JSON.stringify([['songbird', 4], [second, 3]])
+      && k.photos.length === 7 && k.features.length === 7, 'the renamed class, the pasted photo, the deleted class gone');
+    await page.reload();
+    await waitForModel(page);
+    await waitReady({ songbird: 4, [second]: 3 });
+    assert.deepEqual(await classNames(), ['songbird', second]);
+    assert.equal(await teach.getAttribute('data-features-computed'), '0');
+  });
+
+  test('Forget empties the panel and the browser\'s copy; a damaged copy is ignored with a message', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    await teach.locator('[data-testid=forget-classes]').click();
+    assert.equal(await teach.locator('[data-testid=class]').count(), 0);
+    await keptWhen((k) => k.record.classes.length === 0 && k.photos.length === 0 && k.features.length === 0, 'nothing');
+    // What another version or a damaged disk might leave: ignored, said, no panic.
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('resnet-lab-teach');
+      open.onsuccess = () => {
+        const tx = open.result.transaction(['classes', 'features'], 'readwrite');
+        tx.objectStore('classes').put('{"version":1,"classes":[{"name":', 'classes');
+        tx.objectStore('features').put('not features', 'zz/7');
+        tx.oncomplete = () => { open.result.close(); resolve(); };
+        tx.onerror = () => reject(tx.error);
+      };
+      open.onerror = () => reject(open.error);
+    }));
+    await page.reload();
+    await waitForModel(page);
+    const message = teach.locator('[data-testid=teach-message]');
+    await message.filter({ hasText: 'damaged' }).waitFor({ timeout: 30_000 });
+    log(`damaged copy: ${await message.innerText()}`);
+    assert.equal(await teach.locator('[data-testid=class]').count(), 0);
+    // The page works on, and its next save replaces the damaged copy.
+    await teach.locator('[data-testid=class-name-input]').fill('after');
+    await teach.locator('[data-testid=add-class]').click();
+    await keptWhen((k) => k.record?.classes?.[0]?.name === 'after' && k.features.length === 0, 'the new class');
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/i.test(p)), []);
   });
 });
