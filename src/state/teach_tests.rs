@@ -351,7 +351,8 @@ fn kept_classes_come_back_in_order_with_their_photos_and_features() {
 #[test]
 fn damaged_kept_records_are_ignored_with_a_message() {
     let (record, files) = kept_state();
-    // A photo whose file is missing, duplicated ids, a bad class name: left out, counted.
+    // A photo whose file is missing, a duplicated id, a bad class name (and its 2 photos):
+    // left out, counted.
     let tampered = record
         .replace("\"id\":2", "\"id\":1")
         .replace("\"name\":\"car\"", "\"name\":\"   \"");
@@ -362,7 +363,7 @@ fn damaged_kept_records_are_ignored_with_a_message() {
         s.message
             .as_deref()
             .unwrap()
-            .contains("3 damaged or missing"),
+            .contains("4 damaged or missing"),
         "{:?}",
         s.message
     );
