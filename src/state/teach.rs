@@ -96,6 +96,9 @@ pub struct TeachState {
     pub fingerprint: Option<String>,
     /// The browser's kept classes have been read (saving starts only then).
     pub restored: bool,
+    /// What came back from the browser's copy, or why it was ignored (apart from `message`,
+    /// which the head kept for these weights reports on at about the same time).
+    pub kept_message: Option<String>,
 }
 
 impl Default for TeachState {
@@ -109,6 +112,7 @@ impl Default for TeachState {
             feature_ms: Vec::new(),
             fingerprint: None,
             restored: false,
+            kept_message: None,
         }
     }
 }

@@ -102,7 +102,7 @@ impl TeachState {
     ) {
         self.restored = true;
         if let Some(problem) = problem {
-            self.message = Some(format!(
+            self.kept_message = Some(format!(
                 "The classes kept in this browser could not be read ({problem})."
             ));
             return;
@@ -116,18 +116,18 @@ impl TeachState {
             ))
         };
         if record.len() > MAX_KEPT_RECORD_CHARS {
-            self.message = ignored("are too large");
+            self.kept_message = ignored("are too large");
             return;
         }
         let record: KeptRecord = match serde_json::from_str(&record) {
             Ok(r) => r,
             Err(e) => {
-                self.message = ignored(&format!("are damaged ({e})"));
+                self.kept_message = ignored(&format!("are damaged ({e})"));
                 return;
             }
         };
         if record.version != KEPT_VERSION {
-            self.message = ignored(&format!(
+            self.kept_message = ignored(&format!(
                 "were kept by another version (record version {})",
                 record.version
             ));
@@ -178,6 +178,6 @@ impl TeachState {
         if left_out > 0 {
             message += &format!(" {left_out} damaged or missing entries were left out.");
         }
-        self.message = Some(message);
+        self.kept_message = Some(message);
     }
 }

@@ -331,7 +331,7 @@ fn kept_classes_come_back_in_order_with_their_photos_and_features() {
     assert_eq!(s.next_photo_id, 5);
     assert_eq!(s.kept_feature_keys(), [(3, feature_key(FP, 3))]);
     assert!(
-        s.message
+        s.kept_message
             .as_deref()
             .unwrap()
             .contains("bird, car (4 photos)")
@@ -360,12 +360,12 @@ fn damaged_kept_records_are_ignored_with_a_message() {
     assert_eq!(s.classes.len(), 1);
     assert_eq!(s.classes[0].photos.len(), 1);
     assert!(
-        s.message
+        s.kept_message
             .as_deref()
             .unwrap()
             .contains("4 damaged or missing"),
         "{:?}",
-        s.message
+        s.kept_message
     );
     for bad in [
         "{",
@@ -377,7 +377,7 @@ fn damaged_kept_records_are_ignored_with_a_message() {
         let s = restored(Some(bad.to_string()), files.clone(), vec![]);
         assert!(s.classes.is_empty(), "{bad:.40}");
         assert!(
-            s.message.as_deref().unwrap().contains("ignored"),
+            s.kept_message.as_deref().unwrap().contains("ignored"),
             "{bad:.40}"
         );
         assert!(s.restored, "saving resumes (over the damaged record)");

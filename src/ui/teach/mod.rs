@@ -288,6 +288,9 @@ pub fn teach_panel() -> Html {
             if let Some(m) = &teach.message {
                 <div class="small" role="status" data-testid="teach-message">{ m.clone() }</div>
             }
+            if let Some(m) = &teach.kept_message {
+                <div class="small muted" role="status" data-testid="teach-kept">{ m.clone() }</div>
+            }
             <div class="teach-classes">
                 { for teach.classes.iter().map(|c| {
                     let on_files = add_files(&files, &state, c.name.clone());

@@ -647,6 +647,8 @@ describe('Teach mode (CPU fallback)', () => {
     assert.ok(copy.features.every((f) => f.length === 2048), JSON.stringify(copy.features.slice(0, 2)));
     // The page after the reload (previous test): the same classes and counts, features from the copy.
     assert.deepEqual(await classNames(), ref.classes);
+    assert.match(await teach.locator('[data-testid=teach-kept]').innerText(),
+      new RegExp(`Restored 3 classes kept in this browser: ${ref.classes.join(', ')} \\(${total} photos\\)`));
     await waitReady(counts);
     assert.equal(await teach.getAttribute('data-features-computed'), '0', 'no photo was sent to be computed again');
     // Back to the first training's photos: the same features give the same training.
@@ -734,7 +736,7 @@ describe('Teach mode (CPU fallback)', () => {
     }));
     await page.reload();
     await waitForModel(page);
-    const message = teach.locator('[data-testid=teach-message]');
+    const message = teach.locator('[data-testid=teach-kept]');
     await message.filter({ hasText: 'damaged' }).waitFor({ timeout: 30_000 });
     log(`damaged copy: ${await message.innerText()}`);
     assert.equal(await teach.locator('[data-testid=class]').count(), 0);
