@@ -552,7 +552,9 @@ describe('Teach mode (CPU fallback)', () => {
       assert.equal(results[name].state, 'done');
       assert.equal(results[name].rows.length, 5, 'the ImageNet top-5 stays');
       const expected = ref.classes[ref.test_probs[i].indexOf(Math.max(...ref.test_probs[i]))];
-      assertCustom(await customRows(name), expected, name);
+      const rows = await customRows(name);
+      assertCustom(rows, expected, name);
+      if (i === 0) firstRun.rows = rows;
     }
   });
 
@@ -657,6 +659,12 @@ describe('Teach mode (CPU fallback)', () => {
     assert.equal(Number(await training.getAttribute('data-train-accuracy')), ref.train_accuracy);
     assert.equal(lossOf(await training.innerText()), firstRun.loss, 'the same final loss as before the reload');
     assert.equal(await training.getAttribute('data-val-accuracy'), firstRun.val);
+    // The same head: a photo gets the probabilities it got from the first training's head.
+    const probe = ref.test_files[0];
+    await classify(page, [fixture(probe)]);
+    const rows = await customRows(path.basename(probe));
+    assert.deepEqual(rows.map((r) => r.cls), firstRun.rows.map((r) => r.cls));
+    for (const [i, r] of rows.entries()) assert.ok(Math.abs(r.prob - firstRun.rows[i].prob) < 1e-6, `${r.cls}: ${r.prob} vs ${firstRun.rows[i].prob}`);
     await keptWhen((k) => k.photos.length === total - 1 && k.features.length === total - 1, 'the removed photo deleted');
   });
 
