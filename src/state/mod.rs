@@ -9,6 +9,8 @@ pub mod teach;
 mod teach_features;
 mod teach_kept;
 #[cfg(test)]
+mod teach_kept_tests;
+#[cfg(test)]
 mod teach_tests;
 #[cfg(test)]
 mod tests;
