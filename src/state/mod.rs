@@ -7,6 +7,10 @@ mod lab;
 pub mod lab_runs;
 mod response;
 pub mod teach;
+mod teach_features;
+mod teach_kept;
+#[cfg(test)]
+mod teach_kept_tests;
 #[cfg(test)]
 mod teach_tests;
 #[cfg(test)]
@@ -307,6 +311,7 @@ impl AppState {
                 selected,
                 at,
             } => {
+                s.teach.model_gone();
                 s.model = ModelState {
                     state: LoadState::Loading,
                     label,

@@ -29,6 +29,7 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
             }
         }
         Response::ModelReady(summary) => {
+            s.teach.model_ready(summary.fingerprint.clone());
             s.model.state = LoadState::Ready;
             s.model.name = summary.name.clone();
             s.model.summary = Some(summary);
@@ -37,6 +38,7 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
             s.model.ready_ms = Some(now - s.model.started_at);
         }
         Response::ModelError { message } => {
+            s.teach.model_gone();
             s.model.state = LoadState::Error;
             s.model.progress = None;
             s.model.error = Some(message.clone());

@@ -2,10 +2,17 @@
 //! features computed by the engine), the training curve and the head in use. Plain Rust,
 //! tested natively like the rest of the reducer.
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
 use resnet_lab_protocol::TeachResponse;
 use resnet_lab_protocol::teach::{EpochPoint, TeachClass};
 
 use super::NewPhoto;
+pub use super::teach_features::FeatureSend;
+pub use super::teach_kept::{
+    KeptFeatures, MAX_FEATURE_WIDTH, MAX_KEPT_RECORD_CHARS, feature_key, parse_feature_key,
+};
 
 /// A head has 2 to this many classes in the page (the core accepts more from files).
 pub const MAX_CLASSES: usize = 20;
@@ -16,6 +23,11 @@ pub const MIN_PHOTOS: usize = 2;
 pub const MAX_NAME_CHARS: usize = 60;
 /// Training steps of one run (the CLI's `finetune` default).
 pub const EPOCHS: usize = 100;
+/// Photos one class takes (with 20 classes: 1000 photos, what the browser keeps at most).
+pub const MAX_PHOTOS_PER_CLASS: usize = 50;
+
+/// Features by model fingerprint.
+pub type FeatureMap = BTreeMap<String, Rc<Vec<f32>>>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeachPhoto {
@@ -25,7 +37,11 @@ pub struct TeachPhoto {
     pub url: String,
     /// The engine has its features.
     pub ready: bool,
+    /// Its features (or the photo) went to the engine for the current model.
+    pub sent: bool,
     pub error: Option<String>,
+    /// Its features for each model they were computed with (kept across reloads).
+    pub features: FeatureMap,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,8 +89,16 @@ pub struct TeachState {
     pub head: Option<Vec<String>>,
     /// Why the last class name was refused, or an import/export problem.
     pub message: Option<String>,
-    /// Feature time of each photo, in ms (for the "features per photo" line).
+    /// Feature time of each photo, in ms (for the "features per photo" line); its length is
+    /// how many photos' features the engine computed in this page's life.
     pub feature_ms: Vec<f64>,
+    /// The loaded model's fingerprint (`None` while none is ready).
+    pub fingerprint: Option<String>,
+    /// The browser's kept classes have been read (saving starts only then).
+    pub restored: bool,
+    /// What came back from the browser's copy, or why it was ignored (apart from `message`,
+    /// which the head kept for these weights reports on at about the same time).
+    pub kept_message: Option<String>,
 }
 
 impl Default for TeachState {
@@ -86,12 +110,20 @@ impl Default for TeachState {
             head: None,
             message: None,
             feature_ms: Vec::new(),
+            fingerprint: None,
+            restored: false,
+            kept_message: None,
         }
     }
 }
 
 pub enum TeachAction {
     AddClass(String),
+    /// A class's new name (checked as a new class's name is).
+    RenameClass {
+        from: String,
+        to: String,
+    },
     DeleteClass(String),
     /// Photos for a class, each with the id the page sent its features request under.
     AddPhotos {
@@ -99,8 +131,19 @@ pub enum TeachAction {
         photos: Vec<(u32, NewPhoto)>,
     },
     RemovePhoto(u32),
-    /// The model changed: every photo's features are asked for again.
-    Recompute,
+    /// These photos (or their kept features) were sent to the engine.
+    Sent(Vec<u32>),
+    /// What the browser kept (see `teach_kept`); `problem`: why it could not be read.
+    Restore {
+        record: Option<String>,
+        photos: Vec<(u32, String)>,
+        features: Vec<KeptFeatures>,
+        problem: Option<String>,
+    },
+    /// Forget every class and photo (the browser's copy too).
+    Forget,
+    /// A remark (a photo refused by the page, storage full).
+    Message(String),
     TrainRequested,
 }
 
@@ -124,6 +167,12 @@ pub fn validate_class_name(classes: &[ClassState], name: &str) -> Result<String,
     Ok(name.to_owned())
 }
 
+/// Checks a class's new name against the other classes; the trimmed name when fine.
+pub fn validate_rename(classes: &[ClassState], from: &str, to: &str) -> Result<String, String> {
+    let others: Vec<ClassState> = classes.iter().filter(|c| c.name != from).cloned().collect();
+    validate_class_name(&others, to)
+}
+
 impl TeachState {
     pub fn running(&self) -> bool {
         self.training
@@ -135,6 +184,9 @@ impl TeachState {
     pub fn blocker(&self) -> Option<String> {
         if self.running() {
             return Some("Training…".into());
+        }
+        if self.fingerprint.is_none() {
+            return Some("Waiting for the model…".into());
         }
         if self.classes.len() < MIN_CLASSES {
             return Some(format!("Make at least {MIN_CLASSES} classes."));
@@ -191,20 +243,32 @@ impl TeachState {
                 }
                 Err(why) => self.message = Some(why),
             },
+            TeachAction::RenameClass { from, to } => {
+                match validate_rename(&self.classes, &from, &to) {
+                    Ok(to) => {
+                        if let Some(c) = self.classes.iter_mut().find(|c| c.name == from) {
+                            c.name = to;
+                        }
+                        self.message = None;
+                    }
+                    Err(why) => self.message = Some(why),
+                }
+            }
             TeachAction::DeleteClass(name) => self.classes.retain(|c| c.name != name),
             TeachAction::AddPhotos { class, photos } => {
                 if let Some(last) = photos.iter().map(|(id, _)| *id).max() {
                     self.next_photo_id = self.next_photo_id.max(last + 1);
                 }
                 if let Some(c) = self.classes.iter_mut().find(|c| c.name == class) {
-                    for (id, new) in photos {
-                        c.photos.push(TeachPhoto {
-                            id,
-                            name: new.name,
-                            url: new.url,
-                            ready: false,
-                            error: None,
-                        });
+                    let room = MAX_PHOTOS_PER_CLASS.saturating_sub(c.photos.len());
+                    if photos.len() > room {
+                        self.message = Some(format!(
+                            "A class takes at most {MAX_PHOTOS_PER_CLASS} photos: {} of them were left out.",
+                            photos.len() - room
+                        ));
+                    }
+                    for (id, new) in photos.into_iter().take(room) {
+                        c.photos.push(TeachPhoto::new(id, new.name, new.url));
                     }
                 }
             }
@@ -213,12 +277,22 @@ impl TeachState {
                     c.photos.retain(|p| p.id != id);
                 }
             }
-            TeachAction::Recompute => {
-                for p in self.classes.iter_mut().flat_map(|c| &mut c.photos) {
-                    p.ready = false;
-                    p.error = None;
+            TeachAction::Sent(ids) => {
+                for p in self.photos_mut().filter(|p| ids.contains(&p.id)) {
+                    p.sent = true;
                 }
             }
+            TeachAction::Restore {
+                record,
+                photos,
+                features,
+                problem,
+            } => self.restore(record, photos, features, problem),
+            TeachAction::Forget => {
+                self.classes.clear();
+                self.message = Some("Forgot every class and photo.".into());
+            }
+            TeachAction::Message(message) => self.message = Some(message),
             TeachAction::TrainRequested => {
                 self.training = Some(Training {
                     state: TrainState::Running,
@@ -236,13 +310,35 @@ impl TeachState {
     /// An engine answer about teach mode.
     pub fn respond(&mut self, response: TeachResponse) {
         match response {
-            TeachResponse::Features { photo, error, ms } => {
-                if error.is_none() {
+            TeachResponse::Features {
+                photo,
+                error,
+                ms,
+                features,
+            } => {
+                if features.is_some() {
                     self.feature_ms.push(ms);
                 }
-                if let Some(p) = self.photo_mut(photo) {
-                    p.ready = error.is_none();
-                    p.error = error;
+                let current = self.fingerprint.clone();
+                let Some(p) = self.photo_mut(photo) else {
+                    return;
+                };
+                if let Some(f) = features {
+                    p.keep_features(f.fingerprint, f.values, current.as_deref());
+                }
+                let restored = current.as_ref().is_some_and(|f| p.features.contains_key(f));
+                match error {
+                    // Kept features the engine refused (damaged, other weights): computed anew.
+                    Some(_) if restored => {
+                        if let Some(f) = &current {
+                            p.features.remove(f);
+                        }
+                        p.sent = false;
+                    }
+                    error => {
+                        p.ready = error.is_none();
+                        p.error = error;
+                    }
                 }
             }
             TeachResponse::Epoch { point, epochs } => {

@@ -3,17 +3,20 @@
 use super::NewPhoto;
 use super::teach::*;
 use resnet_lab_protocol::TeachResponse;
-use resnet_lab_protocol::teach::EpochPoint;
+use resnet_lab_protocol::teach::{EpochPoint, PhotoFeatures};
 
-fn with_classes(names: &[&str]) -> TeachState {
+pub(super) const FP: &str = "00112233aabbccdd";
+
+pub(super) fn with_classes(names: &[&str]) -> TeachState {
     let mut s = TeachState::default();
+    s.model_ready(Some(FP.into()));
     for n in names {
         s.apply(TeachAction::AddClass((*n).into()));
     }
     s
 }
 
-fn add_photos(s: &mut TeachState, class: &str, n: usize) -> Vec<u32> {
+pub(super) fn add_photos(s: &mut TeachState, class: &str, n: usize) -> Vec<u32> {
     let ids: Vec<u32> = (s.next_photo_id..).take(n).collect();
     let photos = (0..n)
         .zip(ids.clone())
@@ -38,6 +41,10 @@ fn ready(s: &mut TeachState, ids: &[u32]) {
             photo,
             error: None,
             ms: 500.0,
+            features: Some(PhotoFeatures {
+                fingerprint: FP.into(),
+                values: vec![photo as f32; 4],
+            }),
         });
     }
 }
@@ -83,9 +90,10 @@ fn training_waits_for_two_classes_of_two_ready_photos() {
     assert_eq!(req[1].photos, [3, 4]);
     s.apply(TeachAction::RemovePhoto(3));
     assert!(s.blocker().is_some());
-    // A model change asks for every photo's features again.
-    s.apply(TeachAction::Recompute);
+    // A model load (or an engine restart) blocks training until the photos are back.
+    s.model_gone();
     assert!(s.classes[0].photos.iter().all(|p| !p.ready));
+    assert!(s.blocker().unwrap().contains("model"));
 }
 
 #[test]
@@ -132,4 +140,129 @@ fn the_curve_grows_until_done_and_the_head_is_named() {
     });
     assert_eq!(s.message.as_deref(), Some("other backbone"));
     assert_eq!(s.head.as_deref().unwrap(), ["a", "b"]);
+}
+
+#[test]
+fn rename_follows_the_add_rules_and_keeps_the_photos() {
+    let mut s = with_classes(&["cat", "dog"]);
+    add_photos(&mut s, "cat", 2);
+    s.apply(TeachAction::RenameClass {
+        from: "cat".into(),
+        to: "  kitten ".into(),
+    });
+    assert_eq!(s.classes[0].name, "kitten");
+    assert_eq!(s.classes[0].photos.len(), 2);
+    assert_eq!(s.request_classes()[0].name, "kitten");
+    for bad in ["dog", " ", &"x".repeat(MAX_NAME_CHARS + 1)] {
+        s.apply(TeachAction::RenameClass {
+            from: "kitten".into(),
+            to: bad.into(),
+        });
+        assert_eq!(s.classes[0].name, "kitten", "{bad:?} was refused");
+        assert!(s.message.is_some());
+    }
+    // Its own name (even with spaces around it) is no clash; a full list does not block it.
+    s.apply(TeachAction::RenameClass {
+        from: "kitten".into(),
+        to: " kitten".into(),
+    });
+    assert_eq!(s.message, None);
+    for i in 0..MAX_CLASSES {
+        s.apply(TeachAction::AddClass(format!("c{i}")));
+    }
+    s.apply(TeachAction::RenameClass {
+        from: "dog".into(),
+        to: "puppy".into(),
+    });
+    assert_eq!(s.classes[1].name, "puppy");
+}
+
+#[test]
+fn a_class_takes_at_most_its_share_of_photos() {
+    let mut s = with_classes(&["cat"]);
+    add_photos(&mut s, "cat", MAX_PHOTOS_PER_CLASS - 1);
+    add_photos(&mut s, "cat", 3);
+    assert_eq!(s.classes[0].photos.len(), MAX_PHOTOS_PER_CLASS);
+    assert!(s.message.as_deref().unwrap().contains("2 of them"));
+}
+
+/// After a model is ready each photo is sent once: kept features for these weights as they
+/// are, the photo itself otherwise; an engine restart sends them all again, from the features.
+#[test]
+fn photos_are_sent_once_per_model_and_kept_features_spare_recomputation() {
+    let mut s = with_classes(&["cat", "dog"]);
+    let cats = add_photos(&mut s, "cat", 2);
+    assert_eq!(
+        s.to_send(),
+        [
+            FeatureSend::Compute { photo: cats[0] },
+            FeatureSend::Compute { photo: cats[1] }
+        ]
+    );
+    s.apply(TeachAction::Sent(cats.clone()));
+    assert_eq!(s.to_send(), []);
+    ready(&mut s, &cats);
+    assert_eq!(s.feature_ms.len(), 2);
+    // Restart: nothing goes out while the model loads, then the kept features do.
+    s.model_gone();
+    assert_eq!(s.to_send(), []);
+    s.model_ready(Some(FP.into()));
+    let again = s.to_send();
+    assert_eq!(again.len(), 2);
+    assert!(
+        matches!(&again[0], FeatureSend::Restore { photo, fingerprint, features }
+        if *photo == cats[0] && fingerprint == FP && features.as_slice() == [cats[0] as f32; 4])
+    );
+    s.apply(TeachAction::Sent(cats.clone()));
+    // The engine took the first and refused the second (damaged): that one is computed anew.
+    for (photo, error) in [
+        (cats[0], None),
+        (cats[1], Some("kept features are damaged")),
+    ] {
+        s.respond(TeachResponse::Features {
+            photo,
+            error: error.map(Into::into),
+            ms: 0.0,
+            features: None,
+        });
+    }
+    assert!(s.classes[0].photos[0].ready);
+    assert!(!s.classes[0].photos[1].ready);
+    assert_eq!(s.classes[0].photos[1].error, None);
+    assert_eq!(s.to_send(), [FeatureSend::Compute { photo: cats[1] }]);
+    // Other weights: computed; the first model's features stay for a switch back.
+    s.model_ready(Some("ffffffffffffffff".into()));
+    assert!(
+        s.to_send()
+            .iter()
+            .all(|f| matches!(f, FeatureSend::Compute { .. }))
+    );
+    assert!(s.classes[0].photos[0].features.contains_key(FP));
+    // No recount of the restored photos' time: only computed features count.
+    assert_eq!(s.feature_ms.len(), 2);
+}
+
+#[test]
+fn features_are_kept_for_a_bounded_number_of_models() {
+    let mut s = with_classes(&["cat"]);
+    let id = add_photos(&mut s, "cat", 1)[0];
+    for i in 0..6 {
+        let fingerprint = format!("{i:016x}");
+        s.model_ready(Some(fingerprint.clone()));
+        s.respond(TeachResponse::Features {
+            photo: id,
+            error: None,
+            ms: 1.0,
+            features: Some(PhotoFeatures {
+                fingerprint,
+                values: vec![1.0; 4],
+            }),
+        });
+    }
+    let kept = &s.classes[0].photos[0].features;
+    assert_eq!(kept.len(), 3);
+    assert!(
+        kept.contains_key(&format!("{:016x}", 5)),
+        "the current model's stay"
+    );
 }

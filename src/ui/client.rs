@@ -249,7 +249,7 @@ impl EngineClient {
     pub fn teach(
         &mut self,
         request: resnet_lab_protocol::TeachRequest,
-        file: Option<web_sys::File>,
+        file: Option<web_sys::Blob>,
     ) {
         self.post(&Request::Teach(request), file.as_ref().map(|f| f.as_ref()));
     }
@@ -318,7 +318,7 @@ impl EngineClient {
         });
     }
 
-    fn restart(client: &Rc<RefCell<Self>>, reason: String) {
+    pub(crate) fn restart(client: &Rc<RefCell<Self>>, reason: String) {
         let mut c = client.borrow_mut();
         if let Some(worker) = c.worker.take() {
             worker.terminate();

@@ -60,7 +60,7 @@ impl Engine {
     }
 
     /// A teach-mode request, with its photo or head file.
-    pub fn teach(&self, request: resnet_lab_protocol::TeachRequest, file: Option<web_sys::File>) {
+    pub fn teach(&self, request: resnet_lab_protocol::TeachRequest, file: Option<web_sys::Blob>) {
         self.0.borrow_mut().teach(request, file);
     }
 }
@@ -98,7 +98,8 @@ pub fn use_engine() -> Engine {
     use_context::<Engine>().expect("use_engine is called inside <EngineProvider>")
 }
 
-/// `window.resnetLab.loseDevice()`: destroys the GPU device, to exercise recovery in tests.
+/// `window.resnetLab.loseDevice()`: destroys the GPU device, to exercise recovery in tests;
+/// `window.resnetLab.restartEngine()`: restarts the worker as after a crash (any backend).
 fn install_test_hooks(client: &Rc<RefCell<EngineClient>>) {
     let Some(window) = web_sys::window() else {
         return;
@@ -112,5 +113,13 @@ fn install_test_hooks(client: &Rc<RefCell<EngineClient>>) {
     });
     let _ = js_sys::Reflect::set(&hooks, &"loseDevice".into(), lose.as_ref());
     lose.forget();
+    let weak = Rc::downgrade(client);
+    let restart = Closure::<dyn Fn()>::new(move || {
+        if let Some(client) = weak.upgrade() {
+            EngineClient::restart(&client, "The engine was restarted (test hook).".into());
+        }
+    });
+    let _ = js_sys::Reflect::set(&hooks, &"restartEngine".into(), restart.as_ref());
+    restart.forget();
     let _ = js_sys::Reflect::set(&window, &"resnetLab".into(), &hooks);
 }

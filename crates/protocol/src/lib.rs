@@ -186,6 +186,10 @@ pub struct ModelSummary {
     pub download_ms: f64,
     pub build_ms: f64,
     pub warmup_ms: f64,
+    /// The backbone's fingerprint (`resnet_lab_core::transfer::BackboneId`): what kept teach
+    /// features and heads are matched against.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// Engine → UI.

@@ -19,6 +19,13 @@ pub struct TeachClass {
 pub enum TeachRequest {
     /// Compute (once) the frozen backbone's pooled features of the photo sent beside this.
     Features { photo: u32 },
+    /// Features the page kept (IndexedDB) from an earlier computation: used as they are when
+    /// `fingerprint` is the loaded model's and their width and values fit, else refused.
+    Restore {
+        photo: u32,
+        fingerprint: String,
+        features: Vec<f32>,
+    },
     /// Train a head on the classes' photos (their features must have been asked for).
     Train {
         classes: Vec<TeachClass>,
@@ -30,6 +37,13 @@ pub enum TeachRequest {
     Export,
     /// Use the head file sent beside this (refused for another backbone).
     Import { name: String },
+}
+
+/// A photo's pooled features and the fingerprint of the weights that computed them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoFeatures {
+    pub fingerprint: String,
+    pub values: Vec<f32>,
 }
 
 /// One epoch of the curve.
@@ -45,11 +59,14 @@ pub struct EpochPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "teach", rename_all = "snake_case")]
 pub enum TeachResponse {
-    /// A photo's features are ready (`error`: why not).
+    /// A photo's features are ready (`error`: why not). `features`: the values, when they
+    /// were computed for this answer (not for a [`TeachRequest::Restore`]), for the page to keep.
     Features {
         photo: u32,
         error: Option<String>,
         ms: f64,
+        #[serde(default)]
+        features: Option<PhotoFeatures>,
     },
     /// One more epoch of the running training.
     Epoch {

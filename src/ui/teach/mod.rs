@@ -3,11 +3,13 @@
 //! that shows the new classes beside ImageNet's top-5. Export and import the head file (the
 //! same `.safetensors` as the CLI's `finetune`).
 
+pub mod class_card;
 pub mod curve;
 pub mod custom;
+mod storage;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use gloo::file::ObjectUrl;
@@ -15,29 +17,69 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::state::teach::{ClassState, EPOCHS, TeachAction, TrainState};
+use crate::state::teach::{EPOCHS, FeatureSend, TeachAction, TeachState, TrainState, feature_key};
 use crate::state::{Action, NewPhoto};
 use crate::ui::components::take_files;
-use crate::ui::engine::{Engine, use_engine};
-use crate::ui::use_app_state;
+use crate::ui::engine::use_engine;
+use crate::ui::{StateHandle, use_app_state};
+use class_card::ClassCard;
 use curve::TrainingCurve;
 use resnet_lab_protocol::TeachRequest;
 
-/// Each teach photo's `File` (sent again when the model changes) and thumbnail URL.
+/// Each teach photo's file (sent again for other weights, kept in IndexedDB) and thumbnail
+/// URL, and what the browser's storage holds already.
 #[derive(Default)]
 struct TeachFiles {
-    by_id: HashMap<u32, (web_sys::File, ObjectUrl)>,
+    by_id: HashMap<u32, (web_sys::Blob, ObjectUrl)>,
     next_id: Cell<u32>,
+    saved_photos: HashSet<u32>,
+    saved_features: HashSet<String>,
 }
 
 impl TeachFiles {
-    fn add(&mut self, file: web_sys::File) -> (u32, String) {
+    fn add(&mut self, file: web_sys::Blob) -> (u32, String) {
         let id = self.next_id.get() + 1;
-        self.next_id.set(id);
-        let url = ObjectUrl::from(gloo::file::File::from(file.clone()));
+        (id, self.add_with_id(id, file))
+    }
+
+    fn add_with_id(&mut self, id: u32, file: web_sys::Blob) -> String {
+        self.next_id.set(self.next_id.get().max(id));
+        let url = ObjectUrl::from(gloo::file::Blob::from(file.clone()));
         let text = url.to_string();
         self.by_id.insert(id, (file, url));
-        (id, text)
+        text
+    }
+
+    /// What a save writes (what the storage has not got yet) and what it keeps.
+    fn save_of(&mut self, teach: &TeachState) -> storage::Save {
+        let keep_photos: HashSet<u32> = self.by_id.keys().copied().collect();
+        let photos: Vec<(u32, web_sys::Blob)> = self
+            .by_id
+            .iter()
+            .filter(|(id, (blob, _))| {
+                !self.saved_photos.contains(id) && blob.size() <= storage::MAX_KEPT_PHOTO_BYTES
+            })
+            .map(|(id, (blob, _))| (*id, blob.clone()))
+            .collect();
+        self.saved_photos.extend(photos.iter().map(|(id, _)| *id));
+        let mut features = Vec::new();
+        let mut keep_features = HashSet::new();
+        for p in teach.classes.iter().flat_map(|c| &c.photos) {
+            for (fingerprint, values) in &p.features {
+                let key = feature_key(fingerprint, p.id);
+                if self.saved_features.insert(key.clone()) {
+                    features.push((key.clone(), values.as_ref().clone()));
+                }
+                keep_features.insert(key);
+            }
+        }
+        storage::Save {
+            record: teach.kept_record(),
+            photos,
+            features,
+            keep_photos,
+            keep_features,
+        }
     }
 }
 
@@ -54,10 +96,6 @@ pub fn save_file(bytes: &[u8], name: &str) {
     anchor.click();
     // Revoke the URL once the download has surely started.
     gloo::timers::callback::Timeout::new(10_000, move || drop(url)).forget();
-}
-
-fn send_features(engine: &Engine, id: u32, file: web_sys::File) {
-    engine.teach(TeachRequest::Features { photo: id }, Some(file));
 }
 
 #[function_component(TeachPanel)]
@@ -80,27 +118,95 @@ pub fn teach_panel() -> Html {
             files.borrow_mut().by_id.retain(|id, _| ids.contains(id))
         });
     }
-    // Another model: features are those of other weights, so every photo is sent again.
+    // Once: the classes this browser kept come back.
+    {
+        let (files, dispatch) = (files.clone(), state.dispatcher());
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let action = match storage::load().await {
+                    Ok(kept) => {
+                        let mut f = files.borrow_mut();
+                        let photos = kept
+                            .photos
+                            .into_iter()
+                            .map(|(id, blob)| (id, f.add_with_id(id, blob)))
+                            .collect();
+                        let ids: Vec<u32> = f.by_id.keys().copied().collect();
+                        f.saved_photos.extend(ids);
+                        let keys = kept.features.iter();
+                        f.saved_features
+                            .extend(keys.map(|k| feature_key(&k.fingerprint, k.photo)));
+                        TeachAction::Restore {
+                            record: kept.record,
+                            photos,
+                            features: kept.features,
+                            problem: None,
+                        }
+                    }
+                    Err(problem) => TeachAction::Restore {
+                        record: None,
+                        photos: Vec::new(),
+                        features: Vec::new(),
+                        problem: Some(problem),
+                    },
+                };
+                dispatch.dispatch(Action::Teach(action));
+            });
+        });
+    }
+    // Keep the classes, photos and features in this browser (once the kept ones were read).
+    {
+        let (files, dispatch) = (files.clone(), state.dispatcher());
+        let kept = teach
+            .restored
+            .then(|| (teach.kept_record(), teach.kept_feature_keys()));
+        let teach = teach.clone();
+        use_effect_with(kept, move |kept| {
+            if kept.is_some() {
+                let save = files.borrow_mut().save_of(&teach);
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(e) = storage::save(save).await {
+                        let message = format!("The classes could not be kept in this browser: {e}");
+                        dispatch.dispatch(Action::Teach(TeachAction::Message(message)));
+                    }
+                });
+            }
+        });
+    }
+    // A model is ready (first load, other weights, engine restart): each photo goes to the
+    // engine once, as its kept features for these weights or as the file to compute them.
     {
         let (files, engine, dispatch) = (files.clone(), engine.clone(), state.dispatcher());
-        let ready = state
-            .model
-            .summary
-            .as_ref()
-            .map(|s| (s.label.clone(), s.name.clone()));
-        use_effect_with(ready, move |ready| {
-            if ready.is_some() && !files.borrow().by_id.is_empty() {
-                dispatch.dispatch(Action::Teach(TeachAction::Recompute));
-                let mut all: Vec<_> = files
-                    .borrow()
-                    .by_id
-                    .iter()
-                    .map(|(id, (f, _))| (*id, f.clone()))
-                    .collect();
-                all.sort_by_key(|(id, _)| *id);
-                for (id, file) in all {
-                    send_features(&engine, id, file);
+        use_effect_with(teach.to_send(), move |plan| {
+            let mut sent = Vec::new();
+            for item in plan {
+                match item {
+                    FeatureSend::Restore {
+                        photo,
+                        fingerprint,
+                        features,
+                    } => {
+                        let request = TeachRequest::Restore {
+                            photo: *photo,
+                            fingerprint: fingerprint.clone(),
+                            features: features.as_ref().clone(),
+                        };
+                        engine.teach(request, None);
+                        sent.push(*photo);
+                    }
+                    FeatureSend::Compute { photo } => {
+                        if let Some((blob, _)) = files.borrow().by_id.get(photo) {
+                            engine.teach(
+                                TeachRequest::Features { photo: *photo },
+                                Some(blob.clone()),
+                            );
+                            sent.push(*photo);
+                        }
+                    }
                 }
+            }
+            if !sent.is_empty() {
+                dispatch.dispatch(Action::Teach(TeachAction::Sent(sent)));
             }
         });
     }
@@ -150,16 +256,24 @@ pub fn teach_panel() -> Html {
         let engine = engine.clone();
         Callback::from(move |e: Event| {
             if let Some(file) = take_files(&e).into_iter().next() {
-                engine.teach(TeachRequest::Import { name: file.name() }, Some(file));
+                engine.teach(
+                    TeachRequest::Import { name: file.name() },
+                    Some(file.into()),
+                );
             }
         })
+    };
+    let on_forget = {
+        let dispatch = state.dispatcher();
+        Callback::from(move |_| dispatch.dispatch(Action::Teach(TeachAction::Forget)))
     };
     let blocker = teach.blocker();
     let mean_ms = (!teach.feature_ms.is_empty())
         .then(|| teach.feature_ms.iter().sum::<f64>() / teach.feature_ms.len() as f64);
 
     html! {
-        <section class="panel teach" data-testid="teach">
+        <section class="panel teach" data-testid="teach"
+                 data-features-computed={teach.feature_ms.len().to_string()}>
             <h2>{ "Teach your own classes" }</h2>
             <p class="small muted">
                 { "Make 2 to 20 classes and give each a few photos: the frozen ResNet's pooled features \
@@ -174,8 +288,17 @@ pub fn teach_panel() -> Html {
             if let Some(m) = &teach.message {
                 <div class="small" role="status" data-testid="teach-message">{ m.clone() }</div>
             }
+            if let Some(m) = &teach.kept_message {
+                <div class="small muted" role="status" data-testid="teach-kept">{ m.clone() }</div>
+            }
             <div class="teach-classes">
-                { for teach.classes.iter().map(|c| class_card(c, &files, &engine, &state)) }
+                { for teach.classes.iter().map(|c| {
+                    let on_files = add_files(&files, &state, c.name.clone());
+                    html! {
+                        <ClassCard key={c.name.clone()} class={c.clone()} classes={teach.classes.clone()}
+                                   on_files={on_files} state={state.clone()} />
+                    }
+                }) }
             </div>
             <div class="teach-actions">
                 <button class="button" data-testid="train" disabled={blocker.is_some()} onclick={on_train}>{ "Train" }</button>
@@ -188,6 +311,10 @@ pub fn teach_panel() -> Html {
                     <input type="file" class="visually-hidden" data-testid="import-head" accept=".safetensors" onchange={on_import} />
                 </label>
                 <span class="small muted">{ blocker.unwrap_or_default() }</span>
+                if !teach.classes.is_empty() {
+                    <button class="button ghost" data-testid="forget-classes" onclick={on_forget}
+                            title="Delete the classes, their photos and features from this page and this browser">{ "Forget classes" }</button>
+                }
                 if let Some(ms) = mean_ms {
                     <span class="small muted" data-testid="feature-ms">{ format!(" features: {ms:.0} ms per photo") }</span>
                 }
@@ -233,95 +360,32 @@ fn training_view(training: Option<&crate::state::teach::Training>) -> Html {
     }
 }
 
-fn class_card(
-    c: &ClassState,
+/// Photos given to class `class`: kept as files and shown at once; the effect above sends
+/// them to the engine (once a model is ready) and to the browser's storage.
+fn add_files(
     files: &Rc<RefCell<TeachFiles>>,
-    engine: &Engine,
-    state: &crate::ui::StateHandle,
-) -> Html {
-    let add_files = {
-        let (files, engine, dispatch, class) = (
-            files.clone(),
-            engine.clone(),
-            state.dispatcher(),
-            c.name.clone(),
-        );
-        Callback::from(move |picked: Vec<web_sys::File>| {
-            let mut photos = Vec::new();
-            for file in picked {
-                let (id, url) = files.borrow_mut().add(file.clone());
-                photos.push((
-                    id,
-                    NewPhoto {
-                        name: file.name(),
-                        url,
-                    },
-                    file,
-                ));
+    state: &StateHandle,
+    class: String,
+) -> Callback<Vec<web_sys::File>> {
+    let (files, dispatch) = (files.clone(), state.dispatcher());
+    Callback::from(move |picked: Vec<web_sys::File>| {
+        let mut photos = Vec::new();
+        for file in picked {
+            if file.size() > storage::MAX_KEPT_PHOTO_BYTES {
+                let message = format!(
+                    "{} is over {} MB: it is used, but not kept across reloads.",
+                    file.name(),
+                    storage::MAX_KEPT_PHOTO_BYTES / 1024.0 / 1024.0
+                );
+                dispatch.dispatch(Action::Teach(TeachAction::Message(message)));
             }
-            let new = photos.iter().map(|(id, p, _)| (*id, p.clone())).collect();
-            dispatch.dispatch(Action::Teach(TeachAction::AddPhotos {
-                class: class.clone(),
-                photos: new,
-            }));
-            for (id, _, file) in photos {
-                send_features(&engine, id, file);
-            }
-        })
-    };
-    let on_files = {
-        let add = add_files.clone();
-        Callback::from(move |e: Event| add.emit(take_files(&e)))
-    };
-    // Photos dropped on a class go to it (not to the page's classifier, which takes drops
-    // anywhere else).
-    let on_drop = Callback::from(move |e: DragEvent| {
-        e.prevent_default();
-        e.stop_propagation();
-        let list = e.data_transfer().and_then(|dt| dt.files());
-        let picked: Vec<web_sys::File> = list
-            .map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect())
-            .unwrap_or_default();
-        if !picked.is_empty() {
-            add_files.emit(picked);
+            let name = file.name();
+            let (id, url) = files.borrow_mut().add(file.into());
+            photos.push((id, NewPhoto { name, url }));
         }
-    });
-    let on_dragover = Callback::from(|e: DragEvent| e.prevent_default());
-    let on_delete = {
-        let (dispatch, class) = (state.dispatcher(), c.name.clone());
-        Callback::from(move |_| {
-            dispatch.dispatch(Action::Teach(TeachAction::DeleteClass(class.clone())))
-        })
-    };
-    let ready = c.photos.iter().filter(|p| p.ready).count();
-    html! {
-        <div class="teach-class" data-testid="class" data-class={c.name.clone()} key={c.name.clone()}
-             ondrop={on_drop} ondragover={on_dragover}>
-            <header class="card-title">
-                <strong>{ c.name.clone() }</strong>
-                <span class="small muted" data-count={c.photos.len().to_string()} data-ready={ready.to_string()}>
-                    { format!("{} photo(s)", c.photos.len()) }
-                </span>
-                <label class="button ghost small">
-                    { "Add photos" }
-                    <input type="file" multiple=true accept="image/*" class="visually-hidden"
-                           data-testid="class-images" onchange={on_files} />
-                </label>
-                <button class="button ghost small" data-testid="delete-class" onclick={on_delete}>{ "Delete" }</button>
-            </header>
-            <div class="teach-thumbs">
-                { for c.photos.iter().map(|p| {
-                    let (dispatch, id) = (state.dispatcher(), p.id);
-                    let remove = Callback::from(move |_| dispatch.dispatch(Action::Teach(TeachAction::RemovePhoto(id))));
-                    html! {
-                        <figure class={classes!("teach-thumb", (!p.ready).then_some("pending"), p.error.is_some().then_some("error"))}
-                                key={p.id} title={p.error.clone().unwrap_or_else(|| p.name.clone())}>
-                            <img src={p.url.clone()} alt={p.name.clone()} width="56" height="56" />
-                            <button class="remove" aria-label="remove this photo" data-testid="remove-photo" onclick={remove}>{ "×" }</button>
-                        </figure>
-                    }
-                }) }
-            </div>
-        </div>
-    }
+        dispatch.dispatch(Action::Teach(TeachAction::AddPhotos {
+            class: class.clone(),
+            photos,
+        }));
+    })
 }

@@ -294,6 +294,7 @@ impl Engine {
             download_ms: t1 - t0,
             build_ms: t2 - t1,
             warmup_ms: t3 - t2,
+            fingerprint: self.backbone_id().ok().map(|b| b.fingerprint),
         };
         *self.classifier.borrow_mut() = Some(Rc::new(classifier));
         *self.source.borrow_mut() = Some(source.clone());

@@ -13,7 +13,7 @@ use resnet_lab_core::preprocess::{PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_core::transfer::{
     BackboneId, LinearHead, TrainConfig, Validation, train_head_observed,
 };
-use resnet_lab_protocol::teach::{EpochPoint, TeachClass};
+use resnet_lab_protocol::teach::{EpochPoint, PhotoFeatures, TeachClass};
 use resnet_lab_protocol::{PredictionRow, TeachRequest, TeachResponse};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -180,13 +180,30 @@ impl Engine {
         let response = match request {
             TeachRequest::Features { photo } => {
                 let t0 = now();
-                let error = self.teach_features(photo, payload).await.err();
+                let (features, error) = match self.teach_features(photo, payload).await {
+                    Ok(f) => (Some(f), None),
+                    Err(e) => (None, Some(e.to_string())),
+                };
                 TeachResponse::Features {
                     photo,
-                    error: error.map(|e| e.to_string()),
+                    error,
                     ms: now() - t0,
+                    features,
                 }
             }
+            TeachRequest::Restore {
+                photo,
+                fingerprint,
+                features,
+            } => TeachResponse::Features {
+                photo,
+                error: self
+                    .restore_features(photo, &fingerprint, features)
+                    .err()
+                    .map(|e| e.to_string()),
+                ms: 0.0,
+                features: None,
+            },
             TeachRequest::Train { classes, epochs } => match self.train(&classes, epochs).await {
                 Ok(done) => done,
                 Err(e) => TeachResponse::TrainError {
@@ -220,22 +237,51 @@ impl Engine {
             .post(&resnet_lab_protocol::Response::Teach(response));
     }
 
-    async fn teach_features(&self, photo: u32, payload: Option<JsValue>) -> Result<()> {
+    /// Features the page kept: taken only for the loaded weights, at their width, all finite
+    /// (what comes back from the browser's storage may be damaged or from other weights).
+    fn restore_features(&self, photo: u32, fingerprint: &str, values: Vec<f32>) -> Result<()> {
+        let backbone = self.backbone_id()?;
+        let refuse = |why: &str| Err(EngineError::Unavailable(format!("kept features {why}")));
+        if fingerprint != backbone.fingerprint {
+            return refuse("belong to other weights");
+        }
+        if values.len() != backbone.feature_width || values.iter().any(|v| !v.is_finite()) {
+            return refuse("are damaged");
+        }
+        self.check_room(photo)?;
+        self.teach
+            .features
+            .borrow_mut()
+            .insert(photo, (backbone.fingerprint, Rc::new(values)));
+        Ok(())
+    }
+
+    fn check_room(&self, photo: u32) -> Result<()> {
+        let features = self.teach.features.borrow();
+        if features.len() >= MAX_TEACH_PHOTOS && !features.contains_key(&photo) {
+            return Err(EngineError::Unavailable(format!(
+                "at most {MAX_TEACH_PHOTOS} photos can be taught at once"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The photo's features (computed unless already there), for the page to keep.
+    async fn teach_features(&self, photo: u32, payload: Option<JsValue>) -> Result<PhotoFeatures> {
         let blob: web_sys::Blob = payload
             .and_then(|p| p.dyn_into().ok())
             .ok_or_else(|| EngineError::Unavailable("no file was received".into()))?;
         let classifier = self.loaded_classifier()?;
         let fingerprint = self.backbone_id()?.fingerprint;
-        if let Some((f, _)) = self.teach.features.borrow().get(&photo)
+        if let Some((f, row)) = self.teach.features.borrow().get(&photo)
             && *f == fingerprint
         {
-            return Ok(());
+            return Ok(PhotoFeatures {
+                fingerprint,
+                values: row.as_ref().clone(),
+            });
         }
-        if self.teach.features.borrow().len() >= MAX_TEACH_PHOTOS {
-            return Err(EngineError::Unavailable(format!(
-                "at most {MAX_TEACH_PHOTOS} photos can be taught at once"
-            )));
-        }
+        self.check_room(photo)?;
         let image = decode_in_browser(&blob).await?;
         let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
         let crop = resize_and_crop(&buffer)?;
@@ -246,14 +292,18 @@ impl Engine {
         if row.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput);
         }
+        let values = Rc::new(row);
         self.teach
             .features
             .borrow_mut()
-            .insert(photo, (fingerprint, Rc::new(row)));
-        Ok(())
+            .insert(photo, (fingerprint.clone(), values.clone()));
+        Ok(PhotoFeatures {
+            fingerprint,
+            values: values.as_ref().clone(),
+        })
     }
 
-    fn backbone_id(&self) -> Result<BackboneId> {
+    pub(super) fn backbone_id(&self) -> Result<BackboneId> {
         self.teach
             .backbone
             .borrow()
