@@ -79,6 +79,21 @@ describe('Webcam (synthetic camera)', () => {
     assert.equal(await page.locator('[data-testid=class-snapshot]').count(), 0);
     assert.deepEqual(page.problems, []);
   });
+
+  test('leaving the page (pagehide) stops the camera too', async () => {
+    await page.locator('[data-testid=webcam-open]').click();
+    await page.locator('[data-testid=webcam][data-state=live]').waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=webcam] video')?.srcObject);
+    const states = await page.evaluate(() => {
+      const tracks = document.querySelector('[data-testid=webcam] video').srcObject.getTracks();
+      const before = tracks.map((t) => t.readyState);
+      window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }));
+      return { before, after: tracks.map((t) => t.readyState) };
+    });
+    assert.deepEqual(states, { before: ['live'], after: ['ended'] });
+    await page.locator('[data-testid=webcam-open]').waitFor({ timeout: 5_000 });
+    assert.deepEqual(page.problems, []);
+  });
 });
 
 describe('Webcam refused', () => {
