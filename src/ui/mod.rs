@@ -16,6 +16,7 @@ pub mod page;
 pub mod photos;
 pub mod startup;
 pub mod teach;
+pub mod webcam;
 
 #[cfg(test)]
 mod browser_tests;

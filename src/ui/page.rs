@@ -19,6 +19,7 @@ use crate::ui::lab::LabSection;
 use crate::ui::photos::use_photo_files;
 use crate::ui::startup::{STORAGE_MODEL_KEY, source_for, url_source, use_initial_model};
 use crate::ui::use_app_state;
+use crate::ui::webcam::{WebcamHandle, WebcamPanel, use_webcam};
 use crate::url_state::{UrlState, is_weights_file};
 use resnet_lab_protocol::image_header::{SIGNATURE_BYTES, surely_not_an_image};
 use resnet_lab_protocol::lab::MAX_LESION_PHOTOS;
@@ -35,6 +36,7 @@ pub fn page(props: &PageProps) -> Html {
     let state = use_app_state();
     let engine = use_engine();
     let photo_files = use_photo_files(&state.photos);
+    let webcam = use_webcam();
     use_initial_model(props.params.clone(), state.dispatcher().to_callback());
 
     // Photos: one card each, with ids from the page state, sent to the engine in order.
@@ -234,8 +236,12 @@ pub fn page(props: &PageProps) -> Html {
                                  on_select={on_select} on_weights={on_weights} on_clear_cache={on_clear_cache} />
                     <ModelStatus model={state.model.clone()} />
                 </div>
-                <crate::ui::teach::TeachPanel />
-                <DropZone on_files={on_photos} dragging={state.dragging} />
+                <ContextProvider<WebcamHandle> context={webcam}>
+                    <crate::ui::teach::TeachPanel />
+                    <DropZone on_files={on_photos.clone()} dragging={state.dragging}>
+                        <WebcamPanel on_files={on_photos} />
+                    </DropZone>
+                </ContextProvider<WebcamHandle>>
                 <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos}
                                 explained={state.gradients.shown_photo} on_explain={on_explain} />
                 <GradientPanel gradients={state.gradients.clone()}

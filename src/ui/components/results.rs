@@ -10,6 +10,9 @@ use resnet_lab_protocol::{BackendKind, PredictionRow, Timings, format_ms};
 pub struct DropZoneProps {
     pub on_files: Callback<Vec<web_sys::File>>,
     pub dragging: bool,
+    /// Other ways in, shown under the picker (the webcam).
+    #[prop_or_default]
+    pub children: Children,
 }
 
 /// Where photos come in: the picker here; dropping anywhere and pasting are handled by
@@ -39,6 +42,7 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
                 </label>
             </div>
             <div class="muted small">{ "JPEG, PNG, WebP, GIF, AVIF… anything this browser can show. Photos never leave your machine." }</div>
+            { props.children.clone() }
         </section>
     }
 }

@@ -1,5 +1,5 @@
 //! One class of Teach mode: its name (renamed in place), its photos' thumbnails, and the ways
-//! to add photos to it: pick, drop on it, or paste while it has the focus.
+//! to add photos to it: pick, drop on it, paste while it has the focus, or a webcam snapshot.
 
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
@@ -17,6 +17,9 @@ pub struct ClassCardProps {
     pub classes: Vec<ClassState>,
     /// Photos given to this class (picked, dropped or pasted).
     pub on_files: Callback<Vec<web_sys::File>>,
+    /// A webcam snapshot for this class (only while the camera is open).
+    #[prop_or_default]
+    pub on_snapshot: Option<Callback<()>>,
     pub state: StateHandle,
 }
 
@@ -101,6 +104,10 @@ pub fn class_card(props: &ClassCardProps) -> Html {
                     <input type="file" multiple=true accept="image/*" class="visually-hidden"
                            data-testid="class-images" onchange={on_pick} />
                 </label>
+                if let Some(snap) = props.on_snapshot.clone() {
+                    <button class="button ghost small" data-testid="class-snapshot" title="Add the webcam's current frame to this class"
+                            onclick={snap.reform(|_: MouseEvent| ())}>{ "Snapshot" }</button>
+                }
                 <button class="button ghost small" data-testid="delete-class" onclick={on_delete}>{ "Delete" }</button>
             </header>
             <div class="teach-thumbs">

@@ -21,6 +21,7 @@ use crate::state::teach::{EPOCHS, FeatureSend, TeachAction, TeachState, TrainSta
 use crate::state::{Action, NewPhoto};
 use crate::ui::components::take_files;
 use crate::ui::engine::use_engine;
+use crate::ui::webcam::WebcamHandle;
 use crate::ui::{StateHandle, use_app_state};
 use class_card::ClassCard;
 use curve::TrainingCurve;
@@ -103,6 +104,7 @@ pub fn teach_panel() -> Html {
     let state = use_app_state();
     let engine = use_engine();
     let files = use_mut_ref(TeachFiles::default);
+    let webcam = use_context::<WebcamHandle>();
     let name = use_state(String::new);
     let teach = &state.teach;
 
@@ -294,9 +296,14 @@ pub fn teach_panel() -> Html {
             <div class="teach-classes">
                 { for teach.classes.iter().map(|c| {
                     let on_files = add_files(&files, &state, c.name.clone());
+                    // While the camera is open, each class can take its own snapshots.
+                    let on_snapshot = webcam.clone().filter(WebcamHandle::is_live).map(|webcam| {
+                        let on_files = on_files.clone();
+                        Callback::from(move |()| webcam.snapshot_to(on_files.clone()))
+                    });
                     html! {
                         <ClassCard key={c.name.clone()} class={c.clone()} classes={teach.classes.clone()}
-                                   on_files={on_files} state={state.clone()} />
+                                   on_files={on_files} {on_snapshot} state={state.clone()} />
                     }
                 }) }
             </div>

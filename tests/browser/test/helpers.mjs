@@ -100,10 +100,15 @@ export async function startServer() {
 /**
  * Headless Chromium. `webgpu: true` enables WebGPU (SwiftShader on a machine without a GPU);
  * without it Chromium exposes `navigator.gpu` but offers no adapter, so the app must fall back.
+ * `camera: 'allow'` gives a synthetic camera that is granted without asking; `camera: 'deny'`
+ * the same camera with every permission prompt refused.
  */
-export async function launch({ webgpu }) {
+export async function launch({ webgpu, camera }) {
   const args = [...BASE_ARGS];
   if (webgpu) args.push('--enable-unsafe-webgpu');
+  if (camera) args.push('--use-fake-device-for-media-stream');
+  if (camera === 'allow') args.push('--use-fake-ui-for-media-stream');
+  if (camera === 'deny') args.push('--deny-permission-prompts');
   try {
     return await chromium.launch({ executablePath: CHROMIUM, args });
   } catch (error) {
