@@ -184,6 +184,14 @@ pub struct ModelSummary {
     pub warmup_ms: f64,
 }
 
+/// Whether a WebGPU adapter's vendor, architecture, device and description (lower case)
+/// name a software renderer, slower than the CPU path (the engine and the page both ask).
+pub fn is_software_adapter(info_lowercase: &str) -> bool {
+    ["swiftshader", "llvmpipe", "lavapipe", "warp"]
+        .iter()
+        .any(|s| info_lowercase.contains(s))
+}
+
 /// Engine → UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -195,6 +203,9 @@ pub enum Response {
         kind: BackendKind,
         adapter: String,
         notice: Option<String>,
+        /// Threads the CPU kernels run on (0 on WebGPU).
+        #[serde(default)]
+        threads: u32,
     },
     /// Download progress (`total` when the server said).
     Progress {
