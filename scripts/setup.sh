@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything ResNet Lab needs, skipping what is already there.
 #
-#   bash scripts/setup.sh            what serving needs: the wasm32 target, trunk, wasm-bindgen and
+#   bash scripts/setup.sh            what serving needs: the wasm32 target and rust-src, trunk, wasm-bindgen and
 #                                    the real ImageNet weights; then `trunk serve --release`
 #   bash scripts/setup.sh --no-serve what the tests need as well (scripts/test.sh runs this first):
 #                                    Debian's chromium + chromium-driver and mesa-vulkan-drivers
@@ -23,6 +23,9 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "Rust toolchain"
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# The standard library's source: the multi-threaded engine rebuilds it with WebAssembly atomics
+# (scripts/build-threads.sh, run by trunk after each build).
+rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
 # Build tools are installed without their release profile's LTO and single codegen unit: they
 # only move files and run wasm-bindgen, and a fat-LTO build of trunk took 19 minutes of 2 cores.
 quick_install() {

@@ -5,6 +5,10 @@
 // the network first, so a new build is picked up at once; the copy is used only when the
 // network fails. The weights themselves are not touched here: the engine keeps them in its own
 // cache (`resnet-lab-weights-v1`) and streams their downloads with progress.
+//
+// It also makes the page cross-origin isolated on hosts that do not send the two headers
+// (the engine's threads need shared memory): every answer it gives carries them, and
+// index.html reloads once when the page is not isolated yet.
 'use strict';
 
 const SHELL = 'resnet-lab-shell-v1';
@@ -44,6 +48,21 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// The headers that make the page cross-origin isolated. require-corp: everything the app
+// loads is its own, and a `?weights=` download from another site is a CORS request.
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+// The same answer with the isolation headers (opaque and redirect answers cannot be copied).
+function isolated(response) {
+  if (response.status === 0 || response.type === 'opaqueredirect') return response;
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(ISOLATION)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
 // Network first; a successful answer refreshes the copy in the background.
 async function networkFirst(event) {
   const { request } = event;
@@ -54,10 +73,10 @@ async function networkFirst(event) {
       const key = request.mode === 'navigate' ? './' : request;
       event.waitUntil(cache.put(key, response.clone()));
     }
-    return response;
+    return isolated(response);
   } catch (offline) {
     const copy = await cache.match(request.mode === 'navigate' ? './' : request, { ignoreSearch: request.mode === 'navigate' });
-    if (copy) return copy;
+    if (copy) return isolated(copy);
     throw offline;
   }
 }

@@ -45,7 +45,11 @@ const ONNX_MODEL = path.join(here, 'models', 'resnet50.onnx');
 const THREADS = os.availableParallelism?.() ?? os.cpus().length;
 
 const ENGINES = [
-  { id: 'lab-cpu', kind: 'lab', name: 'ResNet Lab, CPU (Burn flex, wasm)', query: '?backend=cpu', backend: 'cpu', runs: RUNS_CPU, agree: true },
+  // One thread: without its service worker the page is not cross-origin isolated (this server
+  // sends no COOP/COEP without coi=1), so the single-threaded engine runs.
+  { id: 'lab-cpu', kind: 'lab', name: 'ResNet Lab, CPU (Burn flex, wasm, 1 thread)', query: '?backend=cpu', backend: 'cpu', runs: RUNS_CPU, agree: true, serviceWorkers: 'block' },
+  // Every core: the service worker adds the headers and the page reloads isolated.
+  { id: 'lab-cpu-mt', kind: 'lab', name: `ResNet Lab, CPU (Burn flex, wasm, ${THREADS} threads)`, query: '?backend=cpu', backend: 'cpu', runs: RUNS_CPU, agree: true, threads: THREADS },
   { id: 'lab-cpu-modeljson', kind: 'lab', name: 'ResNet Lab, CPU, loading model.json', query: `?backend=cpu&weights=${MODEL_JSON}`, backend: 'cpu', runs: Math.max(3, Math.ceil(RUNS_CPU / 2)), agree: false },
   { id: 'tfjs-wasm', kind: 'tfjs', name: 'TF.js WASM (XNNPACK, SIMD)', query: '?backend=wasm', runs: RUNS_CPU, agree: true },
   { id: 'tfjs-wasm-coi', kind: 'tfjs', name: 'TF.js WASM, cross-origin isolated (threaded SIMD build)', query: '?backend=wasm&coi=1', runs: RUNS_CPU, agree: false },
@@ -177,7 +181,7 @@ async function labClassify(page, name, timeout) {
 async function runLab(browser, server, e) {
   const gpu = e.backend === 'webgpu';
   const timeout = gpu ? GPU_TIMEOUT : CPU_TIMEOUT;
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: e.serviceWorkers ?? 'allow' });
   await context.addInitScript(installObserver);
   const page = await context.newPage();
   const problems = [];
@@ -192,6 +196,8 @@ async function runLab(browser, server, e) {
     r.cold = await labWaitReady(page, timeout);
     log(`  cold start ${fmt(r.cold.readyMs)} — ${r.cold.statusText}`);
     if (r.cold.backend !== e.backend) throw new Error(`backend is ${r.cold.backend}, expected ${e.backend}`);
+    r.cold.threads = Number(await page.locator('[data-testid=backend]').getAttribute('data-threads'));
+    if (e.threads && r.cold.threads !== e.threads) throw new Error(`${r.cold.threads} threads, expected ${e.threads}: ${r.cold.adapter}`);
     r.firstPhoto = await labClassify(page, PHOTO, timeout);
     log(`  first photo: inference+read-back ${fmt(r.firstPhoto.inferenceReadback)}, top-1 ${r.firstPhoto.top5[0].label}`);
     r.runs = [];

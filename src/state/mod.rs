@@ -102,6 +102,8 @@ pub struct ActiveBackend {
     pub kind: BackendKind,
     pub adapter: String,
     pub notice: Option<String>,
+    /// Threads of the CPU kernels (0 on WebGPU).
+    pub threads: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

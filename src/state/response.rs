@@ -16,11 +16,13 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
             kind,
             adapter,
             notice,
+            threads,
         } => {
             s.backend = Some(ActiveBackend {
                 kind,
                 adapter,
                 notice,
+                threads,
             })
         }
         Response::Progress { done, total, phase } => {

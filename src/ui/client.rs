@@ -12,12 +12,11 @@ use web_sys::{ErrorEvent, MessageEvent, Worker};
 use yew::Callback;
 
 use crate::state::Action;
+use crate::ui::engine_choice::{self, EngineBuild};
 use resnet_lab_protocol::{
     BackendPreference, GradientNetwork, LabPhoto, Request, Response, WeightsSource,
 };
 
-/// The worker script Trunk writes next to `index.html` (`data-loader-shim`).
-const ENGINE_SCRIPT: &str = "./engine_loader.js";
 /// Restarts allowed before giving up (a worker that dies at start-up would loop).
 const MAX_RESTARTS: u32 = 3;
 
@@ -39,6 +38,10 @@ pub struct EngineClient {
     inflight: VecDeque<(u32, String, web_sys::File)>,
     restarts: u32,
     lost: bool,
+    /// The build running now (None while it is being chosen).
+    build: Option<EngineBuild>,
+    /// The multi-threaded engine died in this page: the single-threaded one takes over.
+    threads_failed: bool,
     next_id: u32,
     /// Whether the worker's WebAssembly is running: messages sent before that are lost, so
     /// they wait in `outbox`.
@@ -70,6 +73,8 @@ impl EngineClient {
             inflight: VecDeque::new(),
             restarts: 0,
             lost: false,
+            build: None,
+            threads_failed: false,
             next_id: 1,
             started: false,
             outbox: Vec::new(),
@@ -87,10 +92,32 @@ impl EngineClient {
         id
     }
 
+    /// Starts a worker, once its build is chosen (that may ask the browser for a WebGPU
+    /// adapter, so it is asynchronous); requests wait in `outbox` until it has started.
     fn spawn(&mut self) {
+        self.worker = None;
+        self.build = None;
+        self.lost = false;
+        self.started = false;
+        self.outbox.clear();
+        let (me, backend, threads_failed) = (self.me.clone(), self.backend, self.threads_failed);
+        wasm_bindgen_futures::spawn_local(async move {
+            let Some(build) = engine_choice::choose(backend, threads_failed).await else {
+                return;
+            };
+            if let Some(client) = me.upgrade() {
+                client.borrow_mut().spawn_build(build);
+            }
+        });
+    }
+
+    fn spawn_build(&mut self, build: EngineBuild) {
         let options = web_sys::WorkerOptions::new();
         options.set_name("resnet-lab-engine");
-        let worker = match Worker::new_with_options(ENGINE_SCRIPT, &options) {
+        if build == EngineBuild::Threads {
+            options.set_type(web_sys::WorkerType::Module);
+        }
+        let worker = match Worker::new_with_options(build.script(), &options) {
             Ok(worker) => worker,
             Err(e) => {
                 self.on_action.emit(Action::Error(format!(
@@ -133,9 +160,7 @@ impl EngineClient {
             self.retired.push(old);
         }
         self.worker = Some(worker);
-        self.lost = false;
-        self.started = false;
-        self.outbox.clear();
+        self.build = Some(build);
     }
 
     fn post(&mut self, request: &Request, file: Option<&JsValue>) {
@@ -277,6 +302,21 @@ impl EngineClient {
                     c.post(&request, file.as_ref());
                 }
             }
+            // The threaded engine could not start its threads: the single-threaded one takes over.
+            Response::Failure { message }
+                if !client.borrow().started
+                    && client.borrow().build == Some(EngineBuild::Threads) =>
+            {
+                client.borrow_mut().threads_failed = true;
+                let message = message.clone();
+                let client = Rc::clone(client);
+                wasm_bindgen_futures::spawn_local(async move {
+                    EngineClient::restart(
+                        &client,
+                        format!("{message}; running on one thread instead."),
+                    );
+                });
+            }
             Response::DeviceLost { message } => {
                 let already = std::mem::replace(&mut client.borrow_mut().lost, true);
                 if !already {
@@ -301,6 +341,9 @@ impl EngineClient {
     fn crashed(client: &Rc<RefCell<Self>>, message: String) {
         let (on_action, failed) = {
             let mut c = client.borrow_mut();
+            if c.build == Some(EngineBuild::Threads) && !c.started {
+                c.threads_failed = true;
+            }
             (c.on_action.clone(), c.inflight.pop_front())
         };
         if let Some((id, name, _)) = failed {

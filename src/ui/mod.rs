@@ -10,6 +10,7 @@ pub mod components;
 pub mod confirm;
 pub mod document_files;
 pub mod engine;
+pub mod engine_choice;
 pub mod gradients;
 pub mod lab;
 pub mod page;

@@ -21,15 +21,26 @@ export const TYPES = {
   '.bin': 'application/octet-stream',
 };
 
+/** What Trunk.toml's `[serve.headers]` sends. */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
 /**
  * Starts the server. `routes` maps a URL path to a function returning {status, type, body}.
  * `cors: true` lets pages of any origin read the files (a second site in the tests).
+ * `isolated: true` sends the COOP/COEP headers `trunk serve` sends (a cross-origin isolated
+ * page, so the engine may use threads); without them the service worker adds them.
  * Returns { url, counts: Map<path, number>, close() }.
  */
-export async function serve(dist, { port = 0, routes = {}, cors = false } = {}) {
+export async function serve(dist, { port = 0, routes = {}, cors = false, isolated = false } = {}) {
   const root = path.resolve(dist);
   const counts = new Map();
-  const extra = cors ? { 'access-control-allow-origin': '*' } : {};
+  const extra = {
+    ...(cors ? { 'access-control-allow-origin': '*' } : {}),
+    ...(isolated ? ISOLATION_HEADERS : {}),
+  };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     const pathname = decodeURIComponent(url.pathname);

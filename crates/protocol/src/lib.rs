@@ -192,6 +192,14 @@ pub struct ModelSummary {
     pub fingerprint: Option<String>,
 }
 
+/// Whether a WebGPU adapter's vendor, architecture, device and description (lower case)
+/// name a software renderer, slower than the CPU path (the engine and the page both ask).
+pub fn is_software_adapter(info_lowercase: &str) -> bool {
+    ["swiftshader", "llvmpipe", "lavapipe", "warp"]
+        .iter()
+        .any(|s| info_lowercase.contains(s))
+}
+
 /// Engine → UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -203,6 +211,9 @@ pub enum Response {
         kind: BackendKind,
         adapter: String,
         notice: Option<String>,
+        /// Threads the CPU kernels run on (0 on WebGPU).
+        #[serde(default)]
+        threads: u32,
     },
     /// Download progress (`total` when the server said).
     Progress {
@@ -301,6 +312,28 @@ pub fn format_ms(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Adapter strings as Chromium reports them (SwiftShader in headless Chromium here, Mesa's
+    /// llvmpipe, Windows' WARP) against a hardware GPU's.
+    #[test]
+    fn software_adapters_are_recognised() {
+        assert!(is_software_adapter("google swiftshader  "));
+        assert!(is_software_adapter("mesa llvmpipe (llvm 15.0.6, 256 bits)"));
+        assert!(is_software_adapter("microsoft basic render driver warp"));
+        assert!(!is_software_adapter(
+            "nvidia ampere  nvidia geforce rtx 3080"
+        ));
+    }
+
+    /// A Backend message from an engine that does not send `threads` still reads (as 0).
+    #[test]
+    fn backend_threads_default_to_zero() {
+        let json = r#"{"type":"backend","kind":"cpu","adapter":"CPU","notice":null}"#;
+        let Response::Backend { threads, .. } = serde_json::from_str(json).unwrap() else {
+            panic!("not a Backend message");
+        };
+        assert_eq!(threads, 0);
+    }
 
     #[test]
     fn messages_round_trip_as_json() {

@@ -38,6 +38,7 @@ pub struct BackendStatusProps {
 /// Which backend runs the network, on which adapter; links to switch by hand.
 #[function_component(BackendStatus)]
 pub fn backend_status(props: &BackendStatusProps) -> Html {
+    let threads = props.backend.as_ref().map(|b| b.threads.to_string());
     let (kind, label, adapter) = match &props.backend {
         Some(b) => (
             b.kind.as_str(),
@@ -59,7 +60,7 @@ pub fn backend_status(props: &BackendStatusProps) -> Html {
         None => html! {},
     };
     html! {
-        <div class="backend-status" data-testid="backend" data-backend={kind} title={adapter.clone()}>
+        <div class="backend-status" data-testid="backend" data-backend={kind} data-threads={threads} title={adapter.clone()}>
             <span class={classes!("badge", format!("badge-{}", if kind.is_empty() { "unknown" } else { kind }))}>{ label }</span>
             <span class="adapter">{ adapter }</span>
             { switch }

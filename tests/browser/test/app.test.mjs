@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  ARTIFACTS, DIST, ESPRESSO, assertFinitePositive, blockNames, classify, isCat, isDog, launch, log, openPage, photo,
+  ARTIFACTS, DIST, ESPRESSO, assertFinitePositive, assertPhotos, blockNames, classify, isCat, isDog, launch, log, openPage, photo,
   pngHeader, readGradientPanel, servedModel, startServer, waitForModel,
 } from './helpers.mjs';
 import { serve } from '../server.mjs';
@@ -22,20 +22,6 @@ after(async () => server?.close());
 
 const weightRequests = () => server.counts.get(model.url) ?? 0;
 
-function assertPhotos(results) {
-  const top = (name) => results[name].rows[0];
-  for (const [name, r] of Object.entries(results)) {
-    assert.equal(r.state, 'done', `${name}: ${r.error}`);
-    assert.equal(r.rows.length, 5, `${name}: five predictions`);
-    for (let i = 1; i < r.rows.length; i++) assert.ok(r.rows[i - 1].prob >= r.rows[i].prob, `${name}: rank order`);
-    log(`${name}: ${top(name).index} ${top(name).label} ${(top(name).prob * 100).toFixed(1)}%  ` +
-      `(decode ${r.timings.decode.toFixed(0)} ms, preprocess ${r.timings.preprocess.toFixed(0)} ms, ` +
-      `inference ${r.timings.inference.toFixed(0)} ms, read-back ${r.timings.readback.toFixed(0)} ms)`);
-  }
-  if (results['chelsea.png']) assert.ok(isCat(top('chelsea.png').index), `chelsea.png is a cat, got ${top('chelsea.png').label}`);
-  if (results['coffee.png']) assert.equal(top('coffee.png').index, ESPRESSO, `coffee.png is espresso, got ${top('coffee.png').label}`);
-  if (results['dog.jpg']) assert.ok(isDog(top('dog.jpg').index), `dog.jpg is a dog, got ${top('dog.jpg').label}`);
-}
 
 describe('without WebGPU (CPU fallback)', () => {
   let browser, context, page;

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { serve } from '../server.mjs';
 
@@ -212,4 +213,23 @@ export function photo(name) {
 
 export function log(...args) {
   console.log('   ', ...args.map((a) => (typeof a === 'string' ? a.replace(/\s+/g, ' ') : a)));
+}
+
+/**
+ * Checks finished cards: five rows in rank order, and the classes a person sees in the
+ * photos (chelsea a cat, coffee an espresso, dog a dog).
+ */
+export function assertPhotos(results) {
+  const top = (name) => results[name].rows[0];
+  for (const [name, r] of Object.entries(results)) {
+    assert.equal(r.state, 'done', `${name}: ${r.error}`);
+    assert.equal(r.rows.length, 5, `${name}: five predictions`);
+    for (let i = 1; i < r.rows.length; i++) assert.ok(r.rows[i - 1].prob >= r.rows[i].prob, `${name}: rank order`);
+    log(`${name}: ${top(name).index} ${top(name).label} ${(top(name).prob * 100).toFixed(1)}%  ` +
+      `(decode ${r.timings.decode.toFixed(0)} ms, preprocess ${r.timings.preprocess.toFixed(0)} ms, ` +
+      `inference ${r.timings.inference.toFixed(0)} ms, read-back ${r.timings.readback.toFixed(0)} ms)`);
+  }
+  if (results['chelsea.png']) assert.ok(isCat(top('chelsea.png').index), `chelsea.png is a cat, got ${top('chelsea.png').label}`);
+  if (results['coffee.png']) assert.equal(top('coffee.png').index, ESPRESSO, `coffee.png is espresso, got ${top('coffee.png').label}`);
+  if (results['dog.jpg']) assert.ok(isDog(top('dog.jpg').index), `dog.jpg is a dog, got ${top('dog.jpg').label}`);
 }

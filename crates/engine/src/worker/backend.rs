@@ -1,26 +1,53 @@
 //! The backend choice: WebGPU when the browser offers a hardware adapter, otherwise the CPU
-//! (Burn flex in WebAssembly), with a notice that says why.
+//! (Burn flex in WebAssembly), with a notice that says why. The multi-threaded CPU engine
+//! (feature `threads`, no `webgpu`) always runs on the CPU: the page starts it only when
+//! WebGPU is not to be used.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
 use js_sys::Reflect;
-use resnet_lab_protocol::{BackendKind, BackendPreference, Response};
+#[cfg(feature = "webgpu")]
+use resnet_lab_protocol::Response;
+use resnet_lab_protocol::{BackendKind, BackendPreference, is_software_adapter};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::Outbox;
 use super::js::{js_error, scope};
 
-const CPU_NAME: &str = "CPU (WebAssembly, Burn flex)";
+/// The wgpu device behind a WebGPU backend; an engine built without WebGPU has none.
+#[cfg(feature = "webgpu")]
+pub type GpuDevice = burn::tensor::wgpu::wgpu::Device;
+#[cfg(not(feature = "webgpu"))]
+pub enum GpuDevice {}
+#[cfg(not(feature = "webgpu"))]
+impl GpuDevice {
+    pub fn destroy(&self) {
+        match *self {}
+    }
+}
+
+/// The CPU backend's name, with the threads its kernels use and, for one, why.
+fn cpu_name() -> (String, u32) {
+    let threads = super::threads::count();
+    let how = match threads {
+        1 if !super::threads::cross_origin_isolated() => {
+            "1 thread (page not cross-origin isolated)".to_string()
+        }
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    };
+    (format!("CPU (WebAssembly, Burn flex, {how})"), threads)
+}
 
 /// The device in use and what the page shows about it.
 pub struct ActiveBackend {
     pub device: Device,
     pub kind: BackendKind,
     /// The wgpu device behind a WebGPU backend (to watch for loss, and to lose it on purpose).
-    pub gpu: Option<burn::tensor::wgpu::wgpu::Device>,
+    pub gpu: Option<GpuDevice>,
     /// Set by wgpu's device-lost callback, which must be `Send` (hence atomic, not a `Cell`).
     lost: Arc<AtomicBool>,
 }
@@ -45,6 +72,8 @@ pub struct ChosenBackend {
     pub backend: ActiveBackend,
     pub adapter: String,
     pub notice: Option<String>,
+    /// Threads of the CPU kernels (0 on WebGPU).
+    pub threads: u32,
 }
 
 /// What `navigator.gpu.requestAdapter()` says about the adapter, if anything.
@@ -112,9 +141,7 @@ async fn probe_adapter() -> AdapterProbe {
     let all = format!("{vendor} {architecture} {device} {description}").to_ascii_lowercase();
     let software = flag(&info, "isFallbackAdapter")
         || flag(&adapter, "isFallbackAdapter")
-        || ["swiftshader", "llvmpipe", "lavapipe", "warp"]
-            .iter()
-            .any(|s| all.contains(s));
+        || is_software_adapter(&all);
     AdapterProbe::Adapter {
         name: if name.is_empty() {
             "unnamed WebGPU adapter".into()
@@ -128,10 +155,14 @@ async fn probe_adapter() -> AdapterProbe {
 /// Chooses WebGPU or the CPU, and the notice that explains a fallback. A lost GPU device
 /// is reported through `outbox` (the page then starts a new worker).
 pub async fn select_backend(choice: BackendPreference, outbox: Outbox) -> ChosenBackend {
-    let fallback = |why: String| ChosenBackend {
-        backend: ActiveBackend::cpu(),
-        adapter: CPU_NAME.into(),
-        notice: Some(why),
+    let fallback = |why: String| {
+        let (adapter, threads) = cpu_name();
+        ChosenBackend {
+            backend: ActiveBackend::cpu(),
+            adapter,
+            notice: Some(why),
+            threads,
+        }
     };
     if choice == BackendPreference::Cpu {
         return fallback("Running on the CPU, as asked with ?backend=cpu.".into());
@@ -155,6 +186,30 @@ pub async fn select_backend(choice: BackendPreference, outbox: Outbox) -> Chosen
             name
         }
     };
+    webgpu(choice, outbox, adapter_name, fallback).await
+}
+
+/// The multi-threaded engine has no WebGPU; the page starts it only when the adapter is
+/// missing or a software one, or the CPU was asked for.
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu(
+    _: BackendPreference,
+    _: Outbox,
+    adapter_name: String,
+    fallback: impl Fn(String) -> ChosenBackend,
+) -> ChosenBackend {
+    fallback(format!(
+        "This engine runs on the CPU only (every core); WebGPU ({adapter_name}) needs the single-threaded one."
+    ))
+}
+
+#[cfg(feature = "webgpu")]
+async fn webgpu(
+    choice: BackendPreference,
+    outbox: Outbox,
+    adapter_name: String,
+    fallback: impl Fn(String) -> ChosenBackend,
+) -> ChosenBackend {
     match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
             let gpu = setup.device.clone();
@@ -182,6 +237,7 @@ pub async fn select_backend(choice: BackendPreference, outbox: Outbox) -> Chosen
                 adapter: format!("WebGPU: {name}"),
                 notice: (choice == BackendPreference::Webgpu)
                     .then(|| "Running on WebGPU, as asked with ?backend=webgpu.".into()),
+                threads: 0,
             }
         }
         Err(e) => fallback(format!(

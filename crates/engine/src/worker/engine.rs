@@ -231,6 +231,7 @@ impl Engine {
             kind: chosen.backend.kind,
             adapter: chosen.adapter,
             notice: chosen.notice,
+            threads: chosen.threads,
         });
         let backend = Rc::new(chosen.backend);
         *self.backend.borrow_mut() = Some(Rc::clone(&backend));

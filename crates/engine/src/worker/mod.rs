@@ -15,6 +15,7 @@ mod js;
 mod lab;
 mod lab_runs;
 mod teach;
+mod threads;
 mod weights;
 
 use std::rc::Rc;
@@ -48,9 +49,22 @@ impl Outbox {
     }
 }
 
-/// Entry point of the worker binary: the message loop.
+/// Entry point of the worker binary: the message loop (in the multi-threaded engine, once
+/// its pool of threads is running).
 pub fn start() {
     console_error_panic_hook::set_once();
+    #[cfg(feature = "threads")]
+    wasm_bindgen_futures::spawn_local(async {
+        match threads::start_pool().await {
+            Ok(()) => serve(),
+            Err(message) => Outbox.post(&Response::Failure { message }),
+        }
+    });
+    #[cfg(not(feature = "threads"))]
+    serve();
+}
+
+fn serve() {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let outbox = Outbox;
     let engine = Rc::new(engine::Engine::new(outbox));

@@ -25,9 +25,19 @@ pub struct FetchedWeights {
     pub from_cache: bool,
 }
 
-/// Resolves `url` against the worker's location (the page's directory).
+/// The page's directory, relative to the worker's script: the multi-threaded engine's lives
+/// in `engine-mt/`, the single-threaded one's beside index.html.
+const PAGE_DIR: &str = if cfg!(feature = "threads") {
+    "../"
+} else {
+    "./"
+};
+
+/// Resolves `url` against the page's directory.
 fn absolute_url(url: &str) -> Result<String> {
-    web_sys::Url::new_with_base(url, &scope().location().href())
+    let page = web_sys::Url::new_with_base(PAGE_DIR, &scope().location().href())
+        .map_err(|_| EngineError::BadUrl(url.into()))?;
+    web_sys::Url::new_with_base(url, &page.href())
         .map(|u| u.href())
         .map_err(|_| EngineError::BadUrl(url.into()))
 }

@@ -1,0 +1,144 @@
+//! Which build of the engine the page starts. The multi-threaded one (`engine-mt/`, built by
+//! scripts/build-threads.sh) runs Burn flex on every core, but it needs a cross-origin
+//! isolated page (shared WebAssembly memory) and has no WebGPU; so it is started only when
+//! the page is isolated and WebGPU is not going to be used. Otherwise the single-threaded
+//! engine (`engine_loader.js`, WebGPU and the CPU) starts, as before.
+
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use resnet_lab_protocol::{BackendPreference, is_software_adapter};
+
+/// An engine build: its script and whether it is an ES module worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineBuild {
+    /// Trunk's worker (`data-loader-shim`): WebGPU, or the CPU on one thread.
+    SingleThread,
+    /// The CPU on every core (a module worker: wasm-bindgen-rayon's threads import it).
+    Threads,
+}
+
+impl EngineBuild {
+    pub fn script(self) -> &'static str {
+        match self {
+            EngineBuild::SingleThread => "./engine_loader.js",
+            EngineBuild::Threads => "./engine-mt/worker.js",
+        }
+    }
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Whether `SharedArrayBuffer` and so threads are allowed (COOP/COEP headers, or the
+/// service worker that adds them).
+pub fn cross_origin_isolated() -> bool {
+    get(&js_sys::global(), "crossOriginIsolated")
+        .as_bool()
+        .unwrap_or(false)
+}
+
+/// Whether the browser offers a hardware WebGPU adapter: the engine then runs on WebGPU
+/// (with `?backend=auto`), and only the single-threaded build has it. The engine asks the
+/// same question again, with the same rule for software renderers.
+async fn hardware_webgpu() -> bool {
+    let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
+    let Ok(request) = get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>() else {
+        return false;
+    };
+    let Ok(promise) = request.call0(&gpu) else {
+        return false;
+    };
+    let Ok(adapter) = JsFuture::from(js_sys::Promise::resolve(&promise)).await else {
+        return false;
+    };
+    if adapter.is_null() || adapter.is_undefined() {
+        return false;
+    }
+    let info = get(&adapter, "info");
+    let fallback = [&info, &adapter]
+        .iter()
+        .any(|o| get(o, "isFallbackAdapter").as_bool() == Some(true));
+    let text = ["vendor", "architecture", "device", "description"]
+        .map(|k| get(&info, k).as_string().unwrap_or_default())
+        .join(" ")
+        .to_ascii_lowercase();
+    !fallback && !is_software_adapter(&text)
+}
+
+/// Marks the one reload through the service worker in this tab (no loop where isolation
+/// cannot be had).
+const RELOAD_KEY: &str = "resnet-lab.isolation-reload";
+/// How long to wait for the service worker before going on with one thread.
+const SERVICE_WORKER_WAIT_MS: i32 = 10_000;
+
+/// A promise settled after `ms` milliseconds.
+fn delay(ms: i32) -> js_sys::Promise {
+    js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    })
+}
+
+/// On a host that does not send COOP/COEP, the service worker (static/sw.js) adds them: once
+/// it is active, reload through it. True when a reload is under way (start nothing then).
+async fn reload_through_service_worker() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let storage = window.session_storage().ok().flatten();
+    if storage
+        .as_ref()
+        .is_none_or(|s| s.get_item(RELOAD_KEY).ok().flatten().is_some())
+    {
+        return false;
+    }
+    let container = get(&window.navigator(), "serviceWorker");
+    let Ok(get_registration) = get(&container, "getRegistration").dyn_into::<js_sys::Function>()
+    else {
+        return false;
+    };
+    // index.html registers it before the page starts; none means none will come.
+    let registration = match get_registration.call0(&container) {
+        Ok(p) => JsFuture::from(js_sys::Promise::resolve(&p)).await,
+        Err(e) => Err(e),
+    };
+    if !registration.is_ok_and(|r| !r.is_undefined()) {
+        return false;
+    }
+    let ready = js_sys::Promise::resolve(&get(&container, "ready"));
+    let contenders: js_sys::Array = [ready, delay(SERVICE_WORKER_WAIT_MS)].into_iter().collect();
+    let race = js_sys::Promise::race(&contenders);
+    let settled = JsFuture::from(race).await;
+    if !settled.is_ok_and(|r| !r.is_undefined()) {
+        return false;
+    }
+    if let Some(storage) = storage {
+        let _ = storage.set_item(RELOAD_KEY, "1");
+    }
+    window.location().reload().is_ok()
+}
+
+/// The build to start for this backend preference (`threads_failed`: the threaded engine
+/// already failed to start in this page), or None while the page reloads to be isolated.
+pub async fn choose(preference: BackendPreference, threads_failed: bool) -> Option<EngineBuild> {
+    if !cross_origin_isolated() && !threads_failed && reload_through_service_worker().await {
+        return None;
+    }
+    if threads_failed || !cross_origin_isolated() {
+        return Some(EngineBuild::SingleThread);
+    }
+    let webgpu = match preference {
+        BackendPreference::Cpu => false,
+        BackendPreference::Webgpu => true,
+        BackendPreference::Auto => hardware_webgpu().await,
+    };
+    Some(if webgpu {
+        EngineBuild::SingleThread
+    } else {
+        EngineBuild::Threads
+    })
+}
