@@ -13,6 +13,23 @@ numpy: the same distribution of images, not the same images (Rust's StdRng is no
 the numbers here are an independent reference for the ordering and for its seed-to-seed spread.
 Prints, per seed and network, the mean training loss over the last `--last` steps (on the
 batches as trained, before each update, as `resnet-lab train` reports it).
+
+Findings (2026-11-29, 1 thread, machine shared; mean loss of the last 20 or 30 steps):
+
+  width 4, batch 16, 150 steps, lr 0.1, no warm-up, last 20 (the test's configuration), seeds 0-3:
+    plain-20  1.852 1.957 1.920 1.882  (sd 0.046)     ResNet-20 1.496 1.347 1.796 1.558 (sd 0.187)
+    plain-56  2.320 2.303 2.219 2.252  (sd 0.046)     ResNet-56 1.965 2.083 1.988 2.035 (sd 0.052)
+    plain-56 - plain-20   = 0.47 0.35 0.30 0.37
+    plain-56 - ResNet-56  = 0.35 0.22 0.23 0.22
+    ResNet-56 - ResNet-20 = 0.47 0.74 0.19 0.48   <- ResNet-56 is still ABOVE ResNet-20
+  width 4, batch 16, 300 steps, last 30, seeds 0-2:
+    lr 0.1:                 plain-56 - plain-20 = 0.53 0.37 0.38; ResNet-56 - ResNet-20 = 0.45 0.79 0.26
+    lr 0.1, 50 warm-up steps at 0.01: 0.50 0.44 0.37;               0.60 0.36 0.33
+    lr 0.02 (seed 0 only):            0.41;                          0.34
+So the degradation of the plain network is robust from 150 steps on, and the shortcuts let the
+56-layer network train (ResNet-56 well below plain-56); but at these budgets (<= 4800 examples)
+ResNet-56 has not caught up with ResNet-20, with or without the paper's warm-up or a lower lr:
+that part of Figure 6 needs far longer training than a test can afford on 2 cores.
 """
 import argparse
 import json
