@@ -11,7 +11,9 @@ use resnet_lab_core::Error;
 use resnet_lab_core::lab::data::{
     Batches, CIFAR_RECORD, Cifar10, Dataset, MAX_CIFAR_RECORDS, SyntheticGratings,
 };
-use resnet_lab_core::lab::train::{DEFAULT_LR, MAX_BATCH, StepRecord, Trainer};
+use resnet_lab_core::lab::train::{
+    DEFAULT_LR, DEFAULT_WIDTH, MAX_BATCH, StepRecord, TrainSettings, Trainer,
+};
 use resnet_lab_core::weights::bundle::write_bundle;
 use resnet_lab_core::weights::safetensors::StoredDtype;
 use serde_json::json;
@@ -55,6 +57,15 @@ pub struct TrainArgs {
     batch: usize,
     #[arg(long, default_value_t = DEFAULT_LR)]
     lr: f64,
+    /// First-stage width (the paper's 16: stages of 16, 32, 64 channels); narrower is faster.
+    #[arg(long, default_value_t = DEFAULT_WIDTH)]
+    width: usize,
+    /// Train the first N steps at lr/10 (He et al. 2016 §4.2 warm ResNet-110 up at 0.01).
+    #[arg(long, default_value_t = 0)]
+    warmup: usize,
+    /// Also report the mean loss and accuracy of the last K steps (less noisy than one batch).
+    #[arg(long, default_value_t = 10)]
+    last: usize,
     /// Seed of the He initialisation and of the data order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -85,7 +96,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode, Error> {
         ),
     };
     let arch = args.arch.name();
-    let mut trainer = Trainer::he_initialized(arch, args.plain, args.lr, args.seed, &device)?;
+    let settings = TrainSettings {
+        lr: args.lr,
+        width: args.width,
+        warmup_steps: args.warmup,
+    };
+    let mut trainer =
+        Trainer::he_initialized_with(arch, args.plain, args.seed, &settings, &device)?;
     let mut batches = Batches::new(data.len(), args.seed);
     let mut steps: Vec<StepRecord> = Vec::with_capacity(args.steps);
     let mut compute = 0.0f64;
@@ -103,6 +120,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode, Error> {
         steps.push(record);
     }
     let step_ms = 1000.0 * compute / args.steps.max(1) as f64;
+    let tail = &steps[steps.len().saturating_sub(args.last.max(1))..];
+    let mean = |f: fn(&StepRecord) -> f64| match tail.len() {
+        0 => None,
+        n => Some(tail.iter().map(f).sum::<f64>() / n as f64),
+    };
+    let (last_loss, last_accuracy) = (mean(|r| r.loss), mean(|r| r.accuracy));
     if let Some(out) = &args.out {
         save(&trainer, out, arch, args.steps, &data_name)?;
     }
@@ -114,12 +137,23 @@ pub fn run(args: TrainArgs) -> Result<ExitCode, Error> {
             "step_ms": step_ms,
             "batch": args.batch,
             "lr": args.lr,
+            "width": args.width,
+            "warmup": args.warmup,
+            "last": tail.len(),
+            "last_loss": last_loss,
+            "last_accuracy": last_accuracy,
             "seed": args.seed,
             "data": data_name,
             "backend": backend,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
+        if let (Some(loss), Some(accuracy)) = (last_loss, last_accuracy) {
+            println!(
+                "last {} steps: mean loss {loss:.4}  mean accuracy {accuracy:.3}",
+                tail.len()
+            );
+        }
         println!("{step_ms:.1} ms per step (batch {})", args.batch);
     }
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ mod cli;
 mod fuzz;
 mod hostile;
 mod lesion;
+mod train;
 mod transfer;
 #[cfg(feature = "wgpu")]
 mod wgpu;

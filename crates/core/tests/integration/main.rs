@@ -9,6 +9,7 @@ mod gradflow;
 mod gradflow_modes;
 mod int8;
 mod keras;
+mod lab_degradation;
 mod lab_shatter;
 mod lab_train;
 mod params;
