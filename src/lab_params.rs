@@ -1,22 +1,24 @@
 //! The Lab's run settings in the address bar, so that an experiment is a link:
 //! `?lab=shatter&nets=plain-110,resnet-110&points=64&lab_seed=1`,
-//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=32&lr=0.1`.
+//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1`.
 //!
 //! (`lab_seed`, not `seed`: the gradient panel's He-initialised network owns `seed`.)
 
 use resnet_lab_protocol::lab_runs::{
     LAB_ARCHITECTURES, LabNetwork, MAX_LAB_NETWORKS, MAX_SHATTER_POINTS, MAX_TRAIN_BATCH,
-    MAX_TRAIN_STEPS,
+    MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH,
 };
 
 /// Points on the line by default: a quarter of Balduzzi et al.'s 256, so that the six
 /// networks take about 25 s on the CPU path (the page offers 64, 128 and 256).
 pub const DEFAULT_POINTS: usize = 64;
-/// Steps and batch by default: He et al. train with batch 128 for 64k steps; 32 keeps a
-/// step of the four networks to a few seconds on the CPU, and the degradation shows within
-/// ~150 (BENCHMARKS.md, "The residual lab").
+/// Steps, batch and width by default: He et al. train networks of width 16 with batch 128 for
+/// 64k steps. Width 4 and batch 16 are the configuration the degradation test checks (plain-56
+/// above plain-20 after 150 steps, as in PyTorch over four seeds; `bench/degradation_pytorch.py`):
+/// the four networks then take about a second per step on the CPU instead of several.
 pub const DEFAULT_STEPS: usize = 150;
-pub const DEFAULT_BATCH: usize = 32;
+pub const DEFAULT_BATCH: usize = 16;
+pub const DEFAULT_WIDTH: usize = 4;
 pub const DEFAULT_LR: f64 = 0.1;
 
 /// What the shattered-gradients tab compares by default: three depths, each with and
@@ -47,10 +49,13 @@ pub struct LabParams {
     pub steps: Option<usize>,
     pub batch: Option<usize>,
     pub lr: Option<f64>,
+    pub width: Option<usize>,
 }
 
 impl LabParams {
-    pub const KEYS: [&'static str; 6] = ["nets", "lab_seed", "points", "steps", "batch", "lr"];
+    pub const KEYS: [&'static str; 7] = [
+        "nets", "lab_seed", "points", "steps", "batch", "width", "lr",
+    ];
 
     /// Reads one `key=value`; a bad value leaves the default.
     pub fn read(&mut self, key: &str, value: &str) {
@@ -75,6 +80,12 @@ impl LabParams {
                     .ok()
                     .filter(|b| (1..=MAX_TRAIN_BATCH).contains(b))
             }
+            "width" => {
+                self.width = value
+                    .parse()
+                    .ok()
+                    .filter(|w| (1..=MAX_TRAIN_WIDTH).contains(w))
+            }
             "lr" => {
                 self.lr = value
                     .parse()
@@ -96,6 +107,7 @@ impl LabParams {
             ("points", self.points.map(|v| v.to_string())),
             ("steps", self.steps.map(|v| v.to_string())),
             ("batch", self.batch.map(|v| v.to_string())),
+            ("width", self.width.map(|v| v.to_string())),
             ("lr", self.lr.map(|v| v.to_string())),
         ];
         out.extend(numbers.into_iter().filter_map(|(k, v)| Some((k, v?))));
@@ -113,6 +125,9 @@ impl LabParams {
     }
     pub fn batch(&self) -> usize {
         self.batch.unwrap_or(DEFAULT_BATCH)
+    }
+    pub fn width(&self) -> usize {
+        self.width.unwrap_or(DEFAULT_WIDTH)
     }
     pub fn lr(&self) -> f64 {
         self.lr.unwrap_or(DEFAULT_LR)
@@ -183,23 +198,29 @@ mod tests {
             ("points", "1"),
             ("steps", "0"),
             ("batch", "100000"),
+            ("width", "65"),
             ("lr", "NaN"),
             ("lab_seed", "-1"),
         ] {
             p.read(k, v);
         }
         assert_eq!(p, LabParams::default());
-        assert_eq!((p.points(), p.steps(), p.batch()), (64, 150, 32));
+        assert_eq!(
+            (p.points(), p.steps(), p.batch(), p.width()),
+            (64, 150, 16, 4)
+        );
         assert_eq!(p.shatter_networks().len(), 6);
         assert_eq!(p.train_networks()[1].title(), "plain-56");
         p.read("points", "256");
         p.read("lr", "0.05");
+        p.read("width", "16");
         p.read("lab_seed", "3");
         assert_eq!(
             p.pairs(),
             vec![
                 ("lab_seed", "3".to_string()),
                 ("points", "256".to_string()),
+                ("width", "16".to_string()),
                 ("lr", "0.05".to_string())
             ]
         );

@@ -110,6 +110,7 @@ pub struct TrainState {
     pub batch: usize,
     pub lr: f64,
     pub seed: u64,
+    pub width: usize,
     pub curves: Vec<TrainCurve>,
     pub error: Option<String>,
 }
@@ -168,16 +169,25 @@ impl ShatterState {
     }
 }
 
+/// A training's settings, as the page sends them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainSetup {
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub width: usize,
+}
+
 impl TrainState {
-    pub fn requested(
-        &mut self,
-        id: u32,
-        networks: Vec<LabNetwork>,
-        steps: usize,
-        batch: usize,
-        lr: f64,
-        seed: u64,
-    ) {
+    pub fn requested(&mut self, id: u32, networks: Vec<LabNetwork>, setup: TrainSetup) {
+        let TrainSetup {
+            steps,
+            batch,
+            lr,
+            seed,
+            width,
+        } = setup;
         *self = TrainState {
             run: Some(id),
             state: RunState::Running,
@@ -185,6 +195,7 @@ impl TrainState {
             batch,
             lr,
             seed,
+            width,
             curves: networks
                 .into_iter()
                 .map(|network| TrainCurve {
@@ -215,10 +226,7 @@ pub enum LabRunAction {
     TrainRequested {
         id: u32,
         networks: Vec<LabNetwork>,
-        steps: usize,
-        batch: usize,
-        lr: f64,
-        seed: u64,
+        setup: TrainSetup,
     },
     /// Stop (or, for a training, resume) was sent for this experiment's run.
     Stop(LabExperiment),
@@ -237,11 +245,8 @@ pub fn apply(shatter: &mut ShatterState, train: &mut TrainState, action: LabRunA
         LabRunAction::TrainRequested {
             id,
             networks,
-            steps,
-            batch,
-            lr,
-            seed,
-        } => train.requested(id, networks, steps, batch, lr, seed),
+            setup,
+        } => train.requested(id, networks, setup),
         // The engine confirms with `Finished`; until then the run counts as running.
         LabRunAction::Stop(_) => {}
         LabRunAction::Resume => {

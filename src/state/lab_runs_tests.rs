@@ -104,10 +104,13 @@ fn training_steps_grow_the_curves_and_stop_resume_and_errors_show() {
         LabRunAction::TrainRequested {
             id: 3,
             networks: nets.clone(),
-            steps: 100,
-            batch: 32,
-            lr: 0.1,
-            seed: 0,
+            setup: TrainSetup {
+                steps: 100,
+                batch: 32,
+                lr: 0.1,
+                seed: 0,
+                width: 4,
+            },
         },
     );
     respond(&mut shatter, &mut train, step(0, 0, 2.3));
@@ -146,7 +149,17 @@ fn the_degradation_marker_needs_the_smoothed_loss_to_stay_above() {
         LabNetwork::new("cifar20", true),
         LabNetwork::new("cifar56", true),
     );
-    train.requested(1, vec![p20.clone(), p56.clone()], 100, 32, 0.1, 0);
+    train.requested(
+        1,
+        vec![p20.clone(), p56.clone()],
+        TrainSetup {
+            steps: 100,
+            batch: 32,
+            lr: 0.1,
+            seed: 0,
+            width: 4,
+        },
+    );
     let push = |train: &mut TrainState, n: usize, losses: &[f64]| {
         for &loss in losses {
             let step = train.curves[n].points.len();

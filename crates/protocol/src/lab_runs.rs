@@ -20,6 +20,14 @@ pub const MAX_TRAIN_STEPS: usize = 100_000;
 /// The largest batch: He et al.'s 128. A ResNet-110 step keeps roughly 10 MB of activations
 /// per example, and WebAssembly has 4 GB at most (the core allows 1024 natively).
 pub const MAX_TRAIN_BATCH: usize = 128;
+/// He et al.'s CIFAR networks have 16, 32 and 64 channels in their three stages.
+pub const PAPER_WIDTH: usize = 16;
+/// The widest first stage a Lab training accepts (the core allows 256 natively).
+pub const MAX_TRAIN_WIDTH: usize = 64;
+
+fn paper_width() -> usize {
+    PAPER_WIDTH
+}
 
 /// One network of a run: a He-initialised `cifar20`/`cifar56`/`cifar110`, with or without
 /// its shortcuts.
@@ -80,6 +88,9 @@ pub enum LabRequest {
         batch: usize,
         lr: f64,
         seed: u64,
+        /// First-stage width ([`PAPER_WIDTH`] in the paper; narrower trains faster).
+        #[serde(default = "paper_width")]
+        width: usize,
         #[serde(default)]
         backend: BackendPreference,
     },
@@ -141,6 +152,9 @@ impl LabRequest {
             ),
             LabRequest::Train { batch, .. } if !(1..=MAX_TRAIN_BATCH).contains(&batch) => Some(
                 format!("a batch holds 1 to {MAX_TRAIN_BATCH} examples (got {batch})"),
+            ),
+            LabRequest::Train { width, .. } if !(1..=MAX_TRAIN_WIDTH).contains(&width) => Some(
+                format!("the width must lie in 1 to {MAX_TRAIN_WIDTH} channels (got {width})"),
             ),
             LabRequest::Train { lr, .. } if !(lr.is_finite() && lr > 0.0 && lr <= 10.0) => {
                 Some(format!("the learning rate must lie in (0, 10] (got {lr})"))
@@ -221,6 +235,7 @@ mod tests {
             batch: 32,
             lr: 0.1,
             seed: 0,
+            width: 4,
             backend: BackendPreference::Cpu,
         });
         let json = serde_json::to_string(&req).unwrap();
@@ -275,15 +290,17 @@ mod tests {
             points,
             backend: BackendPreference::Auto,
         };
-        let train = |steps, batch, lr| LabRequest::Train {
+        let train_width = |steps, batch, lr, width| LabRequest::Train {
             id: 1,
             networks: vec![LabNetwork::new("cifar56", true)],
             steps,
             batch,
             lr,
             seed: 0,
+            width,
             backend: BackendPreference::Auto,
         };
+        let train = |steps, batch, lr| train_width(steps, batch, lr, PAPER_WIDTH);
         let ok = vec![LabNetwork::new("cifar110", true)];
         assert_eq!(shatter(ok.clone(), 64).refusal(), None);
         assert!(shatter(ok.clone(), 1).refusal().unwrap().contains("points"));
@@ -304,6 +321,13 @@ mod tests {
         assert!(train(0, 32, 0.1).refusal().is_some());
         assert!(train(10, 0, 0.1).refusal().is_some());
         assert!(train(10, 129, 0.1).refusal().is_some());
+        assert!(
+            train_width(10, 32, 0.1, 0)
+                .refusal()
+                .unwrap()
+                .contains("width")
+        );
+        assert!(train_width(10, 32, 0.1, 65).refusal().is_some());
         for lr in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
             assert!(train(10, 32, lr).refusal().is_some(), "{lr}");
         }

@@ -196,10 +196,11 @@ describe('without WebGPU (CPU fallback)', () => {
   });
 
   test('the Lab\'s live training: plain and residual networks step side by side, Stop and Resume', async () => {
-    const url = `${server.url}?backend=cpu&lab=train&nets=plain-20,resnet-20&steps=4&batch=8&lab_seed=0`;
+    const url = `${server.url}?backend=cpu&lab=train&nets=plain-20,resnet-20&steps=4&batch=8&width=8&lab_seed=0`;
     const lab = await openPage(context, url);
     const tab = lab.locator('[data-testid=lab-train]');
     await tab.waitFor({ timeout: 60_000 });
+    assert.equal(await tab.locator('[data-testid=train-width]').inputValue(), '8', 'the width comes from the URL');
     const t0 = Date.now();
     await tab.locator('[data-testid=train-run]').click();
     await tab.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });

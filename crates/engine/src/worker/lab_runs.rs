@@ -18,7 +18,7 @@ use resnet_lab_core::lab::data::{Batches, Dataset, SyntheticGratings};
 use resnet_lab_core::lab::shatter::{
     DEFAULT_CLASS, Line, autocorrelation, line_endpoints, line_gradients, line_parameters,
 };
-use resnet_lab_core::lab::train::Trainer;
+use resnet_lab_core::lab::train::{TrainSettings, Trainer};
 use resnet_lab_protocol::lab_runs::{
     LabExperiment, LabNetwork, LabRequest, LabResponse, ShatterCurve, TrainPoint,
 };
@@ -204,13 +204,21 @@ impl Engine {
                 batch,
                 lr,
                 seed,
+                width,
                 backend,
             } => {
                 let device = self.lab_device(backend).await;
                 self.lab_runs.train.borrow_mut().take();
+                let settings = TrainSettings {
+                    lr,
+                    width,
+                    ..TrainSettings::default()
+                };
                 let trainers = networks
                     .iter()
-                    .map(|n| Trainer::he_initialized(&n.arch, n.plain, lr, seed, &device))
+                    .map(|n| {
+                        Trainer::he_initialized_with(&n.arch, n.plain, seed, &settings, &device)
+                    })
                     .collect::<resnet_lab_core::Result<Vec<_>>>()?;
                 let data = SyntheticGratings::standard();
                 let batches = Batches::new(data.len(), seed);
