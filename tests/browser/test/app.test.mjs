@@ -198,6 +198,9 @@ describe('without WebGPU (CPU fallback)', () => {
   test('the Lab\'s live training: plain and residual networks step side by side, Stop and Resume', async () => {
     const url = `${server.url}?backend=cpu&lab=train&nets=plain-20,resnet-20&steps=4&batch=8&width=8&lab_seed=0`;
     const lab = await openPage(context, url);
+    // The first visit reloads once through the service worker (cross-origin isolation) before
+    // the engine starts: a click before that would be lost with the page.
+    await waitForModel(lab);
     const tab = lab.locator('[data-testid=lab-train]');
     await tab.waitFor({ timeout: 60_000 });
     assert.equal(await tab.locator('[data-testid=train-width]').inputValue(), '8', 'the width comes from the URL');
