@@ -203,8 +203,20 @@ describe('Teach mode (CPU fallback)', () => {
 
   test('Stop ends a training early, and the page stays usable', async () => {
     const teach = page.locator('[data-testid=teach]');
-    await teach.locator('[data-testid=train]').click();
-    await teach.locator('[data-testid=stop-training]').click();
+    // Stop is pressed the moment it appears, in the page itself: on the multi-threaded engine
+    // the 100 epochs can end before a click sent from here arrives.
+    await teach.locator('[data-testid=train]').evaluate((train) => new Promise((resolve) => {
+      const root = train.closest('[data-testid=teach]');
+      const observer = new MutationObserver(() => {
+        const stop = root.querySelector('[data-testid=stop-training]');
+        if (!stop) return;
+        observer.disconnect();
+        stop.click();
+        resolve();
+      });
+      observer.observe(root, { childList: true, subtree: true });
+      train.click();
+    }));
     const training = teach.locator('[data-testid=training]');
     await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 60_000 });
     assert.equal(await training.getAttribute('data-state'), 'done');

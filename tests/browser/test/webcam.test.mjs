@@ -10,11 +10,11 @@ before(async () => { server = await startServer(); });
 after(async () => server?.close());
 
 /** Opens a browser whose camera is `camera` ('allow' or 'deny') on the CPU backend, model ready. */
-async function openWithCamera(camera, permissions, { model = true } = {}) {
+async function openWithCamera(camera, permissions) {
   const browser = await launch({ webgpu: false, camera });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions });
   const page = await openPage(context, `${server.url}?backend=cpu`);
-  if (model) await waitForModel(page);
+  await waitForModel(page);
   return { browser, page };
 }
 
@@ -117,7 +117,9 @@ describe('Webcam refused', () => {
 describe('No camera', () => {
   let browser, page;
   // Headless Chromium without the synthetic device has no camera at all.
-  before(async () => ({ browser, page } = await openWithCamera(undefined, ['camera'], { model: false })));
+  // After the model is ready: the first visit reloads once through the service worker
+  // (cross-origin isolation), which would swallow an earlier click.
+  before(async () => ({ browser, page } = await openWithCamera(undefined, ['camera'])));
   after(async () => browser?.close());
 
   test('a missing camera says so, and can be asked for again', async () => {
