@@ -1,6 +1,7 @@
 //! `resnet-lab finetune`: a head for your own classes on a frozen ResNet. Features are the
-//! backbone's pooled activations for each photo's centre crop; the head is a softmax
-//! regression trained on them (see `resnet_lab_core::transfer`).
+//! backbone's pooled activations for each photo's centre crop (and, with `--augment K`, for K
+//! random flipped crops of each training photo); the head is a softmax regression trained on
+//! them (see `resnet_lab_core::transfer`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,11 +10,14 @@ use std::time::Instant;
 use clap::Args;
 use resnet_lab_core::Error;
 use resnet_lab_core::predict::Classifier;
-use resnet_lab_core::preprocess::PixelBuffer;
+use resnet_lab_core::preprocess::augment::{MAX_AUGMENT, augmented_views, photo_seed};
 use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::preprocess::views::{Crops, View, preprocess_views};
+use resnet_lab_core::preprocess::{InputConvention, PixelBuffer};
 use resnet_lab_core::transfer::train::MIN_PHOTOS_PER_CLASS;
-use resnet_lab_core::transfer::{BackboneId, TrainConfig, Validation, train_head};
+use resnet_lab_core::transfer::{
+    BackboneId, EpochStats, TrainConfig, TrainingSet, Validation, held_out_photos, train_head_on,
+};
 use serde_json::json;
 
 use crate::backend::BackendChoice;
@@ -42,9 +46,14 @@ pub struct FinetuneArgs {
     /// than 10 photos, leave-one-out is used instead.
     #[arg(long, default_value_t = 0.2)]
     val_split: f64,
-    /// Seed of the validation split.
+    /// Seed of the validation split and of the augmented views.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Besides each training photo's centre crop, this many augmented views of it: a random
+    /// 224 crop of the 256 resize, mirrored half the time (torchvision's RandomCrop(224) after
+    /// Resize(256), RandomHorizontalFlip). Held-out photos are judged on their centre crop.
+    #[arg(long, default_value_t = 0)]
+    augment: usize,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     backend: BackendChoice,
     /// Print one JSON document.
@@ -62,6 +71,12 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
     if !(1..=100_000).contains(&args.epochs) {
         return Err(Error::Input("--epochs must be 1 to 100000".into()));
     }
+    if args.augment > MAX_AUGMENT {
+        return Err(Error::Input(format!(
+            "--augment {} is too many views per photo: at most {MAX_AUGMENT}",
+            args.augment
+        )));
+    }
     let folder = ImageFolder::scan(&args.data)?;
     let weights = inputs::load_weights_file(&args.weights)?;
     let backbone = BackboneId::of(&weights)?;
@@ -73,15 +88,18 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let mut features = Vec::new();
     let mut labels = Vec::new();
+    // Index in the folder of each readable photo (its augmented views' seed).
+    let mut readable = Vec::new();
     let mut skipped = Vec::new();
-    for chunk in folder.photos.chunks(BATCH) {
+    for (chunk_index, chunk) in folder.photos.chunks(BATCH).enumerate() {
         let mut views: Vec<View> = Vec::new();
         let mut chunk_labels = Vec::new();
-        for (path, label) in chunk {
+        for (offset, (path, label)) in chunk.iter().enumerate() {
             match load_center_view(path, convention) {
                 Ok(view) => {
                     views.push(view);
                     chunk_labels.push(*label);
+                    readable.push(chunk_index * BATCH + offset);
                 }
                 Err(e) => {
                     eprintln!(
@@ -129,25 +147,54 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
         seed: args.seed,
         ..TrainConfig::default()
     };
+    // Views of the training photos only: held-out photos are judged on their centre crop.
     let started = Instant::now();
-    let trained = pollster::block_on(train_head(
-        &features,
-        &labels,
+    let held_out = held_out_photos(&labels, counts.len(), config.validation, config.seed);
+    let mut augmented: Vec<(usize, Vec<f32>)> = Vec::new();
+    let mut pending: Vec<(usize, View)> = Vec::new();
+    let mut flush = |pending: &mut Vec<(usize, View)>| -> Result<(), Error> {
+        let (owners, views): (Vec<usize>, Vec<View>) = pending.drain(..).unzip();
+        let rows = pollster::block_on(classifier.view_outputs(&views, true))?;
+        augmented.extend(owners.into_iter().zip(rows));
+        Ok(())
+    };
+    for (photo, &index) in readable.iter().enumerate() {
+        if args.augment == 0 || held_out.binary_search(&photo).is_ok() {
+            continue;
+        }
+        let path = &folder.photos[index].0;
+        let seed = photo_seed(args.seed, index as u64);
+        let views = load_augmented_views(path, convention, seed, args.augment)?;
+        pending.extend(views.into_iter().map(|v| (photo, v)));
+        if pending.len() >= BATCH {
+            flush(&mut pending)?;
+        }
+    }
+    if !pending.is_empty() {
+        flush(&mut pending)?;
+    }
+    let augment_ms = started.elapsed().as_secs_f64() * 1e3;
+    let set = TrainingSet {
+        features: &features,
+        labels: &labels,
+        augmented: &augmented,
+    };
+    let started = Instant::now();
+    let go_on = |_: &EpochStats| std::future::ready(true);
+    let trained = pollster::block_on(train_head_on(
+        set,
         folder.classes.clone(),
         backbone.clone(),
         &config,
         &device,
+        go_on,
     ))?;
     let train_ms = started.elapsed().as_secs_f64() * 1e3;
     let bytes = trained.head.to_safetensors()?;
     std::fs::write(&args.out, &bytes)
         .map_err(|e| Error::Input(format!("cannot write {}: {e}", args.out.display())))?;
 
-    let validation = match trained.validation {
-        Validation::None => "none",
-        Validation::Split(_) => "split",
-        Validation::LeaveOneOut => "leave_one_out",
-    };
+    let validation = trained.validation.name();
     if args.json {
         let doc = json!({
             "classes": folder.classes,
@@ -155,8 +202,12 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
             "skipped": skipped,
             "validation": validation,
             "held_out": trained.held_out.len(),
+            "augment": args.augment,
+            "augmented_views": augmented.len(),
+            "train_rows": trained.train_rows,
             "epochs": trained.epochs,
             "features_ms": features_ms,
+            "augment_ms": augment_ms,
             "train_ms": train_ms,
             "backbone": backbone,
             "backend": backend,
@@ -172,6 +223,14 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
             features_ms,
             backbone.describe()
         );
+        if args.augment > 0 {
+            println!(
+                "augmented: {} views of {} training photos in {augment_ms:.0} ms; the head trains on {} rows",
+                augmented.len(),
+                labels.len() - held_out.len(),
+                trained.train_rows
+            );
+        }
         println!("{:>6} {:>9} {:>7} {:>7}", "epoch", "loss", "train", "val");
         for e in &trained.epochs {
             let val = e
@@ -191,10 +250,7 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
 }
 
 /// A photo's centre crop, preprocessed for the backbone.
-fn load_center_view(
-    path: &std::path::Path,
-    convention: resnet_lab_core::preprocess::InputConvention,
-) -> Result<View, Error> {
+fn load_center_view(path: &std::path::Path, convention: InputConvention) -> Result<View, Error> {
     let bytes = std::fs::read(path)
         .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
     let image = decode_image(&bytes)?;
@@ -203,4 +259,19 @@ fn load_center_view(
     views
         .pop()
         .ok_or_else(|| Error::Input("no view of the photo".into()))
+}
+
+/// `count` augmented views of a photo read before (read again: keeping every decoded photo
+/// in memory would not scale to thousands of photos).
+fn load_augmented_views(
+    path: &std::path::Path,
+    convention: InputConvention,
+    seed: u64,
+    count: usize,
+) -> Result<Vec<View>, Error> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
+    let image = decode_image(&bytes)?;
+    let pixels = PixelBuffer::new(image.width, image.height, 3, &image.rgb)?;
+    augmented_views(&pixels, convention, seed, count)
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod augment;
 mod cli;
 mod fuzz;
 mod hostile;

@@ -8,6 +8,7 @@
 //! 224×224 crop is resampled (with PIL's filter support, which reaches past the crop edge),
 //! so a 10000×40 panorama costs no more memory than a square photo.
 
+pub mod augment;
 #[cfg(feature = "decode")]
 pub mod decode;
 pub mod views;

@@ -96,10 +96,8 @@ pub struct ViewPixels {
 
 /// The 8-bit images torchvision would hand to `ToTensor` for `crops`.
 pub fn view_pixels(image: &PixelBuffer, crops: Crops) -> Result<Vec<ViewPixels>> {
-    let rgb = rgb_bytes(image);
     let (w, h) = (image.width, image.height);
     let (new_w, new_h) = resized_size(w, h);
-    let side = CROP_SIZE as u32;
     match crops {
         Crops::Center => Ok(vec![ViewPixels {
             rgb: super::resize_and_crop(image)?,
@@ -115,27 +113,36 @@ pub fn view_pixels(image: &PixelBuffer, crops: Crops) -> Result<Vec<ViewPixels>>
             }
             let source = source_box(w, h, (0, 0, new_w, new_h));
             Ok(vec![ViewPixels {
-                rgb: resample_region(&rgb, w, h, source, (new_w, new_h))?,
+                rgb: resample_region(&rgb_bytes(image), w, h, source, (new_w, new_h))?,
                 width: new_w as usize,
                 height: new_h as usize,
             }])
         }
-        Crops::Ten => ten_crop_positions(new_w, new_h)
-            .iter()
-            .map(|p| {
-                let source = source_box(w, h, (p.left, p.top, side, side));
-                let mut rgb = resample_region(&rgb, w, h, source, (side, side))?;
-                if p.flipped {
-                    mirror(&mut rgb, CROP_SIZE);
-                }
-                Ok(ViewPixels {
-                    rgb,
-                    width: CROP_SIZE,
-                    height: CROP_SIZE,
-                })
-            })
-            .collect(),
+        Crops::Ten => crops_at(image, &ten_crop_positions(new_w, new_h)),
     }
+}
+
+/// 224×224 crops of the `Resize(256)` image at `positions` (each mirrored afterwards when
+/// it says so): ten-crop testing's views and training's random crops.
+pub fn crops_at(image: &PixelBuffer, positions: &[CropPosition]) -> Result<Vec<ViewPixels>> {
+    let rgb = rgb_bytes(image);
+    let (w, h) = (image.width, image.height);
+    let side = CROP_SIZE as u32;
+    positions
+        .iter()
+        .map(|p| {
+            let source = source_box(w, h, (p.left, p.top, side, side));
+            let mut rgb = resample_region(&rgb, w, h, source, (side, side))?;
+            if p.flipped {
+                mirror(&mut rgb, CROP_SIZE);
+            }
+            Ok(ViewPixels {
+                rgb,
+                width: CROP_SIZE,
+                height: CROP_SIZE,
+            })
+        })
+        .collect()
 }
 
 /// Mirrors an RGB8 image left to right, in place.

@@ -7,64 +7,27 @@
 //! beside the exported head (trained on all photos): they are columns of one weight matrix,
 //! each with its own masked loss, so one matrix product per step trains them all, and Adam's
 //! per-parameter updates keep them exactly as independent as separate runs.
+//!
+//! Augmented views of a photo (see [`TrainingSet`]) are more training rows under the same
+//! masks as their photo: a head that holds a photo out holds out its views too.
 
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+pub use crate::transfer::dataset::{
+    MAX_LEAVE_ONE_OUT, MIN_PHOTOS_PER_CLASS, MIN_VALIDATION_PHOTOS, TrainingSet, Validation,
+    held_out_photos,
+};
+
+use crate::error::Result;
 use crate::predict::read_f32;
 use crate::transfer::backbone::BackboneId;
-use crate::transfer::head::{LinearHead, MAX_CLASSES};
-
-/// Each class needs at least this many photos.
-pub const MIN_PHOTOS_PER_CLASS: usize = 2;
-/// A validation split smaller than this gives way to leave-one-out...
-pub const MIN_VALIDATION_PHOTOS: usize = 10;
-/// ...unless there are more photos than this (leave-one-out trains one head per photo).
-pub const MAX_LEAVE_ONE_OUT: usize = 200;
-
-/// How held-out accuracy is measured.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Validation {
-    /// No held-out photos (`--val-split 0`).
-    None,
-    /// This fraction of each class is held out; the exported head never sees it.
-    Split(f64),
-    /// Each photo is classified by a head trained on all the others; the exported head is
-    /// trained on every photo.
-    LeaveOneOut,
-}
-
-impl Validation {
-    /// A split of `fraction`, or leave-one-out when that would hold out fewer than
-    /// [`MIN_VALIDATION_PHOTOS`] of `class_counts`.
-    pub fn choose(fraction: f64, class_counts: &[usize]) -> Self {
-        let total: usize = class_counts.iter().sum();
-        let held_out: usize = class_counts
-            .iter()
-            .map(|&n| held_out_count(n, fraction))
-            .sum();
-        if fraction <= 0.0 {
-            Validation::None
-        } else if held_out < MIN_VALIDATION_PHOTOS && total <= MAX_LEAVE_ONE_OUT {
-            Validation::LeaveOneOut
-        } else {
-            Validation::Split(fraction)
-        }
-    }
-}
-
-/// Photos of a class of `n` held out by a split: rounded, at least one, and never all.
-fn held_out_count(n: usize, fraction: f64) -> usize {
-    ((n as f64 * fraction).round() as usize).clamp(1, n.saturating_sub(1))
-}
+use crate::transfer::dataset::standardisation;
+use crate::transfer::head::LinearHead;
+use crate::transfer::stats::Layout;
 
 /// Training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,10 +58,11 @@ impl Default for TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
     pub epoch: usize,
-    /// The exported head's mean cross-entropy on its training photos (without the penalty).
+    /// The exported head's mean cross-entropy on its training rows (without the penalty).
     pub loss: f64,
+    /// On the exported head's training rows: its photos' centre crops and their views.
     pub train_accuracy: f64,
-    /// `None` without validation.
+    /// `None` without validation (held-out photos' centre crops only).
     pub val_accuracy: Option<f64>,
 }
 
@@ -110,6 +74,8 @@ pub struct TrainedHead {
     pub validation: Validation,
     /// Indices of the held-out photos of a split (empty otherwise).
     pub held_out: Vec<usize>,
+    /// Rows the exported head was trained on: its photos' centre crops and augmented views.
+    pub train_rows: usize,
 }
 
 /// The trainable part: one `[features, heads × classes]` matrix and its bias.
@@ -129,7 +95,8 @@ pub async fn train_head(
     device: &Device,
 ) -> Result<TrainedHead> {
     let go_on = |_: &EpochStats| std::future::ready(true);
-    train_head_observed(features, labels, classes, backbone, config, device, go_on).await
+    let set = TrainingSet::photos(features, labels);
+    train_head_on(set, classes, backbone, config, device, go_on).await
 }
 
 /// [`train_head`], telling `on_epoch` each epoch's numbers as they come (the page's live
@@ -142,21 +109,41 @@ pub async fn train_head_observed<F, Fut>(
     backbone: BackboneId,
     config: &TrainConfig,
     device: &Device,
+    on_epoch: F,
+) -> Result<TrainedHead>
+where
+    F: FnMut(&EpochStats) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let set = TrainingSet::photos(features, labels);
+    train_head_on(set, classes, backbone, config, device, on_epoch).await
+}
+
+/// [`train_head_observed`] on a [`TrainingSet`], augmented views included.
+pub async fn train_head_on<F, Fut>(
+    set: TrainingSet<'_>,
+    classes: Vec<String>,
+    backbone: BackboneId,
+    config: &TrainConfig,
+    device: &Device,
     mut on_epoch: F,
 ) -> Result<TrainedHead>
 where
     F: FnMut(&EpochStats) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let (n, d, c) = (features.len(), backbone.feature_width, classes.len());
-    check_dataset(features, labels, &classes, d)?;
+    let (n, d, c) = (set.features.len(), backbone.feature_width, classes.len());
+    set.check(&classes, d)?;
+    let rows: Vec<&Vec<f32>> = set.rows().collect();
+    let row_photos = set.row_photos();
+    let r = rows.len();
+    let row_labels: Vec<usize> = row_photos.iter().map(|&p| set.labels[p]).collect();
 
     // Which photos each head trains on (mask[i][m]) and which one is exported.
-    let mut held_out = Vec::new();
+    let held_out = held_out_photos(set.labels, c, config.validation, config.seed);
     let (heads, masks) = match config.validation {
         Validation::None => (1, vec![vec![1.0f32]; n]),
-        Validation::Split(fraction) => {
-            held_out = split(labels, c, fraction, config.seed);
+        Validation::Split(_) => {
             let mask = (0..n)
                 .map(|i| vec![if held_out.contains(&i) { 0.0 } else { 1.0 }])
                 .collect();
@@ -169,15 +156,17 @@ where
             (n + 1, mask)
         }
     };
+    // A view is held out wherever its photo is.
+    let masks: Vec<Vec<f32>> = row_photos.iter().map(|&p| masks[p].clone()).collect();
     let exported = heads - 1;
-    // Each head standardises with its own training photos (zero mean, unit variance): a
+    // Each head standardises with its own training rows (zero mean, unit variance): a
     // held-out photo must not shape the statistics it is judged with (with the all-photo mean,
     // leave-one-out on 15 + 5 photos scored 45 % instead of 85 %). The head sees
     // (x − μ_m)/σ_m, computed as x·(W_m/σ_m) − (μ_m/σ_m)·W_m on the raw features.
     let stats_of: Vec<(Vec<f32>, Vec<f32>)> = (0..heads)
         .map(|m| {
-            let rows: Vec<usize> = (0..n).filter(|&i| masks[i][m] > 0.0).collect();
-            standardisation(features, &rows, d)
+            let trained: Vec<usize> = (0..r).filter(|&i| masks[i][m] > 0.0).collect();
+            standardisation(&rows, &trained, d)
         })
         .collect();
     let per_feature = |f: &dyn Fn(f32, f32) -> f32| -> Vec<f32> {
@@ -190,16 +179,16 @@ where
     let (mean, std) = stats_of[exported].clone();
 
     let ad = device.clone().autodiff();
-    let raw: Vec<f32> = features.iter().flatten().copied().collect();
-    let x = Tensor::<2>::from_data(TensorData::new(raw, [n, d]), &ad);
+    let raw: Vec<f32> = rows.iter().flat_map(|f| f.iter()).copied().collect();
+    let x = Tensor::<2>::from_data(TensorData::new(raw, [r, d]), &ad);
     let inv_std = Tensor::<3>::from_data(TensorData::new(inv_std, [d, heads, 1]), &ad);
     let scaled_mean = Tensor::<3>::from_data(TensorData::new(scaled_mean, [d, heads, 1]), &ad);
-    let one_hot: Vec<f32> = labels
+    let one_hot: Vec<f32> = row_labels
         .iter()
         .flat_map(|&l| (0..c).map(move |k| if k == l { 1.0 } else { 0.0 }))
         .collect();
-    let one_hot = Tensor::<3>::from_data(TensorData::new(one_hot, [n, 1, c]), &ad);
-    // Each head's loss is a mean over its own training photos.
+    let one_hot = Tensor::<3>::from_data(TensorData::new(one_hot, [r, 1, c]), &ad);
+    // Each head's loss is a mean over its own training rows.
     let counts: Vec<f32> = (0..heads)
         .map(|m| masks.iter().map(|row| row[m]).sum::<f32>())
         .collect();
@@ -207,7 +196,15 @@ where
         .iter()
         .flat_map(|row| row.iter().zip(&counts).map(|(w, k)| w / k))
         .collect();
-    let weights = Tensor::<2>::from_data(TensorData::new(weights, [n, heads]), &ad);
+    let weights = Tensor::<2>::from_data(TensorData::new(weights, [r, heads]), &ad);
+    let layout = Layout {
+        photos: n,
+        heads,
+        classes: c,
+        labels: &row_labels,
+        masks: &masks,
+        validation: config.validation,
+    };
 
     let mut model = Heads {
         weight: Param::from_tensor(Tensor::zeros([d, heads * c], &ad)),
@@ -222,9 +219,9 @@ where
             .reshape([1, heads * c]);
         let w_raw = (w * inv_std.clone()).reshape([d, heads * c]);
         let logits = x.clone().matmul(w_raw) + model.bias.val().reshape([1, heads * c]) - shift;
-        let logits = logits.reshape([n, heads, c]);
+        let logits = logits.reshape([r, heads, c]);
         let nll = -(log_softmax(logits.clone(), 2) * one_hot.clone()).sum_dim(2);
-        let data_loss = (nll.reshape([n, heads]) * weights.clone()).sum();
+        let data_loss = (nll.reshape([r, heads]) * weights.clone()).sum();
         let penalty = model
             .weight
             .val()
@@ -234,7 +231,7 @@ where
         let loss = data_loss + penalty;
         if epoch > 0 {
             let host_logits = read_f32(logits.detach()).await?;
-            let line = stats(epoch, &host_logits, labels, &masks, heads, c, config);
+            let line = layout.stats(epoch, &host_logits);
             let go_on = on_epoch(&line).await;
             epochs.push(line);
             if !go_on {
@@ -272,142 +269,6 @@ where
         epochs,
         validation: config.validation,
         held_out,
+        train_rows: layout.train_rows(),
     })
-}
-
-fn check_dataset(
-    features: &[Vec<f32>],
-    labels: &[usize],
-    classes: &[String],
-    d: usize,
-) -> Result<()> {
-    let c = classes.len();
-    if !(2..=MAX_CLASSES).contains(&c) {
-        return Err(Error::Dataset(format!(
-            "{c} class(es): a head needs 2 to {MAX_CLASSES} classes"
-        )));
-    }
-    if features.len() != labels.len() || features.iter().any(|f| f.len() != d) {
-        return Err(Error::Dataset(format!(
-            "every photo needs {d} features and one label"
-        )));
-    }
-    for (k, name) in classes.iter().enumerate() {
-        let count = labels.iter().filter(|&&l| l == k).count();
-        if count < MIN_PHOTOS_PER_CLASS {
-            return Err(Error::Dataset(format!(
-                "class `{name}` has {count} photo(s); each class needs at least {MIN_PHOTOS_PER_CLASS}"
-            )));
-        }
-    }
-    if labels.iter().any(|&l| l >= c) {
-        return Err(Error::Dataset("a label names no class".into()));
-    }
-    Ok(())
-}
-
-/// Stratified split: from each class, `held_out_count` photos chosen by a seeded shuffle.
-fn split(labels: &[usize], classes: usize, fraction: f64, seed: u64) -> Vec<usize> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut held_out = Vec::new();
-    for k in 0..classes {
-        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == k).collect();
-        members.shuffle(&mut rng);
-        held_out.extend_from_slice(&members[..held_out_count(members.len(), fraction)]);
-    }
-    held_out.sort_unstable();
-    held_out
-}
-
-/// Per-feature mean and standard deviation over `rows`; a constant feature gets σ = 1.
-fn standardisation(features: &[Vec<f32>], rows: &[usize], d: usize) -> (Vec<f32>, Vec<f32>) {
-    let k = rows.len() as f64;
-    let mut mean = vec![0.0f64; d];
-    for &i in rows {
-        for (m, v) in mean.iter_mut().zip(&features[i]) {
-            *m += *v as f64 / k;
-        }
-    }
-    let mut var = vec![0.0f64; d];
-    for &i in rows {
-        for ((s, v), m) in var.iter_mut().zip(&features[i]).zip(&mean) {
-            *s += (*v as f64 - m).powi(2) / k;
-        }
-    }
-    let std = var
-        .iter()
-        .map(|v| {
-            if v.sqrt() > 1e-6 {
-                v.sqrt() as f32
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    (mean.iter().map(|m| *m as f32).collect(), std)
-}
-
-/// Loss and accuracies from one forward pass (`logits`: `[n, heads, classes]`).
-fn stats(
-    epoch: usize,
-    logits: &[f32],
-    labels: &[usize],
-    masks: &[Vec<f32>],
-    heads: usize,
-    c: usize,
-    config: &TrainConfig,
-) -> EpochStats {
-    let exported = heads - 1;
-    let predicted = |i: usize, m: usize| {
-        let row = &logits[(i * heads + m) * c..][..c];
-        (0..c).fold(0, |best, k| if row[k] > row[best] { k } else { best })
-    };
-    let accuracy = |pairs: &[(usize, usize)]| {
-        let right = pairs
-            .iter()
-            .filter(|&&(i, m)| predicted(i, m) == labels[i])
-            .count();
-        right as f64 / pairs.len().max(1) as f64
-    };
-    let n = labels.len();
-    let train: Vec<(usize, usize)> = (0..n)
-        .filter(|&i| masks[i][exported] > 0.0)
-        .map(|i| (i, exported))
-        .collect();
-    let val: Vec<(usize, usize)> = match config.validation {
-        Validation::None => Vec::new(),
-        Validation::Split(_) => (0..n)
-            .filter(|&i| masks[i][exported] == 0.0)
-            .map(|i| (i, exported))
-            .collect(),
-        // Photo i against the head that did not see it.
-        Validation::LeaveOneOut => (0..n).map(|i| (i, i)).collect(),
-    };
-    let loss = exported_loss(logits, labels, &train, heads, c);
-    EpochStats {
-        epoch,
-        loss,
-        train_accuracy: accuracy(&train),
-        val_accuracy: (!val.is_empty()).then(|| accuracy(&val)),
-    }
-}
-
-/// Mean cross-entropy of the exported head over its training photos `rows`.
-fn exported_loss(
-    logits: &[f32],
-    labels: &[usize],
-    rows: &[(usize, usize)],
-    heads: usize,
-    c: usize,
-) -> f64 {
-    let total: f64 = rows
-        .iter()
-        .map(|&(i, m)| {
-            let row = &logits[(i * heads + m) * c..][..c];
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-            let sum: f64 = row.iter().map(|&z| (z as f64 - max).exp()).sum();
-            max + sum.ln() - row[labels[i]] as f64
-        })
-        .sum();
-    total / rows.len().max(1) as f64
 }

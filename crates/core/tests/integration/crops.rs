@@ -19,7 +19,7 @@ const PHOTOS: [(&str, &str); 3] = [
 ];
 
 /// Every 8th pixel from (4, 4) of an RGB8 image: what the fixture stores.
-fn subsample(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
+pub(crate) fn subsample(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for y in (4..height).step_by(8) {
         for x in (4..width).step_by(8) {
@@ -30,7 +30,7 @@ fn subsample(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
 }
 
 /// Mean |Δ| in normalised units, the preprocessing tests' measure.
-fn mean_abs_diff(a: &[u8], b: &[u8]) -> f32 {
+pub(crate) fn mean_abs_diff(a: &[u8], b: &[u8]) -> f32 {
     assert_eq!(a.len(), b.len());
     let (a, b) = (
         normalize_crop(a, InputConvention::Torchvision),

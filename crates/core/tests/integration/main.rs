@@ -3,6 +3,7 @@
 
 mod common;
 
+mod augment;
 mod crops;
 mod errors;
 mod gradflow;
