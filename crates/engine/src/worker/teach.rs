@@ -72,7 +72,7 @@ async fn saved_head(backbone: &BackboneId) -> Option<LinearHead> {
     let buffer = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
     let head = LinearHead::from_safetensors(&js_sys::Uint8Array::new(&buffer).to_vec()).ok()?;
     head.check_backbone(backbone).ok()?;
-    Some(head)
+    head.layer4.is_none().then_some(head)
 }
 
 /// A photo's pooled features and the fingerprint of the weights that computed them.
@@ -406,6 +406,14 @@ impl Engine {
         let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
         let head = LinearHead::from_safetensors(&bytes)?;
         head.check_backbone(&self.backbone_id()?)?;
+        // Its classes would be computed from this network's own layer4 here: wrong answers.
+        if head.layer4.is_some() {
+            return Err(EngineError::Unavailable(
+                "this head carries a fine-tuned layer4 (`resnet-lab finetune --layer4`), which \
+                 the page cannot run yet: use it with `resnet-lab classify --head`"
+                    .into(),
+            ));
+        }
         let classes = head.classes.clone();
         save_head(&head).await;
         *self.teach.head.borrow_mut() = Some(head);
