@@ -7,6 +7,7 @@ use resnet_lab_core::gradflow::{
 };
 use resnet_lab_core::predict::read_f32;
 use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
+use resnet_lab_core::transfer::layer4::{pooled_from_stage_input, stage_input_tensor};
 use resnet_lab_protocol::{
     BackendKind, BackendPreference, GradientNetwork, GradientReport, PredictionRow, Timings,
 };
@@ -60,18 +61,26 @@ impl Engine {
         let input = normalize_crop(&crop, classifier.info.input);
         self.keep_crop(id, Rc::new(crop));
         let t2 = now();
-        // The pooled features feed both ImageNet's classifier and a teach-mode head.
-        let (features, row, t3) = match classifier.cpu_forward() {
-            Some(cpu) => {
+        // The pooled features feed both ImageNet's classifier and a teach-mode head; a head
+        // with a fine-tuned layer4 reads that layer4's features of the same layer3 output.
+        let (features, row, t3) = match (self.teach.layer4.stage(), classifier.cpu_forward()) {
+            (None, Some(cpu)) => {
                 let features = cpu.pooled_features(&input, [1, 224, 224])?;
                 let logits = cpu.head(&features);
                 let t3 = now();
                 let row = logits.into_iter().next().unwrap_or_default();
                 (features.into_iter().next().unwrap_or_default(), row, t3)
             }
-            None => {
+            (stage, _) => {
                 let batch = classifier.input_batch(&[input], 224, 224)?;
-                let features = classifier.model.pooled_features(batch);
+                let (features, head_features) = match stage {
+                    Some(stage) => {
+                        let x = stage_input_tensor(&classifier, batch)?;
+                        let tuned = stage.pooled(x.clone());
+                        (pooled_from_stage_input(&classifier, x), Some(tuned))
+                    }
+                    None => (classifier.model.pooled_features(batch), None),
+                };
                 let logits = classifier.model.fc.forward(features.clone());
                 // Reading one value waits for the whole forward pass (GPU work is queued
                 // lazily), so the inference time includes execution and the read-back time
@@ -80,7 +89,7 @@ impl Engine {
                 let t3 = now();
                 let row = read_f32(logits).await?;
                 let features = if self.teach.has_head() {
-                    read_f32(features).await?
+                    read_f32(head_features.unwrap_or(features)).await?
                 } else {
                     Vec::new()
                 };
