@@ -252,7 +252,9 @@ pub fn teach_panel() -> Html {
     let on_layer4 = {
         let layer4 = layer4.clone();
         Callback::from(move |e: Event| {
-            let input = e.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
+            let input = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
             layer4.set(input.is_some_and(|i| i.checked()));
         })
     };
