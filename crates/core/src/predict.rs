@@ -15,8 +15,8 @@ pub struct Classifier {
     pub model: ResNet,
     pub info: ModelInfo,
     pub device: Device,
-    /// On the CPU device, the channel-last forward pass that classification and features
-    /// run on (twice as fast as Burn flex's convolutions here); None on a GPU.
+    /// On the CPU device natively, the channel-last forward pass that classification and
+    /// features run on (faster than Burn flex's convolutions there); None otherwise.
     cpu: Option<CpuForward>,
 }
 
@@ -112,13 +112,15 @@ fn check_input_size(batch: &Tensor<4>) -> Result<()> {
     Ok(())
 }
 
-/// Whether `device` is the CPU (Burn flex), where [`CpuForward`] runs instead of Burn.
+/// Whether [`CpuForward`] runs instead of Burn: on the CPU device (Burn flex), natively. In
+/// WebAssembly it measured slower than Burn flex's own kernels (about 550 against 460 ms per
+/// ResNet-50 photo on one thread, BENCHMARKS.md), so the browser keeps Burn there for now.
 fn is_cpu(device: &Device) -> bool {
-    #[cfg(feature = "flex")]
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
     {
         *device == Device::flex()
     }
-    #[cfg(not(feature = "flex"))]
+    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
     {
         let _ = device;
         false

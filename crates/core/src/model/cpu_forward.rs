@@ -4,11 +4,11 @@
 //! before one. The products run on the `gemm` crate's kernels (AVX2/AVX-512 natively,
 //! WebAssembly SIMD in the browser, rayon threads where there are threads), the same crate
 //! Burn flex uses inside; what this path saves is Burn flex's per-convolution layout changes
-//! (NCHW → NHWC and back, element by element) and its scattered writes, about half of a
-//! ResNet's time on this machine (BENCHMARKS.md).
+//! (NCHW → NHWC and back, element by element) and its scattered writes (BENCHMARKS.md).
 //!
 //! It computes the same function as [`ResNet::forward`] (BatchNorm folded, the same weights,
-//! float32), to rounding; classification and the frozen features use it on the CPU device,
+//! float32), to rounding; classification and the frozen features use it on the CPU device
+//! natively (in WebAssembly it measured slower than Burn flex, so the browser keeps Burn);
 //! everything that needs gradients keeps Burn.
 
 use burn::tensor::Tensor;
