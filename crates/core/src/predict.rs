@@ -43,11 +43,6 @@ impl Classifier {
         })
     }
 
-    /// The channel-last CPU forward pass, when the network is on the CPU.
-    pub fn cpu_forward(&self) -> Option<&CpuForward> {
-        self.cpu.as_ref()
-    }
-
     /// Uploads preprocessed images (`[3, H, W]` each, channel-major) as one batch.
     pub fn input_batch(
         &self,
