@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Transfer learning, native CPU: `resnet-lab finetune` beside bench/finetune_pytorch.py on
+# Transfer learning, native CPU: `resnet-lab finetune` beside bench/finetune_augment_pytorch.py on
 # the same folders of 20, 100 and 500 photos (copies of tests/fixtures/teach) and the same
 # He-initialised torchvision weights, with and without augmented views. One JSON line each.
 #
@@ -42,14 +42,14 @@ make_folder() {
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for arch in ${ARCHS:-resnet18 resnet50}; do
   weights="$work/$arch-he.safetensors"
-  [[ -f "$weights" ]] || "$python" bench/finetune_pytorch.py --arch "$arch" --data . --save-weights "$weights"
+  [[ -f "$weights" ]] || "$python" bench/finetune_augment_pytorch.py --arch "$arch" --data . --save-weights "$weights"
   for n in ${SIZES:-20 100 500}; do
     make_folder "$n"
     for k in ${AUGMENTS:-0 4}; do
       rust=$("$cli" finetune --weights "$weights" --data "$work/photos$n" --out "$work/head.safetensors" \
         --augment "$k" --json | "$python" -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({k: d[k] for k in ["validation","held_out","augmented_views","train_rows","features_ms","augment_ms","train_ms"]}))')
       echo "{\"side\": \"resnet-lab\", \"arch\": \"$arch\", \"photos\": $n, \"augment\": $k, \"report\": $rust, \"load\": \"$(cut -d' ' -f1 /proc/loadavg)\"}"
-      torch=$("$python" bench/finetune_pytorch.py --arch "$arch" --data "$work/photos$n" --augment "$k")
+      torch=$("$python" bench/finetune_augment_pytorch.py --arch "$arch" --data "$work/photos$n" --augment "$k")
       echo "{\"side\": \"pytorch\", \"arch\": \"$arch\", \"photos\": $n, \"augment\": $k, \"report\": $torch, \"load\": \"$(cut -d' ' -f1 /proc/loadavg)\"}"
     done
   done

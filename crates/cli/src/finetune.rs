@@ -1,7 +1,8 @@
 //! `resnet-lab finetune`: a head for your own classes on a frozen ResNet. Features are the
 //! backbone's pooled activations for each photo's centre crop (and, with `--augment K`, for K
 //! random flipped crops of each training photo); the head is a softmax regression trained on
-//! them (see `resnet_lab_core::transfer`).
+//! them (see `resnet_lab_core::transfer`). With `--layer4` the last stage is fine-tuned
+//! together with the head, on each photo's layer3 output computed once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,9 +15,11 @@ use resnet_lab_core::preprocess::augment::{MAX_AUGMENT, augmented_views, photo_s
 use resnet_lab_core::preprocess::decode::decode_image;
 use resnet_lab_core::preprocess::views::{Crops, View, preprocess_views};
 use resnet_lab_core::preprocess::{InputConvention, PixelBuffer};
+use resnet_lab_core::transfer::layer4::{copy_stage, stage_inputs};
 use resnet_lab_core::transfer::train::MIN_PHOTOS_PER_CLASS;
 use resnet_lab_core::transfer::{
-    BackboneId, EpochStats, TrainConfig, TrainingSet, Validation, held_out_photos, train_head_on,
+    BackboneId, EpochStats, Layer4Job, StageInputs, TrainConfig, TrainingSet, Validation,
+    held_out_photos, train_head_on, train_with_layer4,
 };
 use serde_json::json;
 
@@ -27,6 +30,9 @@ use crate::inputs;
 
 /// Photos per forward pass while extracting features.
 const BATCH: usize = 8;
+/// Most layer3 output values kept for `--layer4` (1 GiB of float32: about 1,300 photos for
+/// ResNet-50, whose layer3 output is 1024×14×14, or 5,300 for ResNet-18's 256×14×14).
+const MAX_CACHED_VALUES: usize = 256 << 20;
 
 #[derive(Args)]
 pub struct FinetuneArgs {
@@ -49,10 +55,15 @@ pub struct FinetuneArgs {
     /// Seed of the validation split and of the augmented views.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also fine-tune the last stage (layer4), BatchNorm in eval mode, at a learning rate of
+    /// 1e-4 (the head's is 0.01); slower. The head file then holds layer4 too (34 MB for
+    /// ResNet-18, 60 MB for ResNet-50). Validation is a split (never leave-one-out).
+    #[arg(long)]
+    layer4: bool,
     /// Besides each training photo's centre crop, this many augmented views of it: a random
     /// 224 crop of the 256 resize, mirrored half the time (torchvision's RandomCrop(224) after
     /// Resize(256), RandomHorizontalFlip). Held-out photos are judged on their centre crop.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "layer4")]
     augment: usize,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     backend: BackendChoice,
@@ -82,11 +93,20 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
     let backbone = BackboneId::of(&weights)?;
     let (device, backend) = args.backend.open()?;
     let convention = weights.info.input;
+    let architecture = weights.info.config.clone();
+    let stage = match args.layer4 {
+        true => Some(copy_stage(&weights.tensors, &architecture)?),
+        false => None,
+    };
     let classifier = Classifier::new(weights, &device)?;
 
     // Features of every readable photo; the others are listed and skipped.
     let started = Instant::now();
     let mut features = Vec::new();
+    let mut layer3 = StageInputs {
+        rows: Vec::new(),
+        shape: [0; 3],
+    };
     let mut labels = Vec::new();
     // Index in the folder of each readable photo (its augmented views' seed).
     let mut readable = Vec::new();
@@ -115,7 +135,24 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
         if views.is_empty() {
             continue;
         }
-        features.extend(pollster::block_on(classifier.view_outputs(&views, true))?);
+        if stage.is_some() {
+            let values: Vec<Vec<f32>> = views.iter().map(|v| v.values.clone()).collect();
+            let batch = classifier.input_batch(&values, views[0].height, views[0].width)?;
+            let (rows, shape) = pollster::block_on(stage_inputs(&classifier, batch))?;
+            layer3.shape = shape;
+            layer3.rows.extend(rows);
+            let plane: usize = shape.iter().product();
+            if layer3.rows.len() * plane > MAX_CACHED_VALUES {
+                return Err(Error::Dataset(format!(
+                    "--layer4 keeps every photo's layer3 output ({plane} values each here); at \
+                     most {} photos fit in {} MiB: use fewer photos, or train without --layer4",
+                    MAX_CACHED_VALUES / plane.max(1),
+                    (MAX_CACHED_VALUES * 4) >> 20
+                )));
+            }
+        } else {
+            features.extend(pollster::block_on(classifier.view_outputs(&views, true))?);
+        }
         labels.extend(chunk_labels);
     }
     let features_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -141,54 +178,49 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
         )));
     }
 
+    let validation = match (Validation::choose(args.val_split, &counts), &stage) {
+        // One layer4 per photo would be needed: a split it is (at least one photo per class).
+        (Validation::LeaveOneOut, Some(_)) => Validation::Split(args.val_split),
+        (v, _) => v,
+    };
     let config = TrainConfig {
         epochs: args.epochs,
-        validation: Validation::choose(args.val_split, &counts),
+        validation,
         seed: args.seed,
         ..TrainConfig::default()
     };
     // Views of the training photos only: held-out photos are judged on their centre crop.
     let started = Instant::now();
     let held_out = held_out_photos(&labels, counts.len(), config.validation, config.seed);
-    let mut augmented: Vec<(usize, Vec<f32>)> = Vec::new();
-    let mut pending: Vec<(usize, View)> = Vec::new();
-    let mut flush = |pending: &mut Vec<(usize, View)>| -> Result<(), Error> {
-        let (owners, views): (Vec<usize>, Vec<View>) = pending.drain(..).unzip();
-        let rows = pollster::block_on(classifier.view_outputs(&views, true))?;
-        augmented.extend(owners.into_iter().zip(rows));
-        Ok(())
-    };
-    for (photo, &index) in readable.iter().enumerate() {
-        if args.augment == 0 || held_out.binary_search(&photo).is_ok() {
-            continue;
-        }
-        let path = &folder.photos[index].0;
-        let seed = photo_seed(args.seed, index as u64);
-        let views = load_augmented_views(path, convention, seed, args.augment)?;
-        pending.extend(views.into_iter().map(|v| (photo, v)));
-        if pending.len() >= BATCH {
-            flush(&mut pending)?;
-        }
-    }
-    if !pending.is_empty() {
-        flush(&mut pending)?;
-    }
+    let augmented = augmented_features(&classifier, &folder, &readable, &held_out, &args)?;
     let augment_ms = started.elapsed().as_secs_f64() * 1e3;
-    let set = TrainingSet {
-        features: &features,
-        labels: &labels,
-        augmented: &augmented,
-    };
     let started = Instant::now();
-    let go_on = |_: &EpochStats| std::future::ready(true);
-    let trained = pollster::block_on(train_head_on(
-        set,
-        folder.classes.clone(),
-        backbone.clone(),
-        &config,
-        &device,
-        go_on,
-    ))?;
+    let trained = match &stage {
+        Some(stage) => pollster::block_on(train_with_layer4(
+            Layer4Job {
+                inputs: &layer3,
+                labels: &labels,
+                classes: folder.classes.clone(),
+                backbone: backbone.clone(),
+                stage,
+                architecture: &architecture,
+            },
+            &config,
+            &device,
+        ))?,
+        None => pollster::block_on(train_head_on(
+            TrainingSet {
+                features: &features,
+                labels: &labels,
+                augmented: &augmented,
+            },
+            folder.classes.clone(),
+            backbone.clone(),
+            &config,
+            &device,
+            |_: &EpochStats| std::future::ready(true),
+        ))?,
+    };
     let train_ms = started.elapsed().as_secs_f64() * 1e3;
     let bytes = trained.head.to_safetensors()?;
     std::fs::write(&args.out, &bytes)
@@ -218,11 +250,21 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode, Error> {
         for (class, n) in folder.classes.iter().zip(&counts) {
             println!("{:>5} photos  {}", n, escape_controls(class));
         }
+        let what = match stage {
+            Some(_) => "layer3 outputs",
+            None => "features",
+        };
         println!(
-            "features: {:.0} ms ({}), validation: {validation}",
+            "{what}: {:.0} ms ({}), validation: {validation}",
             features_ms,
             backbone.describe()
         );
+        if stage.is_some() {
+            println!(
+                "fine-tuning layer4 (Adam lr {}, BatchNorm in eval mode) with the head (lr {})",
+                config.layer4_learning_rate, config.learning_rate
+            );
+        }
         if args.augment > 0 {
             println!(
                 "augmented: {} views of {} training photos in {augment_ms:.0} ms; the head trains on {} rows",
@@ -259,6 +301,41 @@ fn load_center_view(path: &std::path::Path, convention: InputConvention) -> Resu
     views
         .pop()
         .ok_or_else(|| Error::Input("no view of the photo".into()))
+}
+
+/// The pooled features of `--augment` views of every training photo (`readable[photo]` is its
+/// index in the folder), each row tagged with its photo; none without `--augment`.
+fn augmented_features(
+    classifier: &Classifier,
+    folder: &ImageFolder,
+    readable: &[usize],
+    held_out: &[usize],
+    args: &FinetuneArgs,
+) -> Result<Vec<(usize, Vec<f32>)>, Error> {
+    let convention = classifier.info.input;
+    let mut augmented = Vec::new();
+    let mut pending: Vec<(usize, View)> = Vec::new();
+    let mut flush = |pending: &mut Vec<(usize, View)>| -> Result<(), Error> {
+        let (owners, views): (Vec<usize>, Vec<View>) = pending.drain(..).unzip();
+        let rows = pollster::block_on(classifier.view_outputs(&views, true))?;
+        augmented.extend(owners.into_iter().zip(rows));
+        Ok(())
+    };
+    for (photo, &index) in readable.iter().enumerate() {
+        if args.augment == 0 || held_out.binary_search(&photo).is_ok() {
+            continue;
+        }
+        let seed = photo_seed(args.seed, index as u64);
+        let views = load_augmented_views(&folder.photos[index].0, convention, seed, args.augment)?;
+        pending.extend(views.into_iter().map(|v| (photo, v)));
+        if pending.len() >= BATCH {
+            flush(&mut pending)?;
+        }
+    }
+    if !pending.is_empty() {
+        flush(&mut pending)?;
+    }
+    Ok(augmented)
 }
 
 /// `count` augmented views of a photo read before (read again: keeping every decoded photo

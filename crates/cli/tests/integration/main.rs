@@ -9,5 +9,6 @@ mod hostile;
 mod lesion;
 mod train;
 mod transfer;
+mod transfer_layer4;
 #[cfg(feature = "wgpu")]
 mod wgpu;

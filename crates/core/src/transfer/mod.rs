@@ -1,24 +1,27 @@
 //! Teaching a ResNet new classes: the frozen backbone's globally average-pooled features
 //! (512 for ResNet-18, 2048 for ResNet-50) feed a linear softmax head trained on a few
-//! photos per class.
+//! photos per class; optionally the last stage (layer4) is fine-tuned with it.
 //!
 //! ```text
-//! backbone  which weights a head belongs to (architecture, feature width, fingerprint)
-//! head      the linear head and its .safetensors file
-//! dataset   photos, their augmented views, validation split or leave-one-out
-//! train     softmax regression with weight decay (burn::optim Adam), all heads at once
-//! stats     one epoch's loss and accuracies
+//! backbone      which weights a head belongs to (architecture, feature width, fingerprint)
+//! head          the linear head and its .safetensors file (with layer4 when fine-tuned)
+//! dataset       photos, their augmented views, validation split or leave-one-out
+//! train         softmax regression with weight decay (burn::optim Adam), all heads at once
+//! stats         one epoch's loss and accuracies
+//! layer4        the last stage as a trainable module (BatchNorm in eval mode), its tensors
+//! train_layer4  the head and layer4 trained together on cached layer3 outputs
 //! ```
 //!
 //! Augmentation (random crops of the 256 resize, flipped half the time) is in
 //! `preprocess::augment`; the views' features are more training rows here.
-//! Fine-tuning the last stage (layer4) is not done yet: only the head learns.
 
 pub mod backbone;
 pub mod dataset;
 pub mod head;
+pub mod layer4;
 mod stats;
 pub mod train;
+pub mod train_layer4;
 
 pub use backbone::BackboneId;
 pub use dataset::{TrainingSet, held_out_photos};
@@ -27,3 +30,4 @@ pub use train::{
     EpochStats, TrainConfig, TrainedHead, Validation, train_head, train_head_observed,
     train_head_on,
 };
+pub use train_layer4::{Layer4Job, StageInputs, train_with_layer4, train_with_layer4_observed};

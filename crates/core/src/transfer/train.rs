@@ -40,6 +40,18 @@ pub struct TrainConfig {
     pub validation: Validation,
     /// Shuffles the validation split.
     pub seed: u64,
+    /// Adam's learning rate for layer4 when it is fine-tuned too (the head keeps
+    /// `learning_rate`): small, so that a few photos nudge the pretrained stage rather than
+    /// overwrite it.
+    #[serde(default = "default_layer4_learning_rate")]
+    pub layer4_learning_rate: f64,
+}
+
+/// The default of [`TrainConfig::layer4_learning_rate`].
+pub const LAYER4_LEARNING_RATE: f64 = 1e-4;
+
+fn default_layer4_learning_rate() -> f64 {
+    LAYER4_LEARNING_RATE
 }
 
 impl Default for TrainConfig {
@@ -50,6 +62,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             validation: Validation::Split(0.2),
             seed: 0,
+            layer4_learning_rate: LAYER4_LEARNING_RATE,
         }
     }
 }
@@ -265,6 +278,7 @@ where
             backbone,
             weight,
             bias,
+            layer4: None,
         },
         epochs,
         validation: config.validation,

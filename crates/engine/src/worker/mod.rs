@@ -15,6 +15,8 @@ mod js;
 mod lab;
 mod lab_runs;
 mod teach;
+mod teach_layer4;
+mod teach_storage;
 mod threads;
 mod weights;
 
