@@ -5,6 +5,7 @@
 
 mod lab;
 pub mod lab_runs;
+pub mod lesion;
 mod response;
 pub mod teach;
 mod teach_features;
@@ -205,7 +206,7 @@ pub struct AppState {
     pub info: Option<String>,
     pub dragging: bool,
     pub gradients: GradientState,
-    /// The Lab section (lesion study).
+    /// The Lab section (lesion study, long runs).
     pub lab: LabState,
     /// `?weights=` on another site, shown for confirmation before anything is downloaded.
     pub pending_weights: Option<PendingWeights>,
@@ -279,8 +280,14 @@ pub enum Action {
     },
     /// The Lab section shown or hidden.
     LabOpen(bool),
-    /// A lesion study was sent to the engine.
-    LesionRequested(u32),
+    /// A lesion study was sent to the engine: its id, photos and random deletions.
+    LesionRequested {
+        id: u32,
+        photos: usize,
+        random: Option<resnet_lab_protocol::lab::RandomSettings>,
+    },
+    /// The engine worker was replaced (lost device, crash, test hook): its runs are gone.
+    EngineRestarted,
     /// Another Lab tab.
     LabTab(lab_runs::LabTab),
     /// A long Lab run was asked for, stopped or resumed.
@@ -371,7 +378,10 @@ impl AppState {
                 g.error = None;
             }
             Action::LabOpen(open) => s.lab.open = open,
-            Action::LesionRequested(id) => s.lab.requested(id),
+            Action::LesionRequested { id, photos, random } => {
+                s.lab.lesion.requested(id, photos, random)
+            }
+            Action::EngineRestarted => s.lab.engine_restarted(),
             Action::LabTab(tab) => s.lab.tab = tab,
             Action::LabRun(action) => lab_runs::apply(&mut s.lab.shatter, &mut s.lab.train, action),
             Action::Teach(action) => s.teach.apply(action),

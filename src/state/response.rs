@@ -9,9 +9,7 @@ use resnet_lab_protocol::Response;
 pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
     match response {
         Response::Started => {}
-        Response::DeviceLost { .. } => {
-            super::lab_runs::engine_restarted(&mut s.lab.shatter, &mut s.lab.train)
-        }
+        Response::DeviceLost { .. } => s.lab.engine_restarted(),
         Response::Backend {
             kind,
             adapter,
@@ -95,10 +93,11 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
                 s.gradients.error = Some(message);
             }
         }
-        Response::Lesion { id, report } => s.lab.answered(id, Ok(*report)),
-        Response::LesionError { id, message } => s.lab.answered(id, Err(message)),
         Response::Failure { message } => s.errors.push(message),
         Response::Teach(teach) => s.teach.respond(teach),
+        Response::Lab(lab) if super::lesion::LesionState::concerns(&lab) => {
+            s.lab.lesion.respond(lab)
+        }
         Response::Lab(lab) => super::lab_runs::respond(&mut s.lab.shatter, &mut s.lab.train, lab),
     }
 }

@@ -42,9 +42,14 @@ impl Engine {
         self.0.borrow_mut().gradients(photo, class, network);
     }
 
-    /// The lesion study on some photos of the page (id, name, file).
-    pub fn lesion(&self, photos: Vec<(u32, String, web_sys::File)>) {
-        self.0.borrow_mut().lesion(photos);
+    /// The lesion study on some photos of the page (id, name, file), with random deletions
+    /// when `random` says.
+    pub fn lesion(
+        &self,
+        photos: Vec<(u32, String, web_sys::File)>,
+        random: Option<resnet_lab_protocol::lab::RandomSettings>,
+    ) {
+        self.0.borrow_mut().lesion(photos, random);
     }
 
     /// A long Lab run: `make` gets a new id and the backend asked for (see `EngineClient::lab`).

@@ -61,6 +61,8 @@ impl LabNetwork {
 pub enum LabExperiment {
     Shatter,
     Train,
+    /// The lesion study (started by `Request::Lesion`, stepped and stopped like the others).
+    Lesion,
 }
 
 /// UI → engine, inside [`crate::Request::Lab`].
@@ -207,6 +209,19 @@ pub enum LabResponse {
         point: TrainPoint,
         /// The step's compute time (data generation excluded, as the CLI's `step_ms`).
         step_ms: f64,
+    },
+    /// A lesion study started: the intact network's classes; its `steps` altered networks
+    /// follow, one [`LabResponse::LesionStep`] each.
+    LesionStarted {
+        id: u32,
+        report: Box<crate::LesionReport>,
+        steps: usize,
+    },
+    /// One altered network of a lesion study (`ms`: its compute time).
+    LesionStep {
+        id: u32,
+        step: Box<crate::lab::LesionStep>,
+        ms: f64,
     },
     /// The run ended: complete, or stopped (a stopped training can be resumed).
     Finished {

@@ -95,8 +95,16 @@ pub enum Request {
         backend: BackendPreference,
     },
     /// The lesion study of the loaded network on some photos of the page (their `File`s
-    /// travel beside, as an array in the same order). Queued like `Gradients`.
-    Lesion { id: u32, photos: Vec<LabPhoto> },
+    /// travel beside, as an array in the same order), with random deletions when `random`
+    /// says. It runs in steps like the Lab's long runs: answered by
+    /// [`LabResponse::LesionStarted`], one [`LabResponse::LesionStep`] per altered network,
+    /// then `Finished` or `Error`; `LabRequest::Stop` with its id stops it.
+    Lesion {
+        id: u32,
+        photos: Vec<LabPhoto>,
+        #[serde(default)]
+        random: Option<lab::RandomSettings>,
+    },
     /// Forget every cached weights file.
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
@@ -245,14 +253,6 @@ pub enum Response {
         report: Box<GradientReport>,
     },
     GradientsError {
-        id: u32,
-        message: String,
-    },
-    Lesion {
-        id: u32,
-        report: Box<LesionReport>,
-    },
-    LesionError {
         id: u32,
         message: String,
     },

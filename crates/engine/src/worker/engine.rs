@@ -9,6 +9,7 @@ use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::GradFlowAnalyzer;
 use resnet_lab_core::preprocess::InputConvention;
 use resnet_lab_core::transfer::BackboneId;
+use resnet_lab_protocol::lab_runs::LabExperiment;
 use resnet_lab_protocol::{
     BackendKind, BackendPreference, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
 };
@@ -176,16 +177,11 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
-            Request::Lesion { id, photos } => match self.lesion(photos, payload).await {
-                Ok(report) => Response::Lesion {
-                    id,
-                    report: Box::new(report),
-                },
-                Err(e) => Response::LesionError {
-                    id,
-                    message: e.to_string(),
-                },
-            },
+            Request::Lesion { id, photos, random } => {
+                let outcome = self.lesion_start(id, photos, random, payload).await;
+                self.after_step(id, LabExperiment::Lesion, outcome).await;
+                return;
+            }
             Request::ClearCache => match clear_cache().await {
                 Ok(entries) => Response::CacheCleared { entries },
                 Err(e) => Response::Failure {
@@ -212,8 +208,6 @@ impl Engine {
                 | Response::ClassifyError { .. }
                 | Response::Gradients { .. }
                 | Response::GradientsError { .. }
-                | Response::Lesion { .. }
-                | Response::LesionError { .. }
         );
         if !(lost_work && self.device_lost()) {
             self.outbox.post(&response);

@@ -14,6 +14,7 @@ mod infer;
 mod js;
 mod lab;
 mod lab_runs;
+mod lab_shatter;
 mod teach;
 mod threads;
 mod weights;
