@@ -8,7 +8,7 @@
 //
 // It also makes the page cross-origin isolated on hosts that do not send the two headers
 // (the engine's threads need shared memory): every answer it gives carries them, and
-// index.html reloads once when the page is not isolated yet.
+// the page reloads once, before mounting, when it is not isolated yet.
 'use strict';
 
 const SHELL = 'resnet-lab-shell-v1';

@@ -102,9 +102,7 @@ impl EngineClient {
         self.outbox.clear();
         let (me, backend, threads_failed) = (self.me.clone(), self.backend, self.threads_failed);
         wasm_bindgen_futures::spawn_local(async move {
-            let Some(build) = engine_choice::choose(backend, threads_failed).await else {
-                return;
-            };
+            let build = engine_choice::choose(backend, threads_failed).await;
             if let Some(client) = me.upgrade() {
                 client.borrow_mut().spawn_build(build);
             }

@@ -84,15 +84,22 @@ fn delay(ms: i32) -> js_sys::Promise {
 }
 
 /// On a host that does not send COOP/COEP, the service worker (static/sw.js) adds them: once
-/// it is active, reload through it. True when a reload is under way (start nothing then).
-async fn reload_through_service_worker() -> bool {
+/// it is active, reload through it. Called before the page is mounted, so that nothing a
+/// person does in the first second of a first visit is lost with the reload. True when a
+/// reload is under way. At most once per tab (no loop where isolation cannot be had, and no
+/// second wait where the service worker never becomes active).
+pub async fn reload_for_isolation() -> bool {
+    if cross_origin_isolated() {
+        return false;
+    }
     let Some(window) = web_sys::window() else {
         return false;
     };
-    let storage = window.session_storage().ok().flatten();
-    if storage
-        .as_ref()
-        .is_none_or(|s| s.get_item(RELOAD_KEY).ok().flatten().is_some())
+    let Some(storage) = window.session_storage().ok().flatten() else {
+        return false;
+    };
+    if storage.get_item(RELOAD_KEY).ok().flatten().is_some()
+        || storage.set_item(RELOAD_KEY, "1").is_err()
     {
         return false;
     }
@@ -116,29 +123,23 @@ async fn reload_through_service_worker() -> bool {
     if !settled.is_ok_and(|r| !r.is_undefined()) {
         return false;
     }
-    if let Some(storage) = storage {
-        let _ = storage.set_item(RELOAD_KEY, "1");
-    }
     window.location().reload().is_ok()
 }
 
 /// The build to start for this backend preference (`threads_failed`: the threaded engine
-/// already failed to start in this page), or None while the page reloads to be isolated.
-pub async fn choose(preference: BackendPreference, threads_failed: bool) -> Option<EngineBuild> {
-    if !cross_origin_isolated() && !threads_failed && reload_through_service_worker().await {
-        return None;
-    }
+/// already failed to start in this page).
+pub async fn choose(preference: BackendPreference, threads_failed: bool) -> EngineBuild {
     if threads_failed || !cross_origin_isolated() {
-        return Some(EngineBuild::SingleThread);
+        return EngineBuild::SingleThread;
     }
     let webgpu = match preference {
         BackendPreference::Cpu => false,
         BackendPreference::Webgpu => true,
         BackendPreference::Auto => hardware_webgpu().await,
     };
-    Some(if webgpu {
+    if webgpu {
         EngineBuild::SingleThread
     } else {
         EngineBuild::Threads
-    })
+    }
 }

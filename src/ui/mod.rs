@@ -34,7 +34,17 @@ use page::Page;
 /// Mounts the page.
 pub fn start() {
     console_error_panic_hook::set_once();
-    yew::Renderer::<App>::new().render();
+    wasm_bindgen_futures::spawn_local(async {
+        // A first visit to a host without COOP/COEP reloads once through the service worker
+        // (threads need an isolated page): before mounting, so no click or drop is lost.
+        if engine_choice::reload_for_isolation().await {
+            return;
+        }
+        if let Some(boot) = gloo::utils::document().get_element_by_id("boot") {
+            boot.remove();
+        }
+        yew::Renderer::<App>::new().render();
+    });
 }
 
 /// Yew's side of the reducer: the state itself is plain Rust.

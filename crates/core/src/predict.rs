@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::model::ResNet;
+use crate::model::{CpuForward, ResNet};
 use crate::preprocess::views::View;
 use crate::weights::{LoadedWeights, ModelInfo};
 
@@ -15,6 +15,9 @@ pub struct Classifier {
     pub model: ResNet,
     pub info: ModelInfo,
     pub device: Device,
+    /// On the CPU device natively, the channel-last forward pass that classification and
+    /// features run on (faster than Burn flex's convolutions there); None otherwise.
+    cpu: Option<CpuForward>,
 }
 
 /// One line of a top-k list.
@@ -29,10 +32,14 @@ impl Classifier {
     /// Builds the network on `device` (uploads and folds every weight).
     pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
         let model = ResNet::from_tensors(&weights.info.config, weights.tensors, device)?;
+        let cpu = is_cpu(device)
+            .then(|| CpuForward::from_model(&model))
+            .transpose()?;
         Ok(Self {
             model,
             info: weights.info,
             device: device.clone(),
+            cpu,
         })
     }
 
@@ -50,6 +57,10 @@ impl Classifier {
     /// reads from the GPU).
     pub async fn logits(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         check_input_size(&batch)?;
+        if let Some(cpu) = &self.cpu {
+            let [n, _, h, w] = batch.dims();
+            return finite_rows(cpu.logits(&read_f32(batch).await?, [n, h, w])?);
+        }
         read_rows(self.model.forward(batch)).await
     }
 
@@ -57,6 +68,10 @@ impl Classifier {
     /// for ResNet-50): what a transfer-learning head sees.
     pub async fn features(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         check_input_size(&batch)?;
+        if let Some(cpu) = &self.cpu {
+            let [n, _, h, w] = batch.dims();
+            return finite_rows(cpu.pooled_features(&read_f32(batch).await?, [n, h, w])?);
+        }
         read_rows(self.model.pooled_features(batch)).await
     }
 
@@ -92,21 +107,43 @@ fn check_input_size(batch: &Tensor<4>) -> Result<()> {
     Ok(())
 }
 
-/// Reads `[N, K]` back as N rows, refusing non-finite values: weights that overflow (or a NaN
-/// input) give NaN, which softmax would turn into "probabilities" of null.
+/// Whether [`CpuForward`] runs instead of Burn: on the CPU device (Burn flex), natively. In
+/// WebAssembly it measured slower than Burn flex's own kernels (about 550 against 460 ms per
+/// ResNet-50 photo on one thread, BENCHMARKS.md), so the browser keeps Burn there for now.
+fn is_cpu(device: &Device) -> bool {
+    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    {
+        *device == Device::flex()
+    }
+    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// Reads `[N, K]` back as N rows, refusing non-finite values.
 async fn read_rows(output: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [n, k] = output.dims();
     let values = read_f32(output).await?;
-    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+    finite_rows(
+        values
+            .chunks(k.max(1))
+            .take(n)
+            .map(<[f32]>::to_vec)
+            .collect(),
+    )
+}
+
+/// Refuses non-finite values: weights that overflow (or a NaN input) give NaN, which softmax
+/// would turn into "probabilities" of null.
+fn finite_rows(rows: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>> {
+    if let Some(bad) = rows.iter().flatten().find(|v| !v.is_finite()) {
         return Err(Error::Input(format!(
             "the network's output holds {bad} (NaN or infinity): the weights or the input make it overflow"
         )));
     }
-    Ok(values
-        .chunks(k.max(1))
-        .take(n)
-        .map(<[f32]>::to_vec)
-        .collect())
+    Ok(rows)
 }
 
 /// The mean of each row's softmax: ten-crop testing averages probabilities, not logits.

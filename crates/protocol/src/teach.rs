@@ -26,10 +26,13 @@ pub enum TeachRequest {
         fingerprint: String,
         features: Vec<f32>,
     },
-    /// Train a head on the classes' photos (their features must have been asked for).
+    /// Train a head on the classes' photos (their features must have been asked for); with
+    /// `layer4`, fine-tune the last stage with it (slower; the head file then holds layer4).
     Train {
         classes: Vec<TeachClass>,
         epochs: usize,
+        #[serde(default)]
+        layer4: bool,
     },
     /// Stop training after the current epoch (acts at once, never queued).
     Stop,
@@ -113,6 +116,7 @@ mod tests {
                 photos: vec![1, 2],
             }],
             epochs: 50,
+            layer4: true,
         });
         let json = serde_json::to_string(&req).unwrap();
         assert!(json.contains("\"type\":\"teach\""), "{json}");

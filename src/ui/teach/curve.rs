@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use crate::state::teach::Training;
+use crate::state::teach::{TrainState, Training};
 
 const W: f64 = 320.0;
 const H: f64 = 120.0;
@@ -62,5 +62,42 @@ pub fn training_curve(props: &CurveProps) -> Html {
                 <span style="color:#3c9d5d">{ "- - held-out accuracy" }</span>
             </figcaption>
         </figure>
+    }
+}
+
+/// The training status line, progress bar and curve (`[data-testid=training]`).
+pub fn training_view(training: Option<&Training>) -> Html {
+    let Some(t) = training else { return html! {} };
+    let last = t.last();
+    let fmt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    let train = fmt(last.map(|p| p.train_accuracy));
+    let val = fmt(last.and_then(|p| p.val_accuracy));
+    let pct = |v: Option<f64>| {
+        v.map(|v| format!("{:.0}%", v * 100.0))
+            .unwrap_or("–".into())
+    };
+    let held = match t.validation.as_deref() {
+        Some("leave_one_out") => "held out (leave-one-out)",
+        Some("split") => "held out (20% split)",
+        _ => "held out",
+    };
+    let progress = t.points.len() as f64 / t.epochs.max(1) as f64 * 100.0;
+    html! {
+        <div class="teach-training" data-testid="training" data-state={t.state.as_str()}
+             data-train-accuracy={train} data-val-accuracy={val} data-epochs={t.points.len().to_string()}>
+            <div class="bar"><div class="fill" style={format!("width: {progress:.1}%")}></div></div>
+            <div class="small">
+                { format!("epoch {}/{} · loss {} · training accuracy {} · {held} {}",
+                    t.points.len(), t.epochs,
+                    last.map(|p| format!("{:.4}", p.loss)).unwrap_or_default(),
+                    pct(last.map(|p| p.train_accuracy)), pct(last.and_then(|p| p.val_accuracy))) }
+                { t.train_ms.map(|ms| format!(" · {ms:.0} ms")).unwrap_or_default() }
+                { if t.stopped { " · stopped" } else { "" } }
+            </div>
+            if t.state == TrainState::Error {
+                <div class="card-error" role="alert">{ t.error.clone().unwrap_or_default() }</div>
+            }
+            <TrainingCurve training={t.clone()} />
+        </div>
     }
 }

@@ -17,14 +17,13 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::state::teach::{EPOCHS, FeatureSend, TeachAction, TeachState, TrainState, feature_key};
+use crate::state::teach::{EPOCHS, FeatureSend, TeachAction, TeachState, feature_key};
 use crate::state::{Action, NewPhoto};
 use crate::ui::components::take_files;
 use crate::ui::engine::use_engine;
 use crate::ui::webcam::WebcamHandle;
 use crate::ui::{StateHandle, use_app_state};
 use class_card::ClassCard;
-use curve::TrainingCurve;
 use resnet_lab_protocol::TeachRequest;
 
 /// Each teach photo's file (sent again for other weights, kept in IndexedDB) and thumbnail
@@ -106,6 +105,8 @@ pub fn teach_panel() -> Html {
     let files = use_mut_ref(TeachFiles::default);
     let webcam = use_context::<WebcamHandle>();
     let name = use_state(String::new);
+    // "Also fine-tune layer4" for the next training.
+    let layer4 = use_state(|| false);
     let teach = &state.teach;
 
     // Forget the files of photos and classes that were removed.
@@ -235,15 +236,26 @@ pub fn teach_panel() -> Html {
     let on_train = {
         let (engine, dispatch, classes) =
             (engine.clone(), state.dispatcher(), teach.request_classes());
+        let layer4 = *layer4;
         Callback::from(move |_| {
             dispatch.dispatch(Action::Teach(TeachAction::TrainRequested));
             engine.teach(
                 TeachRequest::Train {
                     classes: classes.clone(),
                     epochs: EPOCHS,
+                    layer4,
                 },
                 None,
             );
+        })
+    };
+    let on_layer4 = {
+        let layer4 = layer4.clone();
+        Callback::from(move |e: Event| {
+            let input = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
+            layer4.set(input.is_some_and(|i| i.checked()));
         })
     };
     let on_stop = {
@@ -309,6 +321,11 @@ pub fn teach_panel() -> Html {
             </div>
             <div class="teach-actions">
                 <button class="button" data-testid="train" disabled={blocker.is_some()} onclick={on_train}>{ "Train" }</button>
+                <label class="small" title="layer4 trains with the head (BatchNorm in eval mode, learning rate 1e-4)">
+                    <input type="checkbox" data-testid="train-layer4" checked={*layer4} onchange={on_layer4} />
+                    { " Also fine-tune the last stage (layer4), slower" }
+                    if *layer4 { <span class="muted">{ " · the head file then holds layer4 (34 MB for ResNet-18, 60 MB for ResNet-50)" }</span> }
+                </label>
                 if teach.running() {
                     <button class="button ghost" data-testid="stop-training" onclick={on_stop}>{ "Stop" }</button>
                 }
@@ -326,44 +343,8 @@ pub fn teach_panel() -> Html {
                     <span class="small muted" data-testid="feature-ms">{ format!(" features: {ms:.0} ms per photo") }</span>
                 }
             </div>
-            { training_view(teach.training.as_ref()) }
+            { curve::training_view(teach.training.as_ref()) }
         </section>
-    }
-}
-
-fn training_view(training: Option<&crate::state::teach::Training>) -> Html {
-    let Some(t) = training else { return html! {} };
-    let last = t.last();
-    let fmt = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
-    let train = fmt(last.map(|p| p.train_accuracy));
-    let val = fmt(last.and_then(|p| p.val_accuracy));
-    let pct = |v: Option<f64>| {
-        v.map(|v| format!("{:.0}%", v * 100.0))
-            .unwrap_or("–".into())
-    };
-    let held = match t.validation.as_deref() {
-        Some("leave_one_out") => "held out (leave-one-out)",
-        Some("split") => "held out (20% split)",
-        _ => "held out",
-    };
-    let progress = t.points.len() as f64 / t.epochs.max(1) as f64 * 100.0;
-    html! {
-        <div class="teach-training" data-testid="training" data-state={t.state.as_str()}
-             data-train-accuracy={train} data-val-accuracy={val} data-epochs={t.points.len().to_string()}>
-            <div class="bar"><div class="fill" style={format!("width: {progress:.1}%")}></div></div>
-            <div class="small">
-                { format!("epoch {}/{} · loss {} · training accuracy {} · {held} {}",
-                    t.points.len(), t.epochs,
-                    last.map(|p| format!("{:.4}", p.loss)).unwrap_or_default(),
-                    pct(last.map(|p| p.train_accuracy)), pct(last.and_then(|p| p.val_accuracy))) }
-                { t.train_ms.map(|ms| format!(" · {ms:.0} ms")).unwrap_or_default() }
-                { if t.stopped { " · stopped" } else { "" } }
-            </div>
-            if t.state == TrainState::Error {
-                <div class="card-error" role="alert">{ t.error.clone().unwrap_or_default() }</div>
-            }
-            <TrainingCurve training={t.clone()} />
-        </div>
     }
 }
 

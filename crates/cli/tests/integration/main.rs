@@ -8,5 +8,6 @@ mod hostile;
 mod lesion;
 mod train;
 mod transfer;
+mod transfer_layer4;
 #[cfg(feature = "wgpu")]
 mod wgpu;

@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use crate::common::{fixture, json, run, success_json};
 
 /// A fresh folder under the system temp dir, removed when dropped.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(pub(crate) PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("resnet-lab-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
-    fn path(&self, rel: &str) -> String {
+    pub(crate) fn path(&self, rel: &str) -> String {
         self.0.join(rel).display().to_string()
     }
 }
@@ -28,7 +28,7 @@ impl Drop for Scratch {
 }
 
 /// Copies `count` photos of each named class of the committed teach set into `dir`.
-fn photo_set(dir: &Path, classes: &[(&str, usize)]) {
+pub(crate) fn photo_set(dir: &Path, classes: &[(&str, usize)]) {
     for (class, count) in classes {
         std::fs::create_dir_all(dir.join(class)).unwrap();
         let source = PathBuf::from(fixture(&format!("teach/{class}")));
@@ -43,7 +43,7 @@ fn photo_set(dir: &Path, classes: &[(&str, usize)]) {
     }
 }
 
-fn stderr(output: &std::process::Output) -> String {
+pub(crate) fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

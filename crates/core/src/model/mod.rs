@@ -2,14 +2,16 @@
 //!
 //! [`config`] says what an architecture is (block type, stages, layout); [`tensors`] which
 //! tensors its checkpoint holds, by name, shape and role; [`layers`] has the conv+BN and residual block; [`resnet`] puts them
-//! together.
+//! together; [`cpu_forward`] is the same forward pass, channel-last, for the CPU.
 
 pub mod config;
+pub mod cpu_forward;
 pub mod init;
 pub mod layers;
 pub mod resnet;
 pub mod tensors;
 
 pub use config::{BlockInfo, BlockKind, Layout, ResNetConfig, Stem};
+pub use cpu_forward::CpuForward;
 pub use layers::{BatchStats, BlockMode, ConvBn, ResidualBlock};
 pub use resnet::ResNet;

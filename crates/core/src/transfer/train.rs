@@ -62,7 +62,7 @@ impl Validation {
 }
 
 /// Photos of a class of `n` held out by a split: rounded, at least one, and never all.
-fn held_out_count(n: usize, fraction: f64) -> usize {
+pub(crate) fn held_out_count(n: usize, fraction: f64) -> usize {
     ((n as f64 * fraction).round() as usize).clamp(1, n.saturating_sub(1))
 }
 
@@ -77,6 +77,18 @@ pub struct TrainConfig {
     pub validation: Validation,
     /// Shuffles the validation split.
     pub seed: u64,
+    /// Adam's learning rate for layer4 when it is fine-tuned too (the head keeps
+    /// `learning_rate`): small, so that a few photos nudge the pretrained stage rather than
+    /// overwrite it.
+    #[serde(default = "default_layer4_learning_rate")]
+    pub layer4_learning_rate: f64,
+}
+
+/// The default of [`TrainConfig::layer4_learning_rate`].
+pub const LAYER4_LEARNING_RATE: f64 = 1e-4;
+
+fn default_layer4_learning_rate() -> f64 {
+    LAYER4_LEARNING_RATE
 }
 
 impl Default for TrainConfig {
@@ -87,6 +99,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             validation: Validation::Split(0.2),
             seed: 0,
+            layer4_learning_rate: LAYER4_LEARNING_RATE,
         }
     }
 }
@@ -268,6 +281,7 @@ where
             backbone,
             weight,
             bias,
+            layer4: None,
         },
         epochs,
         validation: config.validation,
@@ -275,7 +289,7 @@ where
     })
 }
 
-fn check_dataset(
+pub(crate) fn check_dataset(
     features: &[Vec<f32>],
     labels: &[usize],
     classes: &[String],
@@ -307,7 +321,7 @@ fn check_dataset(
 }
 
 /// Stratified split: from each class, `held_out_count` photos chosen by a seeded shuffle.
-fn split(labels: &[usize], classes: usize, fraction: f64, seed: u64) -> Vec<usize> {
+pub(crate) fn split(labels: &[usize], classes: usize, fraction: f64, seed: u64) -> Vec<usize> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut held_out = Vec::new();
     for k in 0..classes {
@@ -320,7 +334,11 @@ fn split(labels: &[usize], classes: usize, fraction: f64, seed: u64) -> Vec<usiz
 }
 
 /// Per-feature mean and standard deviation over `rows`; a constant feature gets σ = 1.
-fn standardisation(features: &[Vec<f32>], rows: &[usize], d: usize) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn standardisation(
+    features: &[Vec<f32>],
+    rows: &[usize],
+    d: usize,
+) -> (Vec<f32>, Vec<f32>) {
     let k = rows.len() as f64;
     let mut mean = vec![0.0f64; d];
     for &i in rows {
@@ -348,7 +366,7 @@ fn standardisation(features: &[Vec<f32>], rows: &[usize], d: usize) -> (Vec<f32>
 }
 
 /// Loss and accuracies from one forward pass (`logits`: `[n, heads, classes]`).
-fn stats(
+pub(crate) fn stats(
     epoch: usize,
     logits: &[f32],
     labels: &[usize],

@@ -43,7 +43,7 @@ pub(crate) fn checked_numel(shape: &[usize]) -> Result<usize> {
 
 /// Named tensors in a canonical (torchvision) naming, ready to be checked against an
 /// architecture.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct TensorSet {
     tensors: BTreeMap<String, HostTensor>,
 }

@@ -16,3 +16,4 @@ mod params;
 mod parity;
 mod preprocess;
 mod transfer;
+mod transfer_layer4;

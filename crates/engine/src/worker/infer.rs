@@ -7,6 +7,7 @@ use resnet_lab_core::gradflow::{
 };
 use resnet_lab_core::predict::read_f32;
 use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
+use resnet_lab_core::transfer::layer4::{pooled_from_stage_input, stage_input_tensor};
 use resnet_lab_protocol::{
     BackendKind, BackendPreference, GradientNetwork, GradientReport, PredictionRow, Timings,
 };
@@ -61,8 +62,16 @@ impl Engine {
         self.keep_crop(id, Rc::new(crop));
         let batch = classifier.input_batch(&[input], 224, 224)?;
         let t2 = now();
-        // The pooled features feed both ImageNet's classifier and a teach-mode head.
-        let features = classifier.model.pooled_features(batch);
+        // The pooled features feed both ImageNet's classifier and a teach-mode head; a head
+        // with a fine-tuned layer4 reads that layer4's features of the same layer3 output.
+        let (features, head_features) = match self.teach.layer4.stage() {
+            Some(stage) => {
+                let x = stage_input_tensor(&classifier, batch)?;
+                let tuned = stage.pooled(x.clone());
+                (pooled_from_stage_input(&classifier, x), Some(tuned))
+            }
+            None => (classifier.model.pooled_features(batch), None),
+        };
         let logits = classifier.model.fc.forward(features.clone());
         // Reading one value waits for the whole forward pass (GPU work is queued lazily), so
         // the inference time includes execution and the read-back time is the transfer only.
@@ -74,6 +83,7 @@ impl Engine {
             return Err(EngineError::NonFiniteOutput);
         }
         let custom = if self.teach.has_head() {
+            let features = head_features.unwrap_or(features);
             self.teach.custom_predictions(&read_f32(features).await?)?
         } else {
             Vec::new()

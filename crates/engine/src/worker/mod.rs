@@ -16,6 +16,8 @@ mod lab;
 mod lab_runs;
 mod lab_shatter;
 mod teach;
+mod teach_layer4;
+mod teach_storage;
 mod threads;
 mod weights;
 

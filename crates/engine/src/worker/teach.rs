@@ -2,7 +2,8 @@
 //! model), training the core's linear head on them with a live curve and Stop, the head's
 //! file (export, import), and the head's classes beside ImageNet's for every classified photo.
 //! The training itself is `resnet_lab_core::transfer`, as the CLI's `finetune` runs it.
-//! The last head of each backbone is kept in Cache Storage and comes back after a reload.
+//! The last head of each backbone is kept in Cache Storage and comes back after a reload
+//! ([`super::teach_storage`]); fine-tuning layer4 with the head is [`super::teach_layer4`].
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -11,7 +12,8 @@ use std::rc::Rc;
 use resnet_lab_core::predict::{rank, softmax};
 use resnet_lab_core::preprocess::{PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_core::transfer::{
-    BackboneId, LinearHead, TrainConfig, Validation, train_head_observed,
+    BackboneId, Layer4Job, LinearHead, TrainConfig, Validation, train_head_observed,
+    train_with_layer4_observed,
 };
 use resnet_lab_protocol::teach::{EpochPoint, PhotoFeatures, TeachClass};
 use resnet_lab_protocol::{PredictionRow, TeachRequest, TeachResponse};
@@ -20,61 +22,15 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::engine::Engine;
 use super::image::decode_in_browser;
-use super::js::{browser, now, scope};
+use super::js::{now, scope};
+use super::teach_layer4::Layer4State;
+use super::teach_storage::{save_head, saved_head};
 use crate::error::{EngineError, Result};
 
 /// Photos whose features are kept (2048 floats each for ResNet-50: 8 KB).
 const MAX_TEACH_PHOTOS: usize = 2000;
-/// Largest head file accepted (1000 classes × 2048 float32 features is 8.2 MB).
-const MAX_HEAD_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 /// Training steps asked for are clamped to this.
 const MAX_EPOCHS: usize = 10_000;
-/// Cache Storage bucket keeping the last head of each backbone across reloads (apart from
-/// the weights' bucket, so "Clear cache" leaves it).
-const HEAD_CACHE: &str = "resnet-lab-teach-v1";
-
-/// The cache key of the head kept for weights with `fingerprint`.
-fn head_key(fingerprint: &str) -> String {
-    format!("./resnet-lab-teach/head-{fingerprint}.safetensors")
-}
-
-async fn head_cache() -> Option<web_sys::Cache> {
-    let storage = scope().caches().ok()?;
-    JsFuture::from(storage.open(HEAD_CACHE))
-        .await
-        .ok()
-        .map(JsCast::unchecked_into)
-}
-
-/// Keeps the head in use for its backbone, so a reload finds it (best effort).
-async fn save_head(head: &LinearHead) {
-    let (Some(cache), Ok(bytes)) = (head_cache().await, head.to_safetensors()) else {
-        return;
-    };
-    let body = js_sys::Uint8Array::from(bytes.as_slice());
-    if let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body))
-        && let Err(e) =
-            JsFuture::from(cache.put_with_str(&head_key(&head.backbone.fingerprint), &response))
-                .await
-    {
-        web_sys::console::warn_2(&"could not keep the head (storage full?)".into(), &e);
-    }
-}
-
-/// The head kept for `backbone`, if any (a damaged entry is ignored).
-async fn saved_head(backbone: &BackboneId) -> Option<LinearHead> {
-    let cache = head_cache().await?;
-    let hit = JsFuture::from(cache.match_with_str(&head_key(&backbone.fingerprint)))
-        .await
-        .ok()?
-        .dyn_into::<web_sys::Response>()
-        .ok()?;
-    let buffer = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
-    let head = LinearHead::from_safetensors(&js_sys::Uint8Array::new(&buffer).to_vec()).ok()?;
-    head.check_backbone(backbone).ok()?;
-    Some(head)
-}
-
 /// A photo's pooled features and the fingerprint of the weights that computed them.
 type CachedFeatures = (String, Rc<Vec<f32>>);
 
@@ -85,8 +41,10 @@ pub struct TeachState {
     backbone: RefCell<Option<BackboneId>>,
     /// Features by teach-photo id, for the model fingerprint they were computed with.
     features: RefCell<HashMap<u32, CachedFeatures>>,
-    head: RefCell<Option<LinearHead>>,
+    pub(super) head: RefCell<Option<LinearHead>>,
     stop: Cell<bool>,
+    /// Layer3 outputs of the photos and the head's fine-tuned layer4.
+    pub(super) layer4: Layer4State,
 }
 
 impl TeachState {
@@ -96,9 +54,12 @@ impl TeachState {
         self.features
             .borrow_mut()
             .retain(|_, (f, _)| fingerprint.as_deref() == Some(f.as_str()));
+        self.layer4.model_loaded(fingerprint.as_deref());
         let mut head = self.head.borrow_mut();
+        // A fine-tuned layer4 runs on the network's device: it is rebuilt from the kept head
+        // (`restore_head`) once the new network is ready.
         if let (Some(h), Some(b)) = (head.as_ref(), backbone.as_ref())
-            && h.check_backbone(b).is_err()
+            && (h.check_backbone(b).is_err() || h.layer4.is_some())
         {
             *head = None;
         }
@@ -165,7 +126,9 @@ impl Engine {
         }
         if let Some(head) = saved_head(&backbone).await {
             let classes = head.classes.clone();
-            *self.teach.head.borrow_mut() = Some(head);
+            if self.use_head(head).is_err() {
+                return;
+            }
             self.outbox.post(&resnet_lab_protocol::Response::Teach(
                 TeachResponse::Imported {
                     classes,
@@ -204,7 +167,11 @@ impl Engine {
                 ms: 0.0,
                 features: None,
             },
-            TeachRequest::Train { classes, epochs } => match self.train(&classes, epochs).await {
+            TeachRequest::Train {
+                classes,
+                epochs,
+                layer4,
+            } => match self.train(&classes, epochs, layer4).await {
                 Ok(done) => done,
                 Err(e) => TeachResponse::TrainError {
                     message: e.to_string(),
@@ -288,7 +255,9 @@ impl Engine {
         drop(image);
         let input = normalize_crop(&crop, classifier.info.input);
         let batch = classifier.input_batch(&[input], 224, 224)?;
-        let row = classifier.features(batch).await?.pop().unwrap_or_default();
+        let row = self
+            .photo_features(&classifier, batch, photo, &fingerprint)
+            .await?;
         if row.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput);
         }
@@ -311,7 +280,12 @@ impl Engine {
             .ok_or_else(|| EngineError::Unavailable("no model is loaded".into()))
     }
 
-    async fn train(&self, classes: &[TeachClass], epochs: usize) -> Result<TeachResponse> {
+    async fn train(
+        &self,
+        classes: &[TeachClass],
+        epochs: usize,
+        layer4: bool,
+    ) -> Result<TeachResponse> {
         let backbone = self.backbone_id()?;
         let mut features = Vec::new();
         let mut labels = Vec::new();
@@ -336,9 +310,14 @@ impl Engine {
             }
         }
         let names: Vec<String> = classes.iter().map(|c| c.name.clone()).collect();
+        let validation = match Validation::choose(0.2, &counts) {
+            // One layer4 per photo would be needed: a split it is (a photo per class at least).
+            Validation::LeaveOneOut if layer4 => Validation::Split(0.2),
+            v => v,
+        };
         let config = TrainConfig {
             epochs: epochs.clamp(1, MAX_EPOCHS),
-            validation: Validation::choose(0.2, &counts),
+            validation,
             ..TrainConfig::default()
         };
         let device = self
@@ -368,10 +347,23 @@ impl Engine {
                 !stop.get()
             }
         };
-        let trained = train_head_observed(
-            &features, &labels, names, backbone, &config, &device, on_epoch,
-        )
-        .await?;
+        let trained = if layer4 {
+            let (inputs, stage, architecture) = self.layer4_parts(classes).await?;
+            let job = Layer4Job {
+                inputs: &inputs,
+                labels: &labels,
+                classes: names,
+                backbone,
+                stage: &stage,
+                architecture: &architecture,
+            };
+            train_with_layer4_observed(job, &config, &device, on_epoch).await?
+        } else {
+            train_head_observed(
+                &features, &labels, names, backbone, &config, &device, on_epoch,
+            )
+            .await?
+        };
         let train_ms = now() - t0;
         let stopped = trained.epochs.len() < total;
         let validation = match trained.validation {
@@ -381,34 +373,12 @@ impl Engine {
         };
         let classes = trained.head.classes.clone();
         save_head(&trained.head).await;
-        *self.teach.head.borrow_mut() = Some(trained.head);
+        self.use_head(trained.head)?;
         Ok(TeachResponse::Trained {
             classes,
             validation: validation.into(),
             stopped,
             train_ms,
         })
-    }
-
-    async fn import_head(&self, payload: Option<JsValue>) -> Result<Vec<String>> {
-        let blob: web_sys::Blob = payload
-            .and_then(|p| p.dyn_into().ok())
-            .ok_or_else(|| EngineError::Unavailable("no file was received".into()))?;
-        if blob.size() > MAX_HEAD_BYTES {
-            return Err(EngineError::Unavailable(format!(
-                "{} bytes is too large for a head file",
-                blob.size()
-            )));
-        }
-        let buffer = JsFuture::from(blob.array_buffer())
-            .await
-            .map_err(browser("reading the head file"))?;
-        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-        let head = LinearHead::from_safetensors(&bytes)?;
-        head.check_backbone(&self.backbone_id()?)?;
-        let classes = head.classes.clone();
-        save_head(&head).await;
-        *self.teach.head.borrow_mut() = Some(head);
-        Ok(classes)
     }
 }

@@ -1,0 +1,378 @@
+//! The forward pass on the CPU without Burn's convolution: activations stay channel-last
+//! (NHWC) from the stem to the pool, a 1×1 convolution is one matrix product over the pixels,
+//! and a k×k convolution copies its receptive fields (im2col, contiguous runs of channels)
+//! before one. The products run on the `gemm` crate's kernels (AVX2/AVX-512 natively,
+//! WebAssembly SIMD in the browser, rayon threads where there are threads), the same crate
+//! Burn flex uses inside; what this path saves is Burn flex's per-convolution layout changes
+//! (NCHW → NHWC and back, element by element) and its scattered writes (BENCHMARKS.md).
+//!
+//! It computes the same function as [`ResNet::forward`] (BatchNorm folded, the same weights,
+//! float32), to rounding; classification and the frozen features use it on the CPU device
+//! natively (in WebAssembly it measured slower than Burn flex, so the browser keeps Burn);
+//! everything that needs gradients keeps Burn.
+
+use burn::tensor::Tensor;
+
+use crate::error::{Error, Result};
+use crate::model::layers::ConvBn;
+use crate::model::{ResNet, ResidualBlock};
+
+/// Bytes an im2col buffer may take at once: a larger convolution is done in bands of output
+/// rows (a full-image 2048-pixel input would otherwise ask for gigabytes in the stem).
+const IM2COL_BYTES: usize = 16 << 20;
+
+/// A convolution with BatchNorm folded in, its weight laid out for a product with im2col rows:
+/// `[(ky·k + kx)·cin + ci][cout]`.
+#[derive(Debug, Clone)]
+struct Conv {
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    cin: usize,
+    cout: usize,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    branch: Vec<Conv>,
+    shortcut: Option<Conv>,
+}
+
+/// Activations of a batch, channel-last: `[n][h][w][c]`.
+struct Activations {
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    data: Vec<f32>,
+}
+
+/// A loaded ResNet's weights, arranged for the channel-last CPU forward pass.
+#[derive(Debug, Clone)]
+pub struct CpuForward {
+    stem: Conv,
+    stem_pool: bool,
+    blocks: Vec<Block>,
+    /// `[features][classes]`.
+    fc_weight: Vec<f32>,
+    fc_bias: Vec<f32>,
+}
+
+impl CpuForward {
+    /// Copies `model`'s (folded) weights out of its device into the channel-last layout.
+    pub fn from_model(model: &ResNet) -> Result<Self> {
+        let block = |b: &ResidualBlock| -> Result<Block> {
+            Ok(Block {
+                branch: b
+                    .branch
+                    .iter()
+                    .map(Conv::from_layer)
+                    .collect::<Result<_>>()?,
+                shortcut: b.shortcut.as_ref().map(Conv::from_layer).transpose()?,
+            })
+        };
+        let fc_bias = match &model.fc.bias {
+            Some(bias) => host(bias.val())?,
+            None => vec![0.0; model.fc.weight.dims()[1]],
+        };
+        Ok(Self {
+            stem: Conv::from_layer(&model.stem)?,
+            stem_pool: model.stem_pool,
+            blocks: model.blocks.iter().map(block).collect::<Result<_>>()?,
+            // Burn's Linear already stores [in, out].
+            fc_weight: host(model.fc.weight.val())?,
+            fc_bias,
+        })
+    }
+
+    fn classes(&self) -> usize {
+        self.fc_bias.len()
+    }
+
+    /// `[n, 3, h, w]` images (channel-major, as uploaded for Burn) → the globally average
+    /// pooled features, `n` rows.
+    pub fn pooled_features(&self, images: &[f32], [n, h, w]: [usize; 3]) -> Result<Vec<Vec<f32>>> {
+        if images.len() != n * 3 * h * w || n == 0 {
+            return Err(Error::Input(format!(
+                "{} values do not make {n} images of [3, {h}, {w}]",
+                images.len()
+            )));
+        }
+        let mut x = self
+            .stem
+            .apply(&to_channel_last(images, n, h, w), true, None);
+        if self.stem_pool {
+            x = max_pool_3x3_s2(&x);
+        }
+        for block in &self.blocks {
+            x = block.apply(x);
+        }
+        Ok(global_average_pool(&x))
+    }
+
+    /// `[n, 3, h, w]` images → `n` rows of logits.
+    pub fn logits(&self, images: &[f32], shape: [usize; 3]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.head(&self.pooled_features(images, shape)?))
+    }
+
+    /// The classifier on rows of pooled features: `n` rows of logits.
+    pub fn head(&self, features: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        let (rows, k) = (features.len(), self.classes());
+        let width = self.fc_weight.len() / k.max(1);
+        let flat: Vec<f32> = features.iter().flatten().copied().collect();
+        assert_eq!(
+            flat.len(),
+            rows * width,
+            "features of the network's own width"
+        );
+        let mut out: Vec<f32> = (0..rows)
+            .flat_map(|_| self.fc_bias.iter().copied())
+            .collect();
+        matmul_accumulate(&mut out, &flat, &self.fc_weight, rows, width, k);
+        out.chunks(k.max(1)).map(<[f32]>::to_vec).collect()
+    }
+}
+
+impl Conv {
+    fn from_layer(layer: &ConvBn) -> Result<Self> {
+        let [cout, cin, kh, kw] = layer.conv.weight.dims();
+        if kh != kw {
+            return Err(Error::Backend(format!("a {kh}×{kw} kernel is not square")));
+        }
+        let nchw = host(layer.conv.weight.val())?;
+        // [cout][cin][ky][kx] → [(ky·k + kx)·cin + ci][cout]
+        let mut weight = vec![0.0; nchw.len()];
+        for (o, filter) in nchw.chunks_exact(cin * kh * kw).enumerate() {
+            for (i, taps) in filter.chunks_exact(kh * kw).enumerate() {
+                for (t, &v) in taps.iter().enumerate() {
+                    weight[(t * cin + i) * cout + o] = v;
+                }
+            }
+        }
+        let bias = match &layer.conv.bias {
+            Some(b) => host(b.val())?,
+            None => vec![0.0; cout],
+        };
+        Ok(Self {
+            kernel: kh,
+            stride: layer.conv.stride[0],
+            pad: kh / 2,
+            cin,
+            cout,
+            weight,
+            bias,
+        })
+    }
+
+    /// `relu?(conv(x) + bias + residual)`.
+    fn apply(&self, x: &Activations, relu: bool, residual: Option<&Activations>) -> Activations {
+        let out_h = (x.h + 2 * self.pad - self.kernel) / self.stride + 1;
+        let out_w = (x.w + 2 * self.pad - self.kernel) / self.stride + 1;
+        let pixels = x.n * out_h * out_w;
+        let depth = self.kernel * self.kernel * self.cin;
+        // The output starts as bias (+ the shortcut) and the product is added to it.
+        let mut out = Vec::with_capacity(pixels * self.cout);
+        for p in 0..pixels {
+            match residual {
+                Some(r) => out.extend(
+                    r.data[p * self.cout..(p + 1) * self.cout]
+                        .iter()
+                        .zip(&self.bias)
+                        .map(|(a, b)| a + b),
+                ),
+                None => out.extend_from_slice(&self.bias),
+            }
+        }
+        if self.kernel == 1 && self.stride == 1 {
+            matmul_accumulate(&mut out, &x.data, &self.weight, pixels, depth, self.cout);
+        } else {
+            // Bands of whole output rows, each im2col'ed and multiplied in turn.
+            let rows_per_band = (IM2COL_BYTES / 4 / (out_w * depth).max(1)).max(1);
+            let total_rows = x.n * out_h;
+            let mut columns = Vec::new();
+            for first in (0..total_rows).step_by(rows_per_band) {
+                let rows = rows_per_band.min(total_rows - first);
+                self.im2col(x, first, rows, out_h, out_w, &mut columns);
+                let band = &mut out[first * out_w * self.cout..(first + rows) * out_w * self.cout];
+                matmul_accumulate(band, &columns, &self.weight, rows * out_w, depth, self.cout);
+            }
+        }
+        if relu {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        Activations {
+            n: x.n,
+            h: out_h,
+            w: out_w,
+            c: self.cout,
+            data: out,
+        }
+    }
+
+    /// The receptive fields of output rows `first..first + rows` (counted over the batch),
+    /// one row of `k·k·cin` values per output pixel; zeros where the kernel overhangs.
+    fn im2col(
+        &self,
+        x: &Activations,
+        first: usize,
+        rows: usize,
+        out_h: usize,
+        out_w: usize,
+        columns: &mut Vec<f32>,
+    ) {
+        let (k, cin) = (self.kernel, self.cin);
+        let depth = k * k * cin;
+        columns.clear();
+        columns.resize(rows * out_w * depth, 0.0);
+        for (r, band_row) in columns.chunks_exact_mut(out_w * depth).enumerate() {
+            let (image, oy) = ((first + r) / out_h, (first + r) % out_h);
+            let plane = &x.data[image * x.h * x.w * cin..(image + 1) * x.h * x.w * cin];
+            for (ox, field) in band_row.chunks_exact_mut(depth).enumerate() {
+                for ky in 0..k {
+                    let iy = (oy * self.stride + ky).wrapping_sub(self.pad);
+                    if iy >= x.h {
+                        continue; // above or below the image: stays zero
+                    }
+                    for kx in 0..k {
+                        let ix = (ox * self.stride + kx).wrapping_sub(self.pad);
+                        if ix >= x.w {
+                            continue;
+                        }
+                        let at = (iy * x.w + ix) * cin;
+                        field[(ky * k + kx) * cin..(ky * k + kx + 1) * cin]
+                            .copy_from_slice(&plane[at..at + cin]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Block {
+    /// `ReLU(F(x) + S(x))`, the addition and the last ReLU fused into the last convolution.
+    fn apply(&self, x: Activations) -> Activations {
+        let shortcut = self.shortcut.as_ref().map(|s| s.apply(&x, false, None));
+        let last = self.branch.len() - 1;
+        let mut h: Option<Activations> = None;
+        for (i, conv) in self.branch.iter().enumerate() {
+            let input = h.as_ref().unwrap_or(&x);
+            let residual = (i == last).then(|| shortcut.as_ref().unwrap_or(&x));
+            h = Some(conv.apply(input, true, residual));
+        }
+        h.unwrap_or(x)
+    }
+}
+
+/// `out[m×n] += a[m×k] · b[k×n]`, all row-major.
+fn matmul_accumulate(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    // SAFETY: the three slices hold exactly m×n, m×k and k×n elements with the row and column
+    // strides given, checked above (and by construction in every caller).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(m * n * k),
+        );
+    }
+}
+
+/// Threads for products big enough to share (the pool is rayon's: every core natively, the
+/// page's worker pool in the threaded WebAssembly engine, none in the single-threaded one).
+fn parallelism(work: usize) -> gemm::Parallelism {
+    #[cfg(feature = "rayon")]
+    {
+        if work >= 1 << 20 && rayon::current_num_threads() > 1 {
+            return gemm::Parallelism::Rayon(0);
+        }
+    }
+    let _ = work;
+    gemm::Parallelism::None
+}
+
+/// `[n, c, h, w]` → `[n, h, w, c]`.
+fn to_channel_last(images: &[f32], n: usize, h: usize, w: usize) -> Activations {
+    let c = images.len() / (n * h * w);
+    let mut data = vec![0.0; images.len()];
+    for (i, image) in images.chunks_exact(c * h * w).enumerate() {
+        let out = &mut data[i * h * w * c..(i + 1) * h * w * c];
+        for (ch, plane) in image.chunks_exact(h * w).enumerate() {
+            for (p, &v) in plane.iter().enumerate() {
+                out[p * c + ch] = v;
+            }
+        }
+    }
+    Activations { n, h, w, c, data }
+}
+
+/// 3×3 max pool, stride 2, padding 1 (padding never wins: it is −∞, as in PyTorch).
+fn max_pool_3x3_s2(x: &Activations) -> Activations {
+    let (out_h, out_w) = (x.h.div_ceil(2), x.w.div_ceil(2));
+    let c = x.c;
+    let mut data = vec![f32::NEG_INFINITY; x.n * out_h * out_w * c];
+    for (image, out) in data.chunks_exact_mut(out_h * out_w * c).enumerate() {
+        let plane = &x.data[image * x.h * x.w * c..(image + 1) * x.h * x.w * c];
+        for (o, pixel) in out.chunks_exact_mut(c).enumerate() {
+            let (oy, ox) = (o / out_w, o % out_w);
+            for iy in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(x.h) {
+                for ix in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(x.w) {
+                    let at = (iy * x.w + ix) * c;
+                    for (m, &v) in pixel.iter_mut().zip(&plane[at..at + c]) {
+                        *m = m.max(v);
+                    }
+                }
+            }
+        }
+    }
+    Activations {
+        n: x.n,
+        h: out_h,
+        w: out_w,
+        c,
+        data,
+    }
+}
+
+/// The mean over each image's pixels: `n` rows of `c`.
+fn global_average_pool(x: &Activations) -> Vec<Vec<f32>> {
+    let pixels = x.h * x.w;
+    x.data
+        .chunks_exact(pixels * x.c)
+        .map(|image| {
+            let mut sum = vec![0.0f64; x.c];
+            for pixel in image.chunks_exact(x.c) {
+                for (s, &v) in sum.iter_mut().zip(pixel) {
+                    *s += v as f64;
+                }
+            }
+            sum.iter().map(|s| (s / pixels as f64) as f32).collect()
+        })
+        .collect()
+}
+
+/// A tensor's values on the host (the CPU device reads synchronously).
+fn host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Backend(format!("reading weights back failed: {e:?}")))
+}
