@@ -1,9 +1,10 @@
 //! The Lab's run settings in the address bar, so that an experiment is a link:
 //! `?lab=shatter&nets=plain-110,resnet-110&points=64&lab_seed=1`,
-//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1`.
+//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1&data=cifar10`.
 //!
 //! (`lab_seed`, not `seed`: the gradient panel's He-initialised network owns `seed`.)
 
+use resnet_lab_protocol::TrainData;
 use resnet_lab_protocol::lab_runs::{
     LAB_ARCHITECTURES, LabNetwork, MAX_LAB_NETWORKS, MAX_SHATTER_POINTS, MAX_TRAIN_BATCH,
     MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH,
@@ -50,11 +51,13 @@ pub struct LabParams {
     pub batch: Option<usize>,
     pub lr: Option<f64>,
     pub width: Option<usize>,
+    /// What the training runs on (`data=grating|cifar10`).
+    pub data: Option<TrainData>,
 }
 
 impl LabParams {
-    pub const KEYS: [&'static str; 7] = [
-        "nets", "lab_seed", "points", "steps", "batch", "width", "lr",
+    pub const KEYS: [&'static str; 8] = [
+        "nets", "lab_seed", "points", "steps", "batch", "width", "lr", "data",
     ];
 
     /// Reads one `key=value`; a bad value leaves the default.
@@ -92,6 +95,7 @@ impl LabParams {
                     .ok()
                     .filter(|lr: &f64| lr.is_finite() && *lr > 0.0 && *lr <= 10.0)
             }
+            "data" => self.data = TrainData::parse(value),
             _ => {}
         }
     }
@@ -109,6 +113,7 @@ impl LabParams {
             ("batch", self.batch.map(|v| v.to_string())),
             ("width", self.width.map(|v| v.to_string())),
             ("lr", self.lr.map(|v| v.to_string())),
+            ("data", self.data.map(|d| d.name().to_string())),
         ];
         out.extend(numbers.into_iter().filter_map(|(k, v)| Some((k, v?))));
         out
@@ -131,6 +136,9 @@ impl LabParams {
     }
     pub fn lr(&self) -> f64 {
         self.lr.unwrap_or(DEFAULT_LR)
+    }
+    pub fn data(&self) -> TrainData {
+        self.data.unwrap_or_default()
     }
     pub fn shatter_networks(&self) -> Vec<LabNetwork> {
         self.networks
@@ -201,6 +209,7 @@ mod tests {
             ("width", "65"),
             ("lr", "NaN"),
             ("lab_seed", "-1"),
+            ("data", "imagenet"),
         ] {
             p.read(k, v);
         }
@@ -215,13 +224,16 @@ mod tests {
         p.read("lr", "0.05");
         p.read("width", "16");
         p.read("lab_seed", "3");
+        p.read("data", "CIFAR10");
+        assert_eq!(p.data(), TrainData::Cifar10);
         assert_eq!(
             p.pairs(),
             vec![
                 ("lab_seed", "3".to_string()),
                 ("points", "256".to_string()),
                 ("width", "16".to_string()),
-                ("lr", "0.05".to_string())
+                ("lr", "0.05".to_string()),
+                ("data", "cifar10".to_string())
             ]
         );
     }

@@ -1,8 +1,9 @@
 //! The Lab section's state: whether it is open, its tab, the lesion study's last answer and
-//! the long runs ([`super::lab_runs`]).
+//! the long runs ([`super::lab_runs`]) and the training's data ([`super::lab_data`]).
 
 use std::rc::Rc;
 
+use super::lab_data::DataState;
 use super::lab_runs::{LabTab, ShatterState, TrainState};
 use resnet_lab_protocol::LesionReport;
 
@@ -13,6 +14,8 @@ pub struct LabState {
     pub tab: LabTab,
     pub shatter: ShatterState,
     pub train: TrainState,
+    /// The training's CIFAR-10 data.
+    pub data: DataState,
     /// Id of the lesion study whose answer is awaited; older answers are ignored.
     pub pending: Option<u32>,
     pub report: Option<Rc<LesionReport>>,

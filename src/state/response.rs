@@ -10,7 +10,8 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
     match response {
         Response::Started => {}
         Response::DeviceLost { .. } => {
-            super::lab_runs::engine_restarted(&mut s.lab.shatter, &mut s.lab.train)
+            super::lab_runs::engine_restarted(&mut s.lab.shatter, &mut s.lab.train);
+            s.lab.data.engine_restarted();
         }
         Response::Backend {
             kind,
@@ -100,5 +101,6 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
         Response::Failure { message } => s.errors.push(message),
         Response::Teach(teach) => s.teach.respond(teach),
         Response::Lab(lab) => super::lab_runs::respond(&mut s.lab.shatter, &mut s.lab.train, lab),
+        Response::Data(data) => s.lab.data.respond(data),
     }
 }

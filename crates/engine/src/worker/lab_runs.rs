@@ -9,6 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -22,7 +23,7 @@ use resnet_lab_core::lab::train::{TrainSettings, Trainer};
 use resnet_lab_protocol::lab_runs::{
     LabExperiment, LabNetwork, LabRequest, LabResponse, ShatterCurve, TrainPoint,
 };
-use resnet_lab_protocol::{BackendPreference, Request, Response};
+use resnet_lab_protocol::{BackendPreference, Request, Response, TrainData};
 use wasm_bindgen_futures::JsFuture;
 
 use super::engine::Engine;
@@ -59,7 +60,7 @@ struct TrainRun {
     trainers: Vec<Trainer>,
     steps: usize,
     batch: usize,
-    data: SyntheticGratings,
+    data: Rc<dyn Dataset>,
     batches: Batches,
     /// The batch of the current step, shared by every network (as the CLI's runs with one
     /// seed see the same batches).
@@ -205,10 +206,15 @@ impl Engine {
                 lr,
                 seed,
                 width,
+                data,
                 backend,
             } => {
                 let device = self.lab_device(backend).await;
                 self.lab_runs.train.borrow_mut().take();
+                let data: Rc<dyn Dataset> = match data {
+                    TrainData::Grating => Rc::new(SyntheticGratings::standard()),
+                    TrainData::Cifar10 => self.cifar_training_set().await?,
+                };
                 let settings = TrainSettings {
                     lr,
                     width,
@@ -220,7 +226,6 @@ impl Engine {
                         Trainer::he_initialized_with(&n.arch, n.plain, seed, &settings, &device)
                     })
                     .collect::<resnet_lab_core::Result<Vec<_>>>()?;
-                let data = SyntheticGratings::standard();
                 let batches = Batches::new(data.len(), seed);
                 *self.lab_runs.train.borrow_mut() = Some(TrainRun {
                     id,
@@ -387,7 +392,7 @@ async fn train_one(run: &mut TrainRun, engine: &Engine) -> Result<After> {
     let network = run.next_network;
     let (images, labels) = match run.current.take() {
         Some(batch) => batch,
-        None => run.batches.next_batch(&run.data, run.batch),
+        None => run.batches.next_batch(run.data.as_ref(), run.batch),
     };
     let t0 = now();
     let record = run.trainers[network].step(&images, &labels).await?;
