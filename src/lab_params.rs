@@ -1,10 +1,11 @@
 //! The Lab's run settings in the address bar, so that an experiment is a link:
 //! `?lab=shatter&nets=plain-110,resnet-110&points=64&lab_seed=1`,
-//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1`,
+//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1&data=cifar10`,
 //! `?lab=lesion&random_k=8&draws=3&lab_seed=0` (`random_k=0`: no random deletions).
 //!
 //! (`lab_seed`, not `seed`: the gradient panel's He-initialised network owns `seed`.)
 
+use resnet_lab_protocol::TrainData;
 use resnet_lab_protocol::lab::{MAX_RANDOM_DRAWS, MAX_RANDOM_K, RandomSettings};
 use resnet_lab_protocol::lab_runs::{
     LAB_ARCHITECTURES, LabNetwork, MAX_LAB_NETWORKS, MAX_SHATTER_POINTS, MAX_TRAIN_BATCH,
@@ -60,11 +61,13 @@ pub struct LabParams {
     /// The lesion study's largest k of random deletions (0: none), and draws per k.
     pub random_k: Option<usize>,
     pub draws: Option<usize>,
+    /// What the training runs on (`data=grating|cifar10`).
+    pub data: Option<TrainData>,
 }
 
 impl LabParams {
-    pub const KEYS: [&'static str; 9] = [
-        "nets", "lab_seed", "points", "steps", "batch", "width", "lr", "random_k", "draws",
+    pub const KEYS: [&'static str; 10] = [
+        "nets", "lab_seed", "points", "steps", "batch", "width", "lr", "random_k", "draws", "data",
     ];
 
     /// Reads one `key=value`; a bad value leaves the default.
@@ -109,6 +112,7 @@ impl LabParams {
                     .ok()
                     .filter(|d| (1..=MAX_RANDOM_DRAWS).contains(d))
             }
+            "data" => self.data = TrainData::parse(value),
             _ => {}
         }
     }
@@ -128,6 +132,7 @@ impl LabParams {
             ("lr", self.lr.map(|v| v.to_string())),
             ("random_k", self.random_k.map(|v| v.to_string())),
             ("draws", self.draws.map(|v| v.to_string())),
+            ("data", self.data.map(|d| d.name().to_string())),
         ];
         out.extend(numbers.into_iter().filter_map(|(k, v)| Some((k, v?))));
         out
@@ -164,6 +169,9 @@ impl LabParams {
             draws: self.draws(),
             seed: self.seed(),
         })
+    }
+    pub fn data(&self) -> TrainData {
+        self.data.unwrap_or_default()
     }
     pub fn shatter_networks(&self) -> Vec<LabNetwork> {
         self.networks
@@ -237,6 +245,7 @@ mod tests {
             ("random_k", "65"),
             ("draws", "0"),
             ("draws", "101"),
+            ("data", "imagenet"),
         ] {
             p.read(k, v);
         }
@@ -260,6 +269,8 @@ mod tests {
         p.read("width", "16");
         p.read("lab_seed", "3");
         p.read("draws", "5");
+        p.read("data", "CIFAR10");
+        assert_eq!(p.data(), TrainData::Cifar10);
         assert_eq!(
             p.pairs(),
             vec![
@@ -267,7 +278,8 @@ mod tests {
                 ("points", "256".to_string()),
                 ("width", "16".to_string()),
                 ("lr", "0.05".to_string()),
-                ("draws", "5".to_string())
+                ("draws", "5".to_string()),
+                ("data", "cifar10".to_string())
             ]
         );
         assert_eq!(p.lesion_random().map(|r| (r.draws, r.seed)), Some((5, 3)));

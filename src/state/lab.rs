@@ -1,6 +1,8 @@
 //! The Lab section's state: whether it is open, its tab, the lesion study
-//! ([`super::lesion`]) and the long runs ([`super::lab_runs`]).
+//! ([`super::lesion`]), the long runs ([`super::lab_runs`]) and the training's data
+//! ([`super::lab_data`]).
 
+use super::lab_data::DataState;
 use super::lab_runs::{LabTab, ShatterState, TrainState};
 use super::lesion::LesionState;
 
@@ -12,6 +14,8 @@ pub struct LabState {
     pub lesion: LesionState,
     pub shatter: ShatterState,
     pub train: TrainState,
+    /// The training's CIFAR-10 data.
+    pub data: DataState,
 }
 
 impl LabState {

@@ -4,6 +4,7 @@
 //! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
 
 mod lab;
+pub mod lab_data;
 pub mod lab_runs;
 pub mod lesion;
 mod response;
@@ -292,6 +293,8 @@ pub enum Action {
     LabTab(lab_runs::LabTab),
     /// A long Lab run was asked for, stopped or resumed.
     LabRun(lab_runs::LabRunAction),
+    /// The live training's CIFAR-10 data.
+    LabData(lab_data::DataAction),
     Teach(teach::TeachAction),
 }
 
@@ -384,6 +387,7 @@ impl AppState {
             Action::EngineRestarted => s.lab.engine_restarted(),
             Action::LabTab(tab) => s.lab.tab = tab,
             Action::LabRun(action) => lab_runs::apply(&mut s.lab.shatter, &mut s.lab.train, action),
+            Action::LabData(action) => s.lab.data.apply(action),
             Action::Teach(action) => s.teach.apply(action),
         }
         s

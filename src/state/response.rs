@@ -9,7 +9,10 @@ use resnet_lab_protocol::Response;
 pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
     match response {
         Response::Started => {}
-        Response::DeviceLost { .. } => s.lab.engine_restarted(),
+        Response::DeviceLost { .. } => {
+            s.lab.engine_restarted();
+            s.lab.data.engine_restarted();
+        }
         Response::Backend {
             kind,
             adapter,
@@ -99,5 +102,6 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
             s.lab.lesion.respond(lab)
         }
         Response::Lab(lab) => super::lab_runs::respond(&mut s.lab.shatter, &mut s.lab.train, lab),
+        Response::Data(data) => s.lab.data.respond(data),
     }
 }

@@ -277,6 +277,11 @@ impl EngineClient {
         id
     }
 
+    /// A request about the training's CIFAR-10 data, with the picked files as one array.
+    pub fn data(&mut self, request: resnet_lab_protocol::DataRequest, files: Option<JsValue>) {
+        self.post(&Request::Data(request), files.as_ref());
+    }
+
     pub fn clear_cache(&mut self) {
         self.post(&Request::ClearCache, None);
     }

@@ -60,6 +60,11 @@ impl Engine {
         self.0.borrow_mut().lab(make)
     }
 
+    /// A request about the training's CIFAR-10 data (`files`: the picked `File`s, as an array).
+    pub fn data(&self, request: resnet_lab_protocol::DataRequest, files: Option<JsValue>) {
+        self.0.borrow_mut().data(request, files);
+    }
+
     pub fn clear_cache(&self) {
         self.0.borrow_mut().clear_cache();
     }

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::BackendPreference;
+use crate::lab_data::TrainData;
 
 /// Most networks in one run.
 pub const MAX_LAB_NETWORKS: usize = 8;
@@ -80,9 +81,9 @@ pub enum LabRequest {
         #[serde(default)]
         backend: BackendPreference,
     },
-    /// Train each network on the built-in grating task, as `resnet-lab train --arch A
-    /// [--plain] --steps N --batch B --lr LR --seed S` does; every network sees the same
-    /// batches.
+    /// Train each network on the built-in grating task or the CIFAR-10 data the engine holds,
+    /// as `resnet-lab train --arch A [--plain] [--data DIR] --steps N --batch B --lr LR
+    /// --seed S` does; every network sees the same batches.
     Train {
         id: u32,
         networks: Vec<LabNetwork>,
@@ -93,6 +94,8 @@ pub enum LabRequest {
         /// First-stage width ([`PAPER_WIDTH`] in the paper; narrower trains faster).
         #[serde(default = "paper_width")]
         width: usize,
+        #[serde(default)]
+        data: TrainData,
         #[serde(default)]
         backend: BackendPreference,
     },
@@ -251,6 +254,7 @@ mod tests {
             lr: 0.1,
             seed: 0,
             width: 4,
+            data: TrainData::Cifar10,
             backend: BackendPreference::Cpu,
         });
         let json = serde_json::to_string(&req).unwrap();
@@ -313,6 +317,7 @@ mod tests {
             lr,
             seed: 0,
             width,
+            data: TrainData::Grating,
             backend: BackendPreference::Auto,
         };
         let train = |steps, batch, lr| train_width(steps, batch, lr, PAPER_WIDTH);

@@ -9,6 +9,8 @@ pub mod image_header;
 pub mod lab;
 pub mod report;
 pub use lab::{LabPhoto, LesionReport};
+pub mod lab_data;
+pub use lab_data::{CifarSummary, DataRequest, DataResponse, TrainData};
 pub mod lab_runs;
 pub use lab_runs::{LabRequest, LabResponse};
 pub mod teach;
@@ -113,6 +115,8 @@ pub enum Request {
     Teach(TeachRequest),
     /// The Lab's long runs (shattered gradients, live training): see [`lab_runs`].
     Lab(LabRequest),
+    /// The live training's CIFAR-10 data: see [`lab_data`].
+    Data(DataRequest),
 }
 
 /// Which network the gradient panel analyses.
@@ -269,6 +273,7 @@ pub enum Response {
     },
     Teach(TeachResponse),
     Lab(LabResponse),
+    Data(DataResponse),
 }
 
 /// Human-readable byte counts: `97.6 MB`.

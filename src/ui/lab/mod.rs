@@ -11,6 +11,7 @@ mod shatter;
 mod shatter_chart;
 mod train;
 mod train_chart;
+mod train_data;
 
 use serde::Serialize;
 use wasm_bindgen::JsCast;
@@ -80,7 +81,7 @@ pub fn lab_section(props: &LabSectionProps) -> Html {
                                    model_ready={props.model_ready} on_run={props.on_run.clone()} />
                     },
                     LabTab::Shatter => html! { <ShatterTab shatter={props.lab.shatter.clone()} /> },
-                    LabTab::Train => html! { <TrainTab train={props.lab.train.clone()} /> },
+                    LabTab::Train => html! { <TrainTab train={props.lab.train.clone()} data={props.lab.data.clone()} /> },
                 }
             }
         </section>

@@ -46,6 +46,8 @@ pub struct Engine {
     pub(super) teach: super::teach::TeachState,
     /// The Lab's long runs (shattered gradients, training).
     pub(super) lab_runs: super::lab_runs::LabRuns,
+    /// The live training's CIFAR-10 data.
+    pub(super) lab_data: super::lab_data::LabData,
 }
 
 impl Engine {
@@ -61,6 +63,7 @@ impl Engine {
             crops: RefCell::default(),
             teach: super::teach::TeachState::default(),
             lab_runs: super::lab_runs::LabRuns::default(),
+            lab_data: super::lab_data::LabData::default(),
         }
     }
 
@@ -198,6 +201,10 @@ impl Engine {
             }
             Request::Lab(lab) => {
                 self.lab(lab).await;
+                return;
+            }
+            Request::Data(data) => {
+                self.data(data, payload).await;
                 return;
             }
         };

@@ -10,12 +10,13 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use burn::tensor::Device;
 use resnet_lab_core::lab::data::{Batches, Dataset, SyntheticGratings};
 use resnet_lab_core::lab::train::{TrainSettings, Trainer};
 use resnet_lab_protocol::lab_runs::{LabExperiment, LabRequest, LabResponse, TrainPoint};
-use resnet_lab_protocol::{BackendPreference, Request, Response};
+use resnet_lab_protocol::{BackendPreference, Request, Response, TrainData};
 use wasm_bindgen_futures::JsFuture;
 
 use super::engine::Engine;
@@ -164,10 +165,15 @@ impl Engine {
                 lr,
                 seed,
                 width,
+                data,
                 backend,
             } => {
                 let device = self.lab_device(backend).await;
                 self.lab_runs.train.borrow_mut().take();
+                let data: Rc<dyn Dataset> = match data {
+                    TrainData::Grating => Rc::new(SyntheticGratings::standard()),
+                    TrainData::Cifar10 => self.cifar_training_set().await?,
+                };
                 let settings = TrainSettings {
                     lr,
                     width,
@@ -179,7 +185,6 @@ impl Engine {
                         Trainer::he_initialized_with(&n.arch, n.plain, seed, &settings, &device)
                     })
                     .collect::<resnet_lab_core::Result<Vec<_>>>()?;
-                let data = SyntheticGratings::standard();
                 let batches = Batches::new(data.len(), seed);
                 *self.lab_runs.train.borrow_mut() = Some(TrainRun {
                     id,
@@ -236,7 +241,7 @@ async fn train_one(run: &mut TrainRun, engine: &Engine) -> Result<After> {
     let network = run.next_network;
     let (images, labels) = match run.current.take() {
         Some(batch) => batch,
-        None => run.batches.next_batch(&run.data, run.batch),
+        None => run.batches.next_batch(run.data.as_ref(), run.batch),
     };
     let t0 = now();
     let record = run.trainers[network].step(&images, &labels).await?;

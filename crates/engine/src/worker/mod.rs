@@ -13,6 +13,7 @@ mod image;
 mod infer;
 mod js;
 mod lab;
+mod lab_data;
 mod lab_runs;
 mod lab_shatter;
 mod teach;
