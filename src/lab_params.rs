@@ -12,7 +12,7 @@ use resnet_lab_protocol::lab_runs::{
     MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH,
 };
 
-/// Points on the line by default: a quarter of Balduzzi et al.'s 256, so that the six
+/// Points on the line by default: a quarter of the page's largest line (256), so that the six
 /// networks take about 25 s on the CPU path (the page offers 64, 128 and 256).
 pub const DEFAULT_POINTS: usize = 64;
 /// Steps, batch and width by default: He et al. train networks of width 16 with batch 128 for

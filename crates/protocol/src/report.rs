@@ -105,7 +105,8 @@ pub struct HeInitOptions {
     #[serde(default)]
     pub batch_norm: BatchNormMode,
     /// torchvision's `zero_init_residual`: the last BatchNorm γ of every residual branch is 0,
-    /// so each block starts as the identity (Goyal et al. 2017, "Accurate, large minibatch SGD").
+    /// so each branch starts at 0 and an identity-shortcut block is the identity (Goyal et al.
+    /// 2017, "Accurate, large minibatch SGD", §5.1).
     #[serde(default)]
     pub zero_init_residual: bool,
 }

@@ -238,7 +238,7 @@ fn controls(props: &ControlsProps) -> Html {
                         <option value="train" selected={train}>{ "train (batch of 8)" }</option>
                     </select>
                 </label>
-                <label class="field compact checkbox" title="torchvision's zero_init_residual: the last BatchNorm γ of every residual branch is 0, so every block starts as the identity (Goyal et al. 2017).">
+                <label class="field compact checkbox" title="torchvision's zero_init_residual: the last BatchNorm γ of every residual branch is 0, so every branch starts at 0 and the signal initially passes through the shortcuts; an identity-shortcut block is then the identity (Goyal et al. 2017, §5.1).">
                     <input type="checkbox" checked={options.zero_init_residual} onchange={on_zero_init} data-testid="grad-zero-init" />
                     { "zero-init residual γ" }
                 </label>

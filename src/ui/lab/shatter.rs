@@ -15,7 +15,7 @@ use crate::ui::use_app_state;
 use resnet_lab_protocol::format_ms;
 use resnet_lab_protocol::lab_runs::{LabExperiment, LabRequest};
 
-/// The line lengths offered (Balduzzi et al. plot 256 points).
+/// The line lengths offered (up to 256: Balduzzi et al.'s Figure 1 axes run from 0 to about 250 points).
 const POINTS: [usize; 3] = [64, 128, 256];
 
 #[derive(Properties, PartialEq)]
@@ -204,16 +204,20 @@ fn explanation() -> Html {
             </p>
             <p>
                 { "Balduzzi et al. (2017, ICML, “The shattered gradients problem: if resnets are the answer, then what is the question?”) \
-                   show that the correlation between the gradients at nearby inputs decays exponentially with depth in a plain \
-                   rectifier network (about 2^−L for L layers), so that a deep plain network's gradients resemble white noise, while \
-                   with skip connections it decays only sublinearly (about 1/√L). The problem is the gradient's direction, not its \
-                   norm: a plain network can pass back a gradient of healthy size that carries little usable information about its \
-                   input. Expect the plain networks' lag-1 value to fall towards 0 as depth grows, and the residual ones to stay near 1." }
+                   show that the correlation between the gradients at different inputs decays exponentially with depth in a plain \
+                   rectifier network at He initialisation (2^−L for L layers, their Theorem 1), so that a deep plain network's gradients \
+                   resemble white noise, while in a residual network with BatchNorm it decays only sublinearly (about 1/√L, Theorem 3). \
+                   The problem is the gradient's direction, not its norm: in Theorem 1 the gradient's variance does not shrink with \
+                   depth, yet gradients at nearby points stop resembling each other, which undermines methods, such as momentum, that \
+                   assume they do. They note that it shows clearly on inputs along a one-dimensional grid, as on the line here. Expect \
+                   the plain networks' lag-1 value to fall towards 0 as depth grows, and the residual ones to stay near 1." }
             </p>
             <p class="muted">
                 { "BatchNorm runs with fresh statistics in inference mode (the identity), so each point is its own input; training-mode \
-                   BatchNorm would couple the points through their batch statistics. Each value comes from one line through one \
-                   network: another seed gives another estimate." }
+                   BatchNorm would couple the points through their batch statistics. For the plain networks this is the setting of \
+                   Theorem 1 (rectifier networks without BatchNorm); Theorem 3's 1/√L assumes BatchNorm in the residual blocks, so for \
+                   the residual networks here it is a guide, not a prediction. Each value comes from one line through one network: \
+                   another seed gives another estimate." }
             </p>
         </div>
     }

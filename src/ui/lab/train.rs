@@ -257,24 +257,29 @@ fn explanation() -> Html {
     html! {
         <div class="explanation small">
             <p>
-                { "He et al. (2016, CVPR, “Deep residual learning for image recognition”, §4.1 and §4.2, Figures 1 and 6) found that a \
-                   deeper plain network has a higher training error than a shallower one: plain-56 above plain-20 on CIFAR-10. It is not \
-                   overfitting, since the training error itself is higher, and they argue it is not vanishing gradients either: their \
-                   plain networks use BatchNorm, and they checked that the backward gradients have healthy norms. They call it an \
-                   optimisation difficulty. With shortcuts the deeper network trains at least as well (ResNet-56 at or below ResNet-20)." }
+                { "He et al. (2016, CVPR, “Deep residual learning for image recognition”, §1 and §4.2, Figures 1 and 6) found that a \
+                   deeper plain network has a higher training error than a shallower one: plain-56 above plain-20 on CIFAR-10 (and \
+                   plain-34 above plain-18 on ImageNet, §4.1). It is not overfitting, since the training error itself is higher (§1), \
+                   and they argue it is not vanishing gradients either: their plain networks use BatchNorm, which ensures non-zero \
+                   forward variances, and they verified that the backward gradients have healthy norms (§4.1, on ImageNet). They call \
+                   it an optimisation difficulty. With shortcuts the difficulty is overcome and the deeper networks gain accuracy \
+                   (§4.2, Figure 6 middle)." }
             </p>
             <p class="muted">
                 { "Data: CIFAR-10 in its binary form, if you load it (the curves say which data they are on); otherwise a built-in \
                    task that needs no download: 10 classes of oriented gratings (class k at k·18° ± 3°) with random \
                    frequency, phase, colour and position under a Gaussian window, a distractor grating and pixel noise, generated \
                    from each example's index. Every network sees the same batches, as " }<code>{ "resnet-lab train --arch cifar56 --plain --steps N --batch B --width W --seed S" }</code>
-                { " computes them. The loss and accuracy are those of the batch each step trained on, so the curves are noisy: the chart \
-                   shows their mean over the last 10 steps. The paper trains 64,000 steps at batch 128 with a learning-rate schedule; a \
+                { " computes them. Our residual networks use 1×1 projection shortcuts where the shape changes (option B, §3.3); \
+                   the paper's CIFAR networks used identity shortcuts with zero-padding (option A, §4.2). The loss and accuracy are \
+                   those of the batch each step trained on, so the curves are noisy: the chart shows their mean over the last 10 \
+                   steps. The paper trains 64,000 steps at batch 128, the learning rate 0.1 divided by 10 at 32k and 48k (§4.2); a \
                    few hundred steps show the start of Figure 1: plain-56 stays near chance (ln 10 ≈ 2.30) while plain-20 learns, and \
                    ResNet-56 trains well below plain-56. They do not yet show ResNet-56 at or below ResNet-20: in PyTorch, with these \
-                   settings, ResNet-56 was still above ResNet-20 after 300 steps in every seed tried, with or without the paper's \
-                   warm-up; the deeper residual network catches up later. Width 4 and batch 16 (the settings the project's test checks \
-                   against PyTorch) keep a step of all four networks to about a second on the CPU; width 16 is the paper's." }
+                   settings, ResNet-56 was still above ResNet-20 after 300 steps in every seed tried, with or without a warm-up like \
+                   the one the paper uses for ResNet-110 (§4.2: learning rate 0.01 until the training error is below 80%, about 400 \
+                   iterations); the deeper residual network catches up later. Width 4 and batch 16 (the settings the project's test \
+                   checks against PyTorch) keep a step of all four networks to about a second on the CPU; width 16 is the paper's." }
             </p>
         </div>
     }

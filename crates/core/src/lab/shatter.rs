@@ -7,8 +7,9 @@
 //! the autocorrelation of the sequence, mostly its value at lag 1.
 //!
 //! **BatchNorm.** The networks are He-initialised with fresh BatchNorm statistics and run in
-//! inference mode, where BatchNorm is the identity (up to 1/√(1+ε)): the setting of Balduzzi et
-//! al.'s analysis of rectifier networks without BatchNorm (their Theorems 1 and 3). Every point
+//! inference mode, where BatchNorm is the identity (up to 1/√(1+ε)): for the plain networks the
+//! setting of Balduzzi et al.'s Theorem 1 (rectifier networks without BatchNorm); their 1/√L
+//! for resnets (Theorem 3) assumes BatchNorm in the residual blocks. Every point
 //! of the line is then its own input and `dz/dt` is an ordinary per-point derivative; BatchNorm
 //! in training mode would compute its statistics over the line's points and couple them. The
 //! PyTorch reference (`tests/fixtures/make_lab.py`) runs the same model in `eval()` mode.

@@ -120,7 +120,7 @@ impl ResNetConfig {
     }
 
     /// A CIFAR-style ResNet of `depth` = 6n + 2 layers (20, 56, 110, ...): three stages of n
-    /// basic blocks with 16, 32, 64 channels, as in §4.2 of He et al. (2015).
+    /// basic blocks with 16, 32, 64 channels, as in §4.2 of He et al. (2016).
     pub fn cifar(depth: usize, num_classes: usize) -> Option<Self> {
         if depth < 8 || !(depth - 2).is_multiple_of(6) {
             return None;

@@ -49,8 +49,9 @@ pub fn he_initialized(config: &ResNetConfig, seed: u64) -> Result<TensorSet> {
 }
 
 /// torchvision's `zero_init_residual=True`: the last BatchNorm γ of every residual branch
-/// (`bn2` of a basic block, `bn3` of a bottleneck) becomes 0, so every block starts as the
-/// identity, `ReLU(0 + S(x))` (Goyal et al. 2017, "Accurate, large minibatch SGD").
+/// (`bn2` of a basic block, `bn3` of a bottleneck) becomes 0, so every branch starts at 0 and
+/// a block computes `ReLU(S(x))`: the identity where the shortcut is (Goyal et al. 2017,
+/// "Accurate, large minibatch SGD", §5.1).
 pub fn zero_init_residual(config: &ResNetConfig, tensors: &mut TensorSet) -> Result<()> {
     for info in config.blocks() {
         let pairs = info.conv_bns(config.layout);
