@@ -1,5 +1,7 @@
 //! Running a loaded ResNet on images and turning logits into named predictions.
 
+use std::sync::OnceLock;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +17,10 @@ pub struct Classifier {
     pub model: ResNet,
     pub info: ModelInfo,
     pub device: Device,
-    /// On the CPU device natively, the channel-last forward pass that classification and
-    /// features run on (faster than Burn flex's convolutions there); None otherwise.
-    cpu: Option<CpuForward>,
+    /// On the CPU device natively, classification and features run on the channel-last
+    /// forward pass (faster than Burn flex's convolutions there), its weights arranged on
+    /// first use: commands that only need Burn (lesion, gradients) never pay for the copy.
+    cpu: Option<OnceLock<CpuForward>>,
 }
 
 /// One line of a top-k list.
@@ -32,9 +35,7 @@ impl Classifier {
     /// Builds the network on `device` (uploads and folds every weight).
     pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
         let model = ResNet::from_tensors(&weights.info.config, weights.tensors, device)?;
-        let cpu = is_cpu(device)
-            .then(|| CpuForward::from_model(&model))
-            .transpose()?;
+        let cpu = is_cpu(device).then(OnceLock::new);
         Ok(Self {
             model,
             info: weights.info,
@@ -57,7 +58,7 @@ impl Classifier {
     /// reads from the GPU).
     pub async fn logits(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         check_input_size(&batch)?;
-        if let Some(cpu) = &self.cpu {
+        if let Some(cpu) = self.cpu_forward()? {
             let [n, _, h, w] = batch.dims();
             return finite_rows(cpu.logits(&read_f32(batch).await?, [n, h, w])?);
         }
@@ -68,11 +69,23 @@ impl Classifier {
     /// for ResNet-50): what a transfer-learning head sees.
     pub async fn features(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         check_input_size(&batch)?;
-        if let Some(cpu) = &self.cpu {
+        if let Some(cpu) = self.cpu_forward()? {
             let [n, _, h, w] = batch.dims();
             return finite_rows(cpu.pooled_features(&read_f32(batch).await?, [n, h, w])?);
         }
         read_rows(self.model.pooled_features(batch)).await
+    }
+
+    /// The channel-last forward pass where it runs, its weights arranged on the first call.
+    fn cpu_forward(&self) -> Result<Option<&CpuForward>> {
+        let Some(cell) = &self.cpu else {
+            return Ok(None);
+        };
+        if let Some(ready) = cell.get() {
+            return Ok(Some(ready));
+        }
+        let built = CpuForward::from_model(&self.model)?;
+        Ok(Some(cell.get_or_init(|| built)))
     }
 
     /// Logits (or with `features`, pooled features) of each view, one row per view; views of

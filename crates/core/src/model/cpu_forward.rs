@@ -17,9 +17,14 @@ use crate::error::{Error, Result};
 use crate::model::layers::ConvBn;
 use crate::model::{ResNet, ResidualBlock};
 
-/// Bytes an im2col buffer may take at once: a larger convolution is done in bands of output
-/// rows (a full-image 2048-pixel input would otherwise ask for gigabytes in the stem).
-const IM2COL_BYTES: usize = 16 << 20;
+/// Bytes one band's im2col buffer may take: a larger convolution is done in more bands (a
+/// full-image 2048-pixel input would otherwise ask for gigabytes in the stem). Small enough
+/// to stay in the last-level cache until the product reads it, large enough that the product
+/// does not repack the weights for a few pixels at a time.
+const BAND_BYTES: usize = 4 << 20;
+
+/// The fewest output pixels worth a band of their own.
+const MIN_BAND_PIXELS: usize = 64;
 
 /// A convolution with BatchNorm folded in, its weight laid out for a product with im2col rows:
 /// `[(ky·k + kx)·cin + ci][cout]`.
@@ -130,7 +135,8 @@ impl CpuForward {
         let mut out: Vec<f32> = (0..rows)
             .flat_map(|_| self.fc_bias.iter().copied())
             .collect();
-        matmul_accumulate(&mut out, &flat, &self.fc_weight, rows, width, k);
+        let threads = parallelism(rows * width * k);
+        matmul_accumulate(&mut out, &flat, &self.fc_weight, rows, width, k, threads);
         out.chunks(k.max(1)).map(<[f32]>::to_vec).collect()
     }
 }
@@ -167,41 +173,31 @@ impl Conv {
     }
 
     /// `relu?(conv(x) + bias + residual)`.
+    ///
+    /// The output pixels are cut into bands, each done start to finish by one thread: the
+    /// bias and shortcut written, the receptive fields copied (im2col), the product added,
+    /// the ReLU applied, while the band is still in cache. One band only (a small layer) lets
+    /// the product itself use the threads instead.
     fn apply(&self, x: &Activations, relu: bool, residual: Option<&Activations>) -> Activations {
         let out_h = (x.h + 2 * self.pad - self.kernel) / self.stride + 1;
         let out_w = (x.w + 2 * self.pad - self.kernel) / self.stride + 1;
         let pixels = x.n * out_h * out_w;
-        let depth = self.kernel * self.kernel * self.cin;
-        // The output starts as bias (+ the shortcut) and the product is added to it.
-        let mut out = Vec::with_capacity(pixels * self.cout);
-        for p in 0..pixels {
-            match residual {
-                Some(r) => out.extend(
-                    r.data[p * self.cout..(p + 1) * self.cout]
-                        .iter()
-                        .zip(&self.bias)
-                        .map(|(a, b)| a + b),
-                ),
-                None => out.extend_from_slice(&self.bias),
-            }
+        let band = band_pixels(pixels, self.kernel * self.kernel * self.cin);
+        let shared = pixels.div_ceil(band) == 1;
+        let mut out = vec![0.0; pixels * self.cout];
+        let geometry = Geometry { out_h, out_w };
+        let run = |(i, chunk): (usize, &mut [f32])| {
+            self.apply_band(x, residual, relu, geometry, i * band, chunk, shared);
+        };
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            out.par_chunks_mut(band * self.cout)
+                .enumerate()
+                .for_each(run);
         }
-        if self.kernel == 1 && self.stride == 1 {
-            matmul_accumulate(&mut out, &x.data, &self.weight, pixels, depth, self.cout);
-        } else {
-            // Bands of whole output rows, each im2col'ed and multiplied in turn.
-            let rows_per_band = (IM2COL_BYTES / 4 / (out_w * depth).max(1)).max(1);
-            let total_rows = x.n * out_h;
-            let mut columns = Vec::new();
-            for first in (0..total_rows).step_by(rows_per_band) {
-                let rows = rows_per_band.min(total_rows - first);
-                self.im2col(x, first, rows, out_h, out_w, &mut columns);
-                let band = &mut out[first * out_w * self.cout..(first + rows) * out_w * self.cout];
-                matmul_accumulate(band, &columns, &self.weight, rows * out_w, depth, self.cout);
-            }
-        }
-        if relu {
-            out.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        #[cfg(not(feature = "rayon"))]
+        out.chunks_mut(band * self.cout).enumerate().for_each(run);
         Activations {
             n: x.n,
             h: out_h,
@@ -211,43 +207,107 @@ impl Conv {
         }
     }
 
-    /// The receptive fields of output rows `first..first + rows` (counted over the batch),
-    /// one row of `k·k·cin` values per output pixel; zeros where the kernel overhangs.
-    fn im2col(
+    /// One band of output pixels, `first..first + out.len() / cout` (counted over the batch).
+    #[allow(clippy::too_many_arguments)]
+    fn apply_band(
         &self,
         x: &Activations,
+        residual: Option<&Activations>,
+        relu: bool,
+        geometry: Geometry,
         first: usize,
-        rows: usize,
-        out_h: usize,
-        out_w: usize,
-        columns: &mut Vec<f32>,
+        out: &mut [f32],
+        shared: bool,
     ) {
-        let (k, cin) = (self.kernel, self.cin);
-        let depth = k * k * cin;
-        columns.clear();
-        columns.resize(rows * out_w * depth, 0.0);
-        for (r, band_row) in columns.chunks_exact_mut(out_w * depth).enumerate() {
-            let (image, oy) = ((first + r) / out_h, (first + r) % out_h);
-            let plane = &x.data[image * x.h * x.w * cin..(image + 1) * x.h * x.w * cin];
-            for (ox, field) in band_row.chunks_exact_mut(depth).enumerate() {
-                for ky in 0..k {
-                    let iy = (oy * self.stride + ky).wrapping_sub(self.pad);
-                    if iy >= x.h {
-                        continue; // above or below the image: stays zero
-                    }
-                    for kx in 0..k {
-                        let ix = (ox * self.stride + kx).wrapping_sub(self.pad);
-                        if ix >= x.w {
-                            continue;
-                        }
-                        let at = (iy * x.w + ix) * cin;
-                        field[(ky * k + kx) * cin..(ky * k + kx + 1) * cin]
-                            .copy_from_slice(&plane[at..at + cin]);
-                    }
+        let count = out.len() / self.cout;
+        let depth = self.kernel * self.kernel * self.cin;
+        // The output starts as bias (+ the shortcut) and the product is added to it.
+        for (p, pixel) in out.chunks_exact_mut(self.cout).enumerate() {
+            pixel.copy_from_slice(&self.bias);
+            if let Some(r) = residual {
+                let at = (first + p) * self.cout;
+                for (v, s) in pixel.iter_mut().zip(&r.data[at..at + self.cout]) {
+                    *v += s;
                 }
             }
         }
+        let columns;
+        let a = if self.kernel == 1 && self.stride == 1 {
+            &x.data[first * self.cin..(first + count) * self.cin]
+        } else {
+            columns = self.im2col(x, first, count, geometry);
+            &columns[..]
+        };
+        let threads = if shared {
+            parallelism(count * depth * self.cout)
+        } else {
+            gemm::Parallelism::None
+        };
+        matmul_accumulate(out, a, &self.weight, count, depth, self.cout, threads);
+        if relu {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
     }
+
+    /// The receptive fields of output pixels `first..first + count` (counted over the batch),
+    /// one row of `k·k·cin` values per pixel; zeros where the kernel overhangs.
+    fn im2col(&self, x: &Activations, first: usize, count: usize, g: Geometry) -> Vec<f32> {
+        let (k, cin) = (self.kernel, self.cin);
+        let depth = k * k * cin;
+        let mut columns = vec![0.0; count * depth];
+        for (p, field) in columns.chunks_exact_mut(depth).enumerate() {
+            let pixel = first + p;
+            let image = pixel / (g.out_h * g.out_w);
+            let (oy, ox) = ((pixel / g.out_w) % g.out_h, pixel % g.out_w);
+            let plane = &x.data[image * x.h * x.w * cin..(image + 1) * x.h * x.w * cin];
+            for ky in 0..k {
+                let iy = (oy * self.stride + ky).wrapping_sub(self.pad);
+                if iy >= x.h {
+                    continue; // above or below the image: stays zero
+                }
+                for kx in 0..k {
+                    let ix = (ox * self.stride + kx).wrapping_sub(self.pad);
+                    if ix >= x.w {
+                        continue;
+                    }
+                    let at = (iy * x.w + ix) * cin;
+                    field[(ky * k + kx) * cin..(ky * k + kx + 1) * cin]
+                        .copy_from_slice(&plane[at..at + cin]);
+                }
+            }
+        }
+        columns
+    }
+}
+
+/// A convolution's output size.
+#[derive(Clone, Copy)]
+struct Geometry {
+    out_h: usize,
+    out_w: usize,
+}
+
+/// Output pixels per band: enough bands for every thread, none under [`MIN_BAND_PIXELS`]
+/// (a thinner product loses more to packing than threads win), and an im2col buffer of at
+/// most [`BAND_BYTES`].
+fn band_pixels(pixels: usize, depth: usize) -> usize {
+    let by_memory = (BAND_BYTES / 4 / depth.max(1)).max(1);
+    let by_threads = pixels.div_ceil(threads());
+    let band = if by_threads < MIN_BAND_PIXELS {
+        pixels
+    } else {
+        by_threads
+    };
+    band.min(by_memory).max(1)
+}
+
+fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "rayon"))]
+    1
 }
 
 impl Block {
@@ -266,7 +326,15 @@ impl Block {
 }
 
 /// `out[m×n] += a[m×k] · b[k×n]`, all row-major.
-fn matmul_accumulate(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+fn matmul_accumulate(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    threads: gemm::Parallelism,
+) {
     debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     // SAFETY: the three slices hold exactly m×n, m×k and k×n elements with the row and column
     // strides given, checked above (and by construction in every caller).
@@ -290,7 +358,7 @@ fn matmul_accumulate(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, 
             false,
             false,
             false,
-            parallelism(m * n * k),
+            threads,
         );
     }
 }
