@@ -24,6 +24,21 @@ use super::js::{now, scope};
 use super::lab_shatter::ShatterRun;
 use crate::error::Result;
 
+/// A live-training run: every network takes one SGD step on the same batch before the next.
+struct TrainRun {
+    id: u32,
+    trainers: Vec<Trainer>,
+    steps: usize,
+    batch: usize,
+    data: Rc<dyn Dataset>,
+    batches: Batches,
+    /// The batch of the current step, shared by every network (as the CLI's runs with one
+    /// seed see the same batches).
+    current: Option<(Vec<f32>, Vec<usize>)>,
+    step: usize,
+    next_network: usize,
+}
+
 /// The Lab's part of the engine state.
 #[derive(Default)]
 pub struct LabRuns {
