@@ -1,9 +1,12 @@
 //! The Lab's run settings in the address bar, so that an experiment is a link:
 //! `?lab=shatter&nets=plain-110,resnet-110&points=64&lab_seed=1`,
-//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1`.
+//! `?lab=train&nets=plain-20,plain-56&steps=150&batch=16&width=4&lr=0.1&data=cifar10`,
+//! `?lab=lesion&random_k=8&draws=3&lab_seed=0` (`random_k=0`: no random deletions).
 //!
 //! (`lab_seed`, not `seed`: the gradient panel's He-initialised network owns `seed`.)
 
+use resnet_lab_protocol::TrainData;
+use resnet_lab_protocol::lab::{MAX_RANDOM_DRAWS, MAX_RANDOM_K, RandomSettings};
 use resnet_lab_protocol::lab_runs::{
     LAB_ARCHITECTURES, LabNetwork, MAX_LAB_NETWORKS, MAX_SHATTER_POINTS, MAX_TRAIN_BATCH,
     MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH,
@@ -20,6 +23,11 @@ pub const DEFAULT_STEPS: usize = 150;
 pub const DEFAULT_BATCH: usize = 16;
 pub const DEFAULT_WIDTH: usize = 4;
 pub const DEFAULT_LR: f64 = 0.1;
+/// The lesion study's random deletions by default: k = 1…8 as the issue asks, 3 draws each
+/// (the CLI's `--draws` defaults to 5; 3 keeps ResNet-50 on a few photos near a minute on
+/// the CPU path).
+pub const DEFAULT_RANDOM_K: usize = 8;
+pub const DEFAULT_DRAWS: usize = 3;
 
 /// What the shattered-gradients tab compares by default: three depths, each with and
 /// without shortcuts.
@@ -50,11 +58,16 @@ pub struct LabParams {
     pub batch: Option<usize>,
     pub lr: Option<f64>,
     pub width: Option<usize>,
+    /// The lesion study's largest k of random deletions (0: none), and draws per k.
+    pub random_k: Option<usize>,
+    pub draws: Option<usize>,
+    /// What the training runs on (`data=grating|cifar10`).
+    pub data: Option<TrainData>,
 }
 
 impl LabParams {
-    pub const KEYS: [&'static str; 7] = [
-        "nets", "lab_seed", "points", "steps", "batch", "width", "lr",
+    pub const KEYS: [&'static str; 10] = [
+        "nets", "lab_seed", "points", "steps", "batch", "width", "lr", "random_k", "draws", "data",
     ];
 
     /// Reads one `key=value`; a bad value leaves the default.
@@ -92,6 +105,14 @@ impl LabParams {
                     .ok()
                     .filter(|lr: &f64| lr.is_finite() && *lr > 0.0 && *lr <= 10.0)
             }
+            "random_k" => self.random_k = value.parse().ok().filter(|k| *k <= MAX_RANDOM_K),
+            "draws" => {
+                self.draws = value
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=MAX_RANDOM_DRAWS).contains(d))
+            }
+            "data" => self.data = TrainData::parse(value),
             _ => {}
         }
     }
@@ -109,6 +130,9 @@ impl LabParams {
             ("batch", self.batch.map(|v| v.to_string())),
             ("width", self.width.map(|v| v.to_string())),
             ("lr", self.lr.map(|v| v.to_string())),
+            ("random_k", self.random_k.map(|v| v.to_string())),
+            ("draws", self.draws.map(|v| v.to_string())),
+            ("data", self.data.map(|d| d.name().to_string())),
         ];
         out.extend(numbers.into_iter().filter_map(|(k, v)| Some((k, v?))));
         out
@@ -131,6 +155,23 @@ impl LabParams {
     }
     pub fn lr(&self) -> f64 {
         self.lr.unwrap_or(DEFAULT_LR)
+    }
+    pub fn random_k(&self) -> usize {
+        self.random_k.unwrap_or(DEFAULT_RANDOM_K)
+    }
+    pub fn draws(&self) -> usize {
+        self.draws.unwrap_or(DEFAULT_DRAWS)
+    }
+    /// The lesion study's random deletions (`None` with `random_k=0`).
+    pub fn lesion_random(&self) -> Option<RandomSettings> {
+        (self.random_k() > 0).then(|| RandomSettings {
+            max_k: self.random_k(),
+            draws: self.draws(),
+            seed: self.seed(),
+        })
+    }
+    pub fn data(&self) -> TrainData {
+        self.data.unwrap_or_default()
     }
     pub fn shatter_networks(&self) -> Vec<LabNetwork> {
         self.networks
@@ -201,6 +242,10 @@ mod tests {
             ("width", "65"),
             ("lr", "NaN"),
             ("lab_seed", "-1"),
+            ("random_k", "65"),
+            ("draws", "0"),
+            ("draws", "101"),
+            ("data", "imagenet"),
         ] {
             p.read(k, v);
         }
@@ -211,18 +256,35 @@ mod tests {
         );
         assert_eq!(p.shatter_networks().len(), 6);
         assert_eq!(p.train_networks()[1].title(), "plain-56");
+        assert_eq!(
+            p.lesion_random(),
+            Some(RandomSettings {
+                max_k: 8,
+                draws: 3,
+                seed: 0
+            })
+        );
         p.read("points", "256");
         p.read("lr", "0.05");
         p.read("width", "16");
         p.read("lab_seed", "3");
+        p.read("draws", "5");
+        p.read("data", "CIFAR10");
+        assert_eq!(p.data(), TrainData::Cifar10);
         assert_eq!(
             p.pairs(),
             vec![
                 ("lab_seed", "3".to_string()),
                 ("points", "256".to_string()),
                 ("width", "16".to_string()),
-                ("lr", "0.05".to_string())
+                ("lr", "0.05".to_string()),
+                ("draws", "5".to_string()),
+                ("data", "cifar10".to_string())
             ]
         );
+        assert_eq!(p.lesion_random().map(|r| (r.draws, r.seed)), Some((5, 3)));
+        // `random_k=0` turns the random deletions off.
+        p.read("random_k", "0");
+        assert_eq!(p.lesion_random(), None);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use resnet_lab_protocol::TrainData;
 use resnet_lab_protocol::lab_runs::{
     LabExperiment, LabNetwork, LabResponse, ShatterCurve, TrainPoint,
 };
@@ -111,6 +112,9 @@ pub struct TrainState {
     pub lr: f64,
     pub seed: u64,
     pub width: usize,
+    /// What the curves are on, and (CIFAR-10) how many training images.
+    pub data: TrainData,
+    pub images: Option<usize>,
     pub curves: Vec<TrainCurve>,
     pub error: Option<String>,
 }
@@ -177,9 +181,21 @@ pub struct TrainSetup {
     pub lr: f64,
     pub seed: u64,
     pub width: usize,
+    pub data: TrainData,
+    /// CIFAR-10's training images as the page knew them when it asked.
+    pub images: Option<usize>,
 }
 
 impl TrainState {
+    /// "CIFAR-10 (50,000 training images)" or "the built-in grating task".
+    pub fn data_title(&self) -> String {
+        match (self.data, self.images) {
+            (TrainData::Cifar10, Some(n)) => format!("CIFAR-10 ({n} training images)"),
+            (TrainData::Cifar10, None) => "CIFAR-10".to_string(),
+            (TrainData::Grating, _) => "the built-in grating task".to_string(),
+        }
+    }
+
     pub fn requested(&mut self, id: u32, networks: Vec<LabNetwork>, setup: TrainSetup) {
         let TrainSetup {
             steps,
@@ -187,6 +203,8 @@ impl TrainState {
             lr,
             seed,
             width,
+            data,
+            images,
         } = setup;
         *self = TrainState {
             run: Some(id),
@@ -196,6 +214,8 @@ impl TrainState {
             lr,
             seed,
             width,
+            data,
+            images,
             curves: networks
                 .into_iter()
                 .map(|network| TrainCurve {

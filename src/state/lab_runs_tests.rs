@@ -110,8 +110,15 @@ fn training_steps_grow_the_curves_and_stop_resume_and_errors_show() {
                 lr: 0.1,
                 seed: 0,
                 width: 4,
+                data: TrainData::Cifar10,
+                images: Some(28),
             },
         },
+    );
+    assert_eq!(train.data_title(), "CIFAR-10 (28 training images)");
+    assert_eq!(
+        TrainState::default().data_title(),
+        "the built-in grating task"
     );
     respond(&mut shatter, &mut train, step(0, 0, 2.3));
     respond(&mut shatter, &mut train, step(1, 0, 2.4));
@@ -158,6 +165,8 @@ fn the_degradation_marker_needs_the_smoothed_loss_to_stay_above() {
             lr: 0.1,
             seed: 0,
             width: 4,
+            data: TrainData::Grating,
+            images: None,
         },
     );
     let push = |train: &mut TrainState, n: usize, losses: &[f64]| {

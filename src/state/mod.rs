@@ -4,7 +4,9 @@
 //! stay on the page's side (`ui/photos.rs`), keyed by the ids handed out here.
 
 mod lab;
+pub mod lab_data;
 pub mod lab_runs;
+pub mod lesion;
 mod response;
 pub mod teach;
 mod teach_features;
@@ -205,7 +207,7 @@ pub struct AppState {
     pub info: Option<String>,
     pub dragging: bool,
     pub gradients: GradientState,
-    /// The Lab section (lesion study).
+    /// The Lab section (lesion study, long runs).
     pub lab: LabState,
     /// `?weights=` on another site, shown for confirmation before anything is downloaded.
     pub pending_weights: Option<PendingWeights>,
@@ -279,12 +281,20 @@ pub enum Action {
     },
     /// The Lab section shown or hidden.
     LabOpen(bool),
-    /// A lesion study was sent to the engine.
-    LesionRequested(u32),
+    /// A lesion study was sent to the engine: its id, photos and random deletions.
+    LesionRequested {
+        id: u32,
+        photos: usize,
+        random: Option<resnet_lab_protocol::lab::RandomSettings>,
+    },
+    /// The engine worker was replaced (lost device, crash, test hook): its runs are gone.
+    EngineRestarted,
     /// Another Lab tab.
     LabTab(lab_runs::LabTab),
     /// A long Lab run was asked for, stopped or resumed.
     LabRun(lab_runs::LabRunAction),
+    /// The live training's CIFAR-10 data.
+    LabData(lab_data::DataAction),
     Teach(teach::TeachAction),
 }
 
@@ -371,9 +381,13 @@ impl AppState {
                 g.error = None;
             }
             Action::LabOpen(open) => s.lab.open = open,
-            Action::LesionRequested(id) => s.lab.requested(id),
+            Action::LesionRequested { id, photos, random } => {
+                s.lab.lesion.requested(id, photos, random)
+            }
+            Action::EngineRestarted => s.lab.engine_restarted(),
             Action::LabTab(tab) => s.lab.tab = tab,
             Action::LabRun(action) => lab_runs::apply(&mut s.lab.shatter, &mut s.lab.train, action),
+            Action::LabData(action) => s.lab.data.apply(action),
             Action::Teach(action) => s.teach.apply(action),
         }
         s

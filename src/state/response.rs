@@ -10,7 +10,8 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
     match response {
         Response::Started => {}
         Response::DeviceLost { .. } => {
-            super::lab_runs::engine_restarted(&mut s.lab.shatter, &mut s.lab.train)
+            s.lab.engine_restarted();
+            s.lab.data.engine_restarted();
         }
         Response::Backend {
             kind,
@@ -95,10 +96,12 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
                 s.gradients.error = Some(message);
             }
         }
-        Response::Lesion { id, report } => s.lab.answered(id, Ok(*report)),
-        Response::LesionError { id, message } => s.lab.answered(id, Err(message)),
         Response::Failure { message } => s.errors.push(message),
         Response::Teach(teach) => s.teach.respond(teach),
+        Response::Lab(lab) if super::lesion::LesionState::concerns(&lab) => {
+            s.lab.lesion.respond(lab)
+        }
         Response::Lab(lab) => super::lab_runs::respond(&mut s.lab.shatter, &mut s.lab.train, lab),
+        Response::Data(data) => s.lab.data.respond(data),
     }
 }

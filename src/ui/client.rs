@@ -238,10 +238,19 @@ impl EngineClient {
     }
 
     /// Asks for the lesion study on some photos: ids and names, the `File`s beside as one
-    /// array (the engine uses them only for crops it no longer keeps).
-    pub fn lesion(&mut self, photos: Vec<(u32, String, web_sys::File)>) {
+    /// array (the engine uses them only for crops it no longer keeps); with `random`, the
+    /// random deletions too. Stopped like a Lab run (`LabRequest::Stop` with its id).
+    pub fn lesion(
+        &mut self,
+        photos: Vec<(u32, String, web_sys::File)>,
+        random: Option<resnet_lab_protocol::lab::RandomSettings>,
+    ) {
         let id = self.next_request_id();
-        self.on_action.emit(Action::LesionRequested(id));
+        self.on_action.emit(Action::LesionRequested {
+            id,
+            photos: photos.len(),
+            random,
+        });
         let files = js_sys::Array::new();
         for (_, _, file) in &photos {
             files.push(file.as_ref());
@@ -250,7 +259,10 @@ impl EngineClient {
             .into_iter()
             .map(|(id, name, _)| LabPhoto { id, name })
             .collect();
-        self.post(&Request::Lesion { id, photos }, Some(files.as_ref()));
+        self.post(
+            &Request::Lesion { id, photos, random },
+            Some(files.as_ref()),
+        );
     }
 
     /// Starts, stops or resumes a long Lab run: `make` gets a new request id (the run's id
@@ -263,6 +275,11 @@ impl EngineClient {
         let request = make(id, self.backend);
         self.post(&Request::Lab(request), None);
         id
+    }
+
+    /// A request about the training's CIFAR-10 data, with the picked files as one array.
+    pub fn data(&mut self, request: resnet_lab_protocol::DataRequest, files: Option<JsValue>) {
+        self.post(&Request::Data(request), files.as_ref());
     }
 
     pub fn clear_cache(&mut self) {
@@ -360,6 +377,9 @@ impl EngineClient {
     }
 
     pub(crate) fn restart(client: &Rc<RefCell<Self>>, reason: String) {
+        // The Lab's runs die with the worker: none stays "running" (they are not re-sent).
+        let on_action = client.borrow().on_action.clone();
+        on_action.emit(Action::EngineRestarted);
         let mut c = client.borrow_mut();
         if let Some(worker) = c.worker.take() {
             worker.terminate();

@@ -42,9 +42,14 @@ impl Engine {
         self.0.borrow_mut().gradients(photo, class, network);
     }
 
-    /// The lesion study on some photos of the page (id, name, file).
-    pub fn lesion(&self, photos: Vec<(u32, String, web_sys::File)>) {
-        self.0.borrow_mut().lesion(photos);
+    /// The lesion study on some photos of the page (id, name, file), with random deletions
+    /// when `random` says.
+    pub fn lesion(
+        &self,
+        photos: Vec<(u32, String, web_sys::File)>,
+        random: Option<resnet_lab_protocol::lab::RandomSettings>,
+    ) {
+        self.0.borrow_mut().lesion(photos, random);
     }
 
     /// A long Lab run: `make` gets a new id and the backend asked for (see `EngineClient::lab`).
@@ -53,6 +58,11 @@ impl Engine {
         make: impl FnOnce(u32, BackendPreference) -> resnet_lab_protocol::LabRequest,
     ) -> u32 {
         self.0.borrow_mut().lab(make)
+    }
+
+    /// A request about the training's CIFAR-10 data (`files`: the picked `File`s, as an array).
+    pub fn data(&self, request: resnet_lab_protocol::DataRequest, files: Option<JsValue>) {
+        self.0.borrow_mut().data(request, files);
     }
 
     pub fn clear_cache(&self) {

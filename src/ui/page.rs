@@ -199,13 +199,13 @@ pub fn page(props: &PageProps) -> Html {
     let on_lesion = {
         let (engine, photo_files, classified) =
             (engine.clone(), photo_files.clone(), classified.clone());
-        Callback::from(move |()| {
+        Callback::from(move |random| {
             let files = photo_files.borrow();
             let photos = classified
                 .iter()
                 .filter_map(|(id, name)| Some((*id, name.clone(), files.file(*id)?)))
                 .collect();
-            engine.lesion(photos);
+            engine.lesion(photos, random);
         })
     };
     let open_lab = on_lab.reform(|_: MouseEvent| true);

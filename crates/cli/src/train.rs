@@ -186,7 +186,7 @@ fn load_cifar10(dir: &Path) -> Result<Cifar10, Error> {
             dir.display()
         )));
     }
-    Cifar10::from_batches(&files)
+    Ok(Cifar10::from_batches(&files)?)
 }
 
 fn save(trainer: &Trainer, out: &Path, arch: &str, steps: usize, data: &str) -> Result<(), Error> {

@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{0}")]
     Dataset(String),
 
+    /// CIFAR-10 files that cannot be training data (see `lab::cifar_files`).
+    #[error(transparent)]
+    Cifar(#[from] crate::lab::cifar_files::CifarError),
+
     /// The compute backend failed (device lost, out of memory, read-back failure).
     #[error("compute backend error: {0}")]
     Backend(String),

@@ -45,8 +45,9 @@ pub enum EngineError {
     LongerThanDeclared { url: String, declared: u64 },
 
     #[error(
-        "the download of {url} exceeds the {} limit for {what} (the largest ResNet, a float32 ResNet-152, is about 240 MB)",
-        crate::limits::describe_bytes(*.limit)
+        "the download of {url} exceeds the {} limit for {what}{}",
+        crate::limits::describe_bytes(*.limit),
+        if *.what == "weights" { " (the largest ResNet, a float32 ResNet-152, is about 240 MB)" } else { "" }
     )]
     TooLarge {
         url: String,
@@ -86,6 +87,10 @@ pub enum EngineError {
         crate::limits::MAX_IMAGE_PIXELS / 1_000_000
     )]
     ImageTooLarge { width: u32, height: u32 },
+
+    /// CIFAR-10 files refused (by their sizes, before they are read, or by their labels).
+    #[error(transparent)]
+    Cifar(#[from] resnet_lab_core::lab::cifar_files::CifarError),
 
     /// A browser API failed (`what` says which step).
     #[error("{what}: {detail}")]

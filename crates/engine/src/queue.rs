@@ -5,8 +5,8 @@
 //!   analysis never holds up the next classification;
 //! - a newer analysis supersedes a queued one (the page only waits for the last).
 //!
-//! The lab's lesion study counts as an analysis, and so does each step of a long lab run
-//! (shattered gradients, training): the engine queues a run's next step behind whatever is
+//! The lab's lesion study counts as an analysis, and so does each step of it and of a long
+//! lab run (shattered gradients, training): the engine queues a run's next step behind whatever is
 //! waiting ([`RequestQueue::push_continuation`]), so a photo waits for one step at most.
 //!
 //! `LoseDevice` (a test hook) never queues: it must act even in the middle of a long analysis.
@@ -34,14 +34,14 @@ impl<P> Default for RequestQueue<P> {
 #[derive(Debug, PartialEq, Eq)]
 enum AnalysisKind {
     Gradients,
-    Lesion,
     Lab(LabExperiment),
 }
 
 fn analysis_kind(request: &Request) -> Option<AnalysisKind> {
     match request {
         Request::Gradients { .. } => Some(AnalysisKind::Gradients),
-        Request::Lesion { .. } => Some(AnalysisKind::Lesion),
+        // A new study replaces the queued next step of the one running.
+        Request::Lesion { .. } => Some(AnalysisKind::Lab(LabExperiment::Lesion)),
         Request::Lab(lab) => lab.experiment().map(AnalysisKind::Lab),
         _ => None,
     }
@@ -172,6 +172,7 @@ mod tests {
         let lesion = |id| Request::Lesion {
             id,
             photos: Vec::new(),
+            random: None,
         };
         let mut queue = RequestQueue::default();
         queue.push(lesion(20), 0);
@@ -179,6 +180,17 @@ mod tests {
         queue.push(photo(1), 2);
         queue.push(lesion(21), 3);
         assert_eq!(drain(&mut queue), [2, 1, 3]);
+        // Its steps wait behind photos; a new study drops the old one's next step.
+        let next = Request::Lab(resnet_lab_protocol::LabRequest::Next {
+            id: 21,
+            experiment: LabExperiment::Lesion,
+        });
+        queue.push_continuation(next.clone(), 4);
+        queue.push(photo(2), 5);
+        assert_eq!(drain(&mut queue), [5, 4]);
+        queue.push_continuation(next, 6);
+        queue.push(lesion(22), 7);
+        assert_eq!(drain(&mut queue), [7]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::BackendPreference;
+use crate::lab_data::TrainData;
 
 /// Most networks in one run.
 pub const MAX_LAB_NETWORKS: usize = 8;
@@ -61,6 +62,8 @@ impl LabNetwork {
 pub enum LabExperiment {
     Shatter,
     Train,
+    /// The lesion study (started by `Request::Lesion`, stepped and stopped like the others).
+    Lesion,
 }
 
 /// UI → engine, inside [`crate::Request::Lab`].
@@ -78,9 +81,9 @@ pub enum LabRequest {
         #[serde(default)]
         backend: BackendPreference,
     },
-    /// Train each network on the built-in grating task, as `resnet-lab train --arch A
-    /// [--plain] --steps N --batch B --lr LR --seed S` does; every network sees the same
-    /// batches.
+    /// Train each network on the built-in grating task or the CIFAR-10 data the engine holds,
+    /// as `resnet-lab train --arch A [--plain] [--data DIR] --steps N --batch B --lr LR
+    /// --seed S` does; every network sees the same batches.
     Train {
         id: u32,
         networks: Vec<LabNetwork>,
@@ -91,6 +94,8 @@ pub enum LabRequest {
         /// First-stage width ([`PAPER_WIDTH`] in the paper; narrower trains faster).
         #[serde(default = "paper_width")]
         width: usize,
+        #[serde(default)]
+        data: TrainData,
         #[serde(default)]
         backend: BackendPreference,
     },
@@ -208,6 +213,19 @@ pub enum LabResponse {
         /// The step's compute time (data generation excluded, as the CLI's `step_ms`).
         step_ms: f64,
     },
+    /// A lesion study started: the intact network's classes; its `steps` altered networks
+    /// follow, one [`LabResponse::LesionStep`] each.
+    LesionStarted {
+        id: u32,
+        report: Box<crate::LesionReport>,
+        steps: usize,
+    },
+    /// One altered network of a lesion study (`ms`: its compute time).
+    LesionStep {
+        id: u32,
+        step: Box<crate::lab::LesionStep>,
+        ms: f64,
+    },
     /// The run ended: complete, or stopped (a stopped training can be resumed).
     Finished {
         id: u32,
@@ -236,6 +254,7 @@ mod tests {
             lr: 0.1,
             seed: 0,
             width: 4,
+            data: TrainData::Cifar10,
             backend: BackendPreference::Cpu,
         });
         let json = serde_json::to_string(&req).unwrap();
@@ -298,6 +317,7 @@ mod tests {
             lr,
             seed: 0,
             width,
+            data: TrainData::Grating,
             backend: BackendPreference::Auto,
         };
         let train = |steps, batch, lr| train_width(steps, batch, lr, PAPER_WIDTH);

@@ -9,6 +9,8 @@ pub mod image_header;
 pub mod lab;
 pub mod report;
 pub use lab::{LabPhoto, LesionReport};
+pub mod lab_data;
+pub use lab_data::{CifarSummary, DataRequest, DataResponse, TrainData};
 pub mod lab_runs;
 pub use lab_runs::{LabRequest, LabResponse};
 pub mod teach;
@@ -95,8 +97,16 @@ pub enum Request {
         backend: BackendPreference,
     },
     /// The lesion study of the loaded network on some photos of the page (their `File`s
-    /// travel beside, as an array in the same order). Queued like `Gradients`.
-    Lesion { id: u32, photos: Vec<LabPhoto> },
+    /// travel beside, as an array in the same order), with random deletions when `random`
+    /// says. It runs in steps like the Lab's long runs: answered by
+    /// [`LabResponse::LesionStarted`], one [`LabResponse::LesionStep`] per altered network,
+    /// then `Finished` or `Error`; `LabRequest::Stop` with its id stops it.
+    Lesion {
+        id: u32,
+        photos: Vec<LabPhoto>,
+        #[serde(default)]
+        random: Option<lab::RandomSettings>,
+    },
     /// Forget every cached weights file.
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
@@ -105,6 +115,8 @@ pub enum Request {
     Teach(TeachRequest),
     /// The Lab's long runs (shattered gradients, live training): see [`lab_runs`].
     Lab(LabRequest),
+    /// The live training's CIFAR-10 data: see [`lab_data`].
+    Data(DataRequest),
 }
 
 /// Which network the gradient panel analyses.
@@ -248,14 +260,6 @@ pub enum Response {
         id: u32,
         message: String,
     },
-    Lesion {
-        id: u32,
-        report: Box<LesionReport>,
-    },
-    LesionError {
-        id: u32,
-        message: String,
-    },
     /// The GPU device went away; the UI restarts the engine and reloads the model.
     DeviceLost {
         message: String,
@@ -269,6 +273,7 @@ pub enum Response {
     },
     Teach(TeachResponse),
     Lab(LabResponse),
+    Data(DataResponse),
 }
 
 /// Human-readable byte counts: `97.6 MB`.

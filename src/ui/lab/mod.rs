@@ -6,10 +6,12 @@
 
 mod lesion;
 mod lesion_chart;
+mod lesion_random;
 mod shatter;
 mod shatter_chart;
 mod train;
 mod train_chart;
+mod train_data;
 
 use serde::Serialize;
 use wasm_bindgen::JsCast;
@@ -29,8 +31,8 @@ pub struct LabSectionProps {
     /// Classified photos on the page (the lesion study runs on the newest few).
     pub photos: usize,
     pub model_ready: bool,
-    /// Runs the lesion study.
-    pub on_run: Callback<()>,
+    /// Runs the lesion study, with these random deletions.
+    pub on_run: Callback<Option<resnet_lab_protocol::lab::RandomSettings>>,
     pub on_close: Callback<()>,
 }
 
@@ -75,11 +77,11 @@ pub fn lab_section(props: &LabSectionProps) -> Html {
             {
                 match current {
                     LabTab::Lesion => html! {
-                        <LesionTab lab={props.lab.clone()} photos={props.photos}
+                        <LesionTab lesion={props.lab.lesion.clone()} photos={props.photos}
                                    model_ready={props.model_ready} on_run={props.on_run.clone()} />
                     },
                     LabTab::Shatter => html! { <ShatterTab shatter={props.lab.shatter.clone()} /> },
-                    LabTab::Train => html! { <TrainTab train={props.lab.train.clone()} /> },
+                    LabTab::Train => html! { <TrainTab train={props.lab.train.clone()} data={props.lab.data.clone()} /> },
                 }
             }
         </section>

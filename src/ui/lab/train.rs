@@ -1,19 +1,22 @@
 //! The live-training tab (`?lab=train`): He et al.'s degradation problem (2016, Figures 1
 //! and 6) on He-initialised CIFAR networks, trained side by side in the engine worker one SGD
-//! step at a time, with Stop and Resume.
+//! step at a time, with Stop and Resume, on the built-in grating task or CIFAR-10
+//! ([`super::train_data`]).
 
 use serde_json::json;
 use yew::prelude::*;
 
 use super::train_chart::LossChart;
+use super::train_data::TrainDataChooser;
 use super::{download_json, input_value, selected_value};
 use crate::state::Action;
+use crate::state::lab_data::DataState;
 use crate::state::lab_runs::{LabRunAction, RunState, SMOOTHING, TrainSetup, TrainState};
 use crate::ui::address_bar::{current_url_state, update_url};
 use crate::ui::engine::use_engine;
 use crate::ui::use_app_state;
-use resnet_lab_protocol::format_ms;
 use resnet_lab_protocol::lab_runs::{LabExperiment, LabNetwork, LabRequest};
+use resnet_lab_protocol::{TrainData, format_ms};
 
 const STEPS: [usize; 4] = [50, 150, 500, 2000];
 const BATCHES: [usize; 4] = [8, 16, 32, 128];
@@ -23,6 +26,7 @@ const WIDTHS: [usize; 3] = [4, 8, 16];
 #[derive(Properties, PartialEq)]
 pub struct TrainTabProps {
     pub train: TrainState,
+    pub data: DataState,
 }
 
 fn select(
@@ -66,13 +70,15 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
     let batch = use_state(|| params.batch());
     let width = use_state(|| params.width());
     let seed = use_state(|| params.seed());
+    let data = use_state(|| params.data());
     let lr = params.lr();
     let t = &props.train;
     let running = t.state == RunState::Running;
 
+    let cifar = props.data.summary().map(|s| s.train_images);
     let on_run = {
         let (engine, dispatcher, params) = (engine.clone(), state.dispatcher(), params.clone());
-        let (steps, batch, seed, width) = (*steps, *batch, *seed, *width);
+        let (steps, batch, seed, width, data) = (*steps, *batch, *seed, *width, *data);
         Callback::from(move |_: MouseEvent| {
             let networks = params.train_networks();
             let sent = networks.clone();
@@ -84,6 +90,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                 lr,
                 seed,
                 width,
+                data,
                 backend,
             });
             let setup = TrainSetup {
@@ -92,6 +99,8 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                 lr,
                 seed,
                 width,
+                data,
+                images: cifar.filter(|_| data == TrainData::Cifar10),
             };
             dispatcher.dispatch(Action::LabRun(LabRunAction::TrainRequested {
                 id,
@@ -124,7 +133,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                     json!({
                         "arch": c.network.arch, "plain": c.network.plain, "steps": c.points,
                         "step_ms": c.step_ms(), "batch": t.batch, "lr": t.lr, "seed": t.seed, "width": t.width,
-                        "data": "synthetic",
+                        "data": t.data.name(), "images": t.images,
                     })
                 })
                 .collect();
@@ -144,6 +153,7 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
         html! {
             <tr data-testid="train-curve" data-arch={c.network.arch.clone()} data-plain={c.network.plain.to_string()}
                 data-steps={c.points.len().to_string()}
+                data-first-loss={c.points.first().map(|p| p.loss.to_string()).unwrap_or_default()}
                 data-last-loss={last.map(|p| p.loss.to_string()).unwrap_or_default()}
                 data-step-ms={c.step_ms().to_string()}>
                 <td><i class={classes!("key", format!("key-series-{i}"), c.network.plain.then_some("key-dashed"))}></i>{ c.network.title() }</td>
@@ -155,13 +165,27 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
         }
     });
     let disabled = running;
+    // CIFAR-10 chosen but not here: the chooser says what to load.
+    let no_data = *data == TrainData::Cifar10 && cifar.is_none();
+    let on_data = {
+        let data = data.clone();
+        Callback::from(move |choice: TrainData| {
+            data.set(choice);
+            update_url(|url| url.lab_params.data = Some(choice));
+        })
+    };
+    let data_title = match (*data, cifar) {
+        (TrainData::Cifar10, Some(n)) => format!("CIFAR-10 ({n} training images)"),
+        (TrainData::Cifar10, None) => "CIFAR-10 (not loaded yet)".to_string(),
+        (TrainData::Grating, _) => "the built-in grating task".to_string(),
+    };
     html! {
         <div class="lab-tab" data-testid="lab-train" data-state={t.state.as_str()} aria-busy={running.to_string()}>
             <header class="grad-header">
                 <div>
                     <h3>{ "The degradation problem, trained live" }</h3>
                     <p class="muted small">{ format!(
-                        "{} trained side by side from He initialisation on the built-in grating task: SGD, momentum 0.9, weight decay 1e-4, learning rate {lr}, BatchNorm in training mode.",
+                        "{} trained side by side from He initialisation on {data_title}: SGD, momentum 0.9, weight decay 1e-4, learning rate {lr}, BatchNorm in training mode.",
                         params.train_networks().iter().map(|n| n.title()).collect::<Vec<_>>().join(", ")) }</p>
                 </div>
                 <div class="grad-controls">
@@ -177,7 +201,9 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                     if running {
                         <button class="button secondary" data-testid="train-stop" onclick={control(false)}>{ "Stop" }</button>
                     } else {
-                        <button class="button" data-testid="train-run" onclick={on_run}>{ if t.run.is_some() { "Train again" } else { "Train" } }</button>
+                        <button class="button" data-testid="train-run" onclick={on_run} disabled={no_data}
+                                title={no_data.then_some("Load CIFAR-10 first (below), or choose the built-in gratings")}>
+                            { if t.run.is_some() { "Train again" } else { "Train" } }</button>
                         if t.state == RunState::Stopped {
                             <button class="button secondary" data-testid="train-resume" onclick={control(true)}>{ "Resume" }</button>
                         }
@@ -187,7 +213,14 @@ pub fn train_tab(props: &TrainTabProps) -> Html {
                     }
                 </div>
             </header>
+            <div class="grad-controls">
+                <TrainDataChooser data={props.data.clone()} choice={*data} on_choice={on_data} {disabled} />
+            </div>
             if t.run.is_some() {
+                <p class="small" data-testid="train-data-used" data-data={t.data.name()}
+                   data-images={t.images.map(|n| n.to_string()).unwrap_or_default()}>
+                    { format!("These curves are on {}.", t.data_title()) }
+                </p>
                 <p class="muted small" role="status" data-testid="train-progress">
                     <progress max={t.steps.max(1).to_string()} value={made.to_string()}></progress>
                     { format!(" step {made} of {} (batch {}); {} per step of all {} networks; photos are still classified between steps.",
@@ -233,7 +266,8 @@ fn explanation() -> Html {
                    (§4.2, Figure 6 middle)." }
             </p>
             <p class="muted">
-                { "Here: no CIFAR-10 download; the built-in task has 10 classes of oriented gratings (class k at k·18° ± 3°) with random \
+                { "Data: CIFAR-10 in its binary form, if you load it (the curves say which data they are on); otherwise a built-in \
+                   task that needs no download: 10 classes of oriented gratings (class k at k·18° ± 3°) with random \
                    frequency, phase, colour and position under a Gaussian window, a distractor grating and pixel noise, generated \
                    from each example's index. Every network sees the same batches, as " }<code>{ "resnet-lab train --arch cifar56 --plain --steps N --batch B --width W --seed S" }</code>
                 { " computes them. Our residual networks use 1×1 projection shortcuts where the shape changes (option B, §3.3); \

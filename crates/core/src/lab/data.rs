@@ -10,8 +10,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
 
-use crate::error::{Error, Result};
-
 /// One CIFAR-10 record: a label byte, then 1024 red, 1024 green and 1024 blue bytes.
 pub const CIFAR_RECORD: usize = 1 + 3 * 32 * 32;
 /// The five training files hold 10,000 records each; more than this is not CIFAR-10.
@@ -34,44 +32,8 @@ pub trait Dataset {
 /// CIFAR-10 training records, kept as bytes (150 MB as f32 would be 600 MB).
 #[derive(Debug, Default)]
 pub struct Cifar10 {
-    records: Vec<u8>,
-}
-
-impl Cifar10 {
-    /// Parses `data_batch_*.bin` contents, given as `(file name, bytes)`.
-    pub fn from_batches(files: &[(String, Vec<u8>)]) -> Result<Self> {
-        if files.is_empty() {
-            return Err(Error::Input(
-                "no CIFAR-10 batch files (data_batch_1.bin … data_batch_5.bin)".into(),
-            ));
-        }
-        let mut records = Vec::new();
-        for (name, bytes) in files {
-            if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD) {
-                return Err(Error::Input(format!(
-                    "{name}: {} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records",
-                    bytes.len()
-                )));
-            }
-            if records.len() + bytes.len() > MAX_CIFAR_RECORDS * CIFAR_RECORD {
-                return Err(Error::Input(format!(
-                    "{name}: more than {MAX_CIFAR_RECORDS} records in all; this is not CIFAR-10"
-                )));
-            }
-            if let Some((i, record)) = bytes
-                .chunks_exact(CIFAR_RECORD)
-                .enumerate()
-                .find(|(_, r)| r[0] >= 10)
-            {
-                return Err(Error::Input(format!(
-                    "{name}: record {i} has label {}; CIFAR-10 labels are 0–9",
-                    record[0]
-                )));
-            }
-            records.extend_from_slice(bytes);
-        }
-        Ok(Self { records })
-    }
+    /// Whole records with labels 0–9 (checked in [`super::cifar_files`], which builds it).
+    pub(super) records: Vec<u8>,
 }
 
 impl Dataset for Cifar10 {
@@ -237,15 +199,15 @@ mod tests {
         let mut record = vec![0u8; CIFAR_RECORD];
         record[0] = 7;
         record[1] = 255; // first red pixel
-        let set = Cifar10::from_batches(&[("a".into(), record.clone())]).unwrap();
+        let set = Cifar10::from_batches(&[("a.bin".into(), record.clone())]).unwrap();
         let mut out = Vec::new();
         assert_eq!(set.example(0, &mut out), 7);
         assert!((out[0] - (1.0 - 0.4914) / 0.2470).abs() < 1e-5);
         assert_eq!(out.len(), 3072);
-        let short = Cifar10::from_batches(&[("b".into(), record[..100].to_vec())]);
+        let short = Cifar10::from_batches(&[("b.bin".into(), record[..100].to_vec())]);
         assert!(short.unwrap_err().to_string().contains("3073"));
         record[0] = 10;
-        assert!(Cifar10::from_batches(&[("c".into(), record)]).is_err());
+        assert!(Cifar10::from_batches(&[("c.bin".into(), record)]).is_err());
         assert!(Cifar10::from_batches(&[]).is_err());
     }
 

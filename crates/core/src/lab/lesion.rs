@@ -12,6 +12,7 @@
 //! Cost: a lesioned network computes exactly what the intact one does up to its first deleted
 //! block, so every block's input is kept from one intact pass and each lesioned network is
 //! recomputed from its first deleted block on (half a forward pass per block on average).
+//! [`steps`] runs the study one altered network at a time (the page's engine reports each).
 
 use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
@@ -25,6 +26,9 @@ use crate::model::config::BlockInfo;
 use crate::model::{BlockMode, ResNet, ResNetConfig};
 use crate::predict::{Classifier, read_f32, softmax, top_k, upload_images};
 use crate::weights::LoadedWeights;
+
+pub mod steps;
+pub use steps::{LesionBatch, LesionTask, plan};
 
 /// Images run through the network together: bounds the memory held by the cached block
 /// inputs (ResNet-50, 8 images at 224×224: about 0.4 GB) whatever the number of photos.
@@ -180,7 +184,8 @@ impl LesionStudy {
     }
 
     /// The whole study: each block deleted alone from the residual and from the plain
-    /// network, and `random` deletions from the residual network.
+    /// network, and `random` deletions from the residual network, batch by batch in
+    /// [`plan`]'s order (as the page's engine computes it, one task per step).
     pub async fn run(
         &self,
         images: &[Vec<f32>],
@@ -189,36 +194,35 @@ impl LesionStudy {
     ) -> Result<LesionReport> {
         let n = self.model.blocks.len();
         let random_sets = match random {
-            Some(plan) => plan.deletion_sets(n)?,
+            Some(random) => random.deletion_sets(n)?,
             None => Vec::new(),
         };
-        let residual_modes = vec![BlockMode::Residual; n];
-        let plain_modes = vec![BlockMode::Plain; n];
-        let singles: Vec<Vec<usize>> = (0..n).map(|b| vec![b]).collect();
-        let draws: Vec<Vec<usize>> = random_sets.iter().flatten().cloned().collect();
-
-        // Logits per altered network, gathered over the image batches.
-        let (mut residual, mut plain) = (Batches::new(n), Batches::new(n));
-        let mut drawn = Batches::new(draws.len());
+        let tasks = plan(n, &random_sets);
+        // Logits per task, gathered over the image batches.
+        let mut intact = Vec::new();
+        let mut altered = vec![Vec::new(); tasks.len()];
         for chunk in images.chunks(MAX_BATCH) {
-            let stem = self.model.forward_stem(self.upload(chunk, size)?);
-            let cache = self
-                .run_batch(stem.clone(), &residual_modes, &singles, &mut residual)
-                .await?;
-            self.run_deletions(&cache, &residual_modes, &draws, &mut drawn)
-                .await?;
-            drop(cache);
-            self.run_batch(stem, &plain_modes, &singles, &mut plain)
-                .await?;
+            let mut batch = self.start_batch(chunk, size).await?;
+            for (task, logits) in tasks.iter().zip(&mut altered) {
+                logits.extend(self.lesion(&mut batch, task).await?.logits);
+            }
+            intact.extend(batch.into_intact());
         }
 
-        let intact = residual.intact;
-        let mut drawn = compare_all(&intact, &draws, drawn.altered).into_iter();
+        let mut lesions = tasks
+            .iter()
+            .zip(altered)
+            .map(|(task, logits)| compare(&intact, task.deleted(), logits));
+        let single: Vec<Lesion> = lesions.by_ref().take(n).collect();
+        let plain_intact = lesions
+            .next()
+            .ok_or_else(|| Error::Input("the plain network was not run".into()))?;
+        let plain_single: Vec<Lesion> = lesions.by_ref().take(n).collect();
         let random = random_sets
             .iter()
             .enumerate()
             .map(|(i, sets)| {
-                let draws: Vec<Lesion> = drawn.by_ref().take(sets.len()).collect();
+                let draws: Vec<Lesion> = lesions.by_ref().take(sets.len()).collect();
                 let count = draws.len().max(1) as f64;
                 RandomDeletion {
                     k: i + 1,
@@ -231,56 +235,12 @@ impl LesionStudy {
         Ok(LesionReport {
             model: self.name.clone(),
             blocks: self.config.blocks(),
-            single: compare_all(&intact, &singles, residual.altered),
-            plain_intact: compare(&intact, Vec::new(), plain.intact),
-            plain_single: compare_all(&intact, &singles, plain.altered),
             intact,
+            single,
+            plain_intact,
+            plain_single,
             random,
         })
-    }
-
-    /// One batch through the network computed as `modes` says, then with each of `sets`
-    /// deleted; returns every block's input in the unaltered network.
-    async fn run_batch(
-        &self,
-        stem: Tensor<4>,
-        modes: &[BlockMode],
-        sets: &[Vec<usize>],
-        out: &mut Batches,
-    ) -> Result<Vec<Tensor<4>>> {
-        let mut cache = Vec::with_capacity(modes.len());
-        let mut h = stem;
-        for (block, &mode) in self.model.blocks.iter().zip(modes) {
-            cache.push(h.clone());
-            h = block.forward_as(h, mode);
-        }
-        out.intact
-            .extend(self.read_logits(h, "the intact network").await?);
-        self.run_deletions(&cache, modes, sets, out).await?;
-        Ok(cache)
-    }
-
-    /// Each of `sets` deleted from the network of `modes`, starting from the cached input of
-    /// the first deleted block.
-    async fn run_deletions(
-        &self,
-        cache: &[Tensor<4>],
-        modes: &[BlockMode],
-        sets: &[Vec<usize>],
-        out: &mut Batches,
-    ) -> Result<()> {
-        for (set, logits) in sets.iter().zip(&mut out.altered) {
-            let Some(&first) = set.first() else { continue };
-            let mut altered = modes.to_vec();
-            for &b in set {
-                altered[b] = BlockMode::Lesioned;
-            }
-            let h = self
-                .model
-                .forward_blocks_from(cache[first].clone(), first, &altered);
-            logits.extend(self.read_logits(h, "a lesioned network").await?);
-        }
-        Ok(())
     }
 
     fn upload(&self, images: &[Vec<f32>], [height, width]: [usize; 2]) -> Result<Tensor<4>> {
@@ -308,32 +268,6 @@ impl LesionStudy {
             .map(<[f32]>::to_vec)
             .collect())
     }
-}
-
-/// Logits gathered batch by batch: the unaltered network's and one list per altered network.
-struct Batches {
-    intact: Vec<Vec<f32>>,
-    altered: Vec<Vec<Vec<f32>>>,
-}
-
-impl Batches {
-    fn new(altered: usize) -> Self {
-        Self {
-            intact: Vec::new(),
-            altered: vec![Vec::new(); altered],
-        }
-    }
-}
-
-fn compare_all(
-    reference: &[Vec<f32>],
-    sets: &[Vec<usize>],
-    altered: Vec<Vec<Vec<f32>>>,
-) -> Vec<Lesion> {
-    sets.iter()
-        .zip(altered)
-        .map(|(set, logits)| compare(reference, set.clone(), logits))
-        .collect()
 }
 
 /// How `logits` (per image) classify compared with the `reference` network's top-1 classes.

@@ -9,6 +9,7 @@ use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::GradFlowAnalyzer;
 use resnet_lab_core::preprocess::InputConvention;
 use resnet_lab_core::transfer::BackboneId;
+use resnet_lab_protocol::lab_runs::LabExperiment;
 use resnet_lab_protocol::{
     BackendKind, BackendPreference, GradientNetwork, ModelSummary, Request, Response, WeightsSource,
 };
@@ -45,6 +46,8 @@ pub struct Engine {
     pub(super) teach: super::teach::TeachState,
     /// The Lab's long runs (shattered gradients, training).
     pub(super) lab_runs: super::lab_runs::LabRuns,
+    /// The live training's CIFAR-10 data.
+    pub(super) lab_data: super::lab_data::LabData,
 }
 
 impl Engine {
@@ -60,6 +63,7 @@ impl Engine {
             crops: RefCell::default(),
             teach: super::teach::TeachState::default(),
             lab_runs: super::lab_runs::LabRuns::default(),
+            lab_data: super::lab_data::LabData::default(),
         }
     }
 
@@ -176,16 +180,11 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
-            Request::Lesion { id, photos } => match self.lesion(photos, payload).await {
-                Ok(report) => Response::Lesion {
-                    id,
-                    report: Box::new(report),
-                },
-                Err(e) => Response::LesionError {
-                    id,
-                    message: e.to_string(),
-                },
-            },
+            Request::Lesion { id, photos, random } => {
+                let outcome = self.lesion_start(id, photos, random, payload).await;
+                self.after_step(id, LabExperiment::Lesion, outcome).await;
+                return;
+            }
             Request::ClearCache => match clear_cache().await {
                 Ok(entries) => Response::CacheCleared { entries },
                 Err(e) => Response::Failure {
@@ -204,6 +203,10 @@ impl Engine {
                 self.lab(lab).await;
                 return;
             }
+            Request::Data(data) => {
+                self.data(data, payload).await;
+                return;
+            }
         };
         // A device loss is reported by its own message; the page re-sends the photo.
         let lost_work = matches!(
@@ -212,8 +215,6 @@ impl Engine {
                 | Response::ClassifyError { .. }
                 | Response::Gradients { .. }
                 | Response::GradientsError { .. }
-                | Response::Lesion { .. }
-                | Response::LesionError { .. }
         );
         if !(lost_work && self.device_lost()) {
             self.outbox.post(&response);

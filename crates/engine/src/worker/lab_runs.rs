@@ -1,6 +1,7 @@
 //! The Lab's long runs in the worker: shattered gradients (Balduzzi et al. 2017) and the
 //! degradation problem trained live (He et al. 2016), on He-initialised CIFAR networks, with
-//! the core's `lab::shatter` and `lab::train` as the CLI's `shatter` and `train` use them.
+//! the core's `lab::shatter` and `lab::train` as the CLI's `shatter` and `train` use them;
+//! the lesion study ([`super::lab`]) steps the same way.
 //!
 //! A run is cut into steps: a chunk of one network's line, or one SGD step of one network.
 //! After each step the worker lets its event loop run (so Stop and new photos arrive) and
@@ -9,57 +10,27 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
-use burn::module::Module;
 use burn::tensor::Device;
-use resnet_lab_core::ResNet;
-use resnet_lab_core::gradflow::{he_initialized_weights, input_side};
 use resnet_lab_core::lab::data::{Batches, Dataset, SyntheticGratings};
-use resnet_lab_core::lab::shatter::{
-    DEFAULT_CLASS, Line, autocorrelation, line_endpoints, line_gradients, line_parameters,
-};
 use resnet_lab_core::lab::train::{TrainSettings, Trainer};
-use resnet_lab_protocol::lab_runs::{
-    LabExperiment, LabNetwork, LabRequest, LabResponse, ShatterCurve, TrainPoint,
-};
-use resnet_lab_protocol::{BackendPreference, Request, Response};
+use resnet_lab_protocol::lab_runs::{LabExperiment, LabRequest, LabResponse, TrainPoint};
+use resnet_lab_protocol::{BackendPreference, Request, Response, TrainData};
 use wasm_bindgen_futures::JsFuture;
 
 use super::engine::Engine;
 use super::js::{now, scope};
-use crate::error::{EngineError, Result};
+use super::lab_shatter::ShatterRun;
+use crate::error::Result;
 
-/// Points of a CIFAR line per step: one step of ResNet-110 is then about a second.
-const POINTS_PER_STEP: usize = 16;
-
-/// One network of a shattered-gradients run, built when its turn comes.
-struct LineNetwork {
-    arch: String,
-    model: ResNet,
-    start: Vec<f32>,
-    direction: Vec<f32>,
-    side: usize,
-}
-
-struct ShatterRun {
-    id: u32,
-    networks: Vec<LabNetwork>,
-    seed: u64,
-    t: Vec<f32>,
-    device: Device,
-    /// Index of the network whose line is being computed, and its `dz/dt` so far.
-    current: usize,
-    grads: Vec<f32>,
-    built: Option<LineNetwork>,
-    ms: f64,
-}
-
+/// A live-training run: every network takes one SGD step on the same batch before the next.
 struct TrainRun {
     id: u32,
     trainers: Vec<Trainer>,
     steps: usize,
     batch: usize,
-    data: SyntheticGratings,
+    data: Rc<dyn Dataset>,
     batches: Batches,
     /// The batch of the current step, shared by every network (as the CLI's runs with one
     /// seed see the same batches).
@@ -72,8 +43,9 @@ struct TrainRun {
 #[derive(Default)]
 pub struct LabRuns {
     stopped: RefCell<HashSet<u32>>,
-    shatter: RefCell<Option<ShatterRun>>,
+    pub(super) shatter: RefCell<Option<ShatterRun>>,
     train: RefCell<Option<TrainRun>>,
+    pub(super) lesion: RefCell<Option<super::lab::LesionRun>>,
 }
 
 impl LabRuns {
@@ -93,8 +65,17 @@ impl LabRuns {
         }
     }
 
-    fn is_stopped(&self, id: u32) -> bool {
+    pub(super) fn is_stopped(&self, id: u32) -> bool {
         self.stopped.borrow().contains(&id)
+    }
+
+    /// Drops a failed run: its state may be half-updated.
+    fn forget(&self, experiment: LabExperiment) {
+        match experiment {
+            LabExperiment::Shatter => drop(self.shatter.borrow_mut().take()),
+            LabExperiment::Train => drop(self.train.borrow_mut().take()),
+            LabExperiment::Lesion => drop(self.lesion.borrow_mut().take()),
+        }
     }
 }
 
@@ -107,7 +88,7 @@ async fn yield_to_event_loop() {
 }
 
 /// What a step leaves to do.
-enum After {
+pub(super) enum After {
     /// Queue the next step.
     Continue,
     /// The run ended (`stopped`: by a Stop, not by finishing).
@@ -141,6 +122,16 @@ impl Engine {
             return;
         }
         let outcome = self.lab_step(request).await;
+        self.after_step(id, experiment, outcome).await;
+    }
+
+    /// Reports how a step of run `id` ended, or queues the next step.
+    pub(super) async fn after_step(
+        &self,
+        id: u32,
+        experiment: LabExperiment,
+        outcome: Result<After>,
+    ) {
         if self.device_lost() {
             return; // Reported by its own message; the page restarts the engine.
         }
@@ -157,11 +148,7 @@ impl Engine {
                 self.queue_next(Request::Lab(LabRequest::Next { id, experiment }));
             }
             Err(e) => {
-                // A failed run is forgotten: its state may be half-updated.
-                match experiment {
-                    LabExperiment::Shatter => drop(self.lab_runs.shatter.borrow_mut().take()),
-                    LabExperiment::Train => drop(self.lab_runs.train.borrow_mut().take()),
-                }
+                self.lab_runs.forget(experiment);
                 self.outbox.post(&Response::Lab(LabResponse::Error {
                     id,
                     experiment,
@@ -181,20 +168,8 @@ impl Engine {
                 backend,
             } => {
                 let device = self.lab_device(backend).await;
-                // Residual and plain networks of one depth share their weights: neighbours.
-                let mut networks = networks;
-                networks.sort_by_key(|n| (depth(&n.arch), n.plain));
-                *self.lab_runs.shatter.borrow_mut() = Some(ShatterRun {
-                    id,
-                    networks,
-                    seed,
-                    t: line_parameters(points),
-                    device,
-                    current: 0,
-                    grads: Vec::new(),
-                    built: None,
-                    ms: 0.0,
-                });
+                *self.lab_runs.shatter.borrow_mut() =
+                    Some(ShatterRun::new(id, networks, seed, points, device));
                 self.shatter_step(id).await
             }
             LabRequest::Train {
@@ -205,10 +180,15 @@ impl Engine {
                 lr,
                 seed,
                 width,
+                data,
                 backend,
             } => {
                 let device = self.lab_device(backend).await;
                 self.lab_runs.train.borrow_mut().take();
+                let data: Rc<dyn Dataset> = match data {
+                    TrainData::Grating => Rc::new(SyntheticGratings::standard()),
+                    TrainData::Cifar10 => self.cifar_training_set().await?,
+                };
                 let settings = TrainSettings {
                     lr,
                     width,
@@ -220,7 +200,6 @@ impl Engine {
                         Trainer::he_initialized_with(&n.arch, n.plain, seed, &settings, &device)
                     })
                     .collect::<resnet_lab_core::Result<Vec<_>>>()?;
-                let data = SyntheticGratings::standard();
                 let batches = Batches::new(data.len(), seed);
                 *self.lab_runs.train.borrow_mut() = Some(TrainRun {
                     id,
@@ -239,35 +218,18 @@ impl Engine {
                 id,
                 experiment: LabExperiment::Shatter,
             } => self.shatter_step(id).await,
+            LabRequest::Next {
+                id,
+                experiment: LabExperiment::Lesion,
+            } => self.lesion_step(id).await,
             LabRequest::Next { id, .. } | LabRequest::Resume { id } => self.train_step(id).await,
             LabRequest::Stop { .. } => Ok(After::Finished { stopped: true }),
         }
     }
 
     /// The device lab networks run on: the loaded model's backend, or the one picked now.
-    async fn lab_device(&self, choice: BackendPreference) -> Device {
+    pub(super) async fn lab_device(&self, choice: BackendPreference) -> Device {
         self.backend(choice).await.device.clone()
-    }
-
-    /// The next chunk of the current network's line; a finished line is reported.
-    async fn shatter_step(&self, id: u32) -> Result<After> {
-        // Out of its cell while it works: nothing else touches it until this step ends.
-        let Some(mut run) = self.lab_runs.shatter.borrow_mut().take() else {
-            return Ok(After::Finished { stopped: true });
-        };
-        if run.id != id {
-            // A newer run replaced this one.
-            *self.lab_runs.shatter.borrow_mut() = Some(run);
-            return Ok(After::Finished { stopped: true });
-        }
-        if self.lab_runs.is_stopped(id) {
-            return Ok(After::Finished { stopped: true });
-        }
-        let after = shatter_chunk(&mut run, self).await?;
-        if matches!(after, After::Continue) {
-            *self.lab_runs.shatter.borrow_mut() = Some(run);
-        }
-        Ok(after)
     }
 
     /// One SGD step of the next network.
@@ -290,104 +252,11 @@ impl Engine {
     }
 }
 
-/// `cifar56` → 56.
-fn depth(arch: &str) -> usize {
-    arch.trim_start_matches("cifar").parse().unwrap_or(0)
-}
-
-async fn shatter_chunk(run: &mut ShatterRun, engine: &Engine) -> Result<After> {
-    let network = run.networks[run.current].clone();
-    let t0 = now();
-    if run.built.as_ref().map(|b| b.arch.as_str()) != Some(network.arch.as_str()) {
-        // He-initialised from the run's seed, the line drawn from it too: `resnet-lab shatter`.
-        run.built = None;
-        let weights = he_initialized_weights(&network.arch, run.seed)?;
-        let config = weights.info.config.clone();
-        let side = input_side(&config);
-        let ad = run.device.clone().autodiff();
-        let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
-        let (start, direction) = line_endpoints(side, run.seed);
-        run.built = Some(LineNetwork {
-            arch: network.arch.clone(),
-            model,
-            start,
-            direction,
-            side,
-        });
-    }
-    let Some(built) = run.built.as_ref() else {
-        return Err(EngineError::Unavailable("the network was not built".into()));
-    };
-    let from = run.grads.len();
-    let to = (from + POINTS_PER_STEP).min(run.t.len());
-    let chunk = line_gradients(
-        &built.model,
-        Line {
-            start: &built.start,
-            direction: &built.direction,
-            size: [built.side, built.side],
-        },
-        &run.t[from..to],
-        DEFAULT_CLASS,
-        network.plain,
-        POINTS_PER_STEP,
-        &run.device.clone().autodiff(),
-    )
-    .await?;
-    run.grads.extend(chunk);
-    run.ms += now() - t0;
-    let per_network = run.t.len();
-    engine
-        .outbox
-        .post(&Response::Lab(LabResponse::ShatterProgress {
-            id: run.id,
-            done: run.current * per_network + run.grads.len(),
-            total: run.networks.len() * per_network,
-        }));
-    if run.grads.len() < per_network {
-        return Ok(After::Continue);
-    }
-    let grad: Vec<f64> = std::mem::take(&mut run.grads)
-        .into_iter()
-        .map(f64::from)
-        .collect();
-    if grad.iter().any(|g| !g.is_finite()) {
-        return Err(EngineError::Unavailable(format!(
-            "{} produced non-finite gradients",
-            network.title()
-        )));
-    }
-    let autocorr = autocorrelation(&grad);
-    let curve = ShatterCurve {
-        arch: network.arch,
-        plain: network.plain,
-        seed: run.seed,
-        class: DEFAULT_CLASS,
-        t: run.t.iter().map(|&t| f64::from(t)).collect(),
-        lag1: autocorr.get(1).copied().unwrap_or(0.0),
-        grad,
-        autocorr,
-    };
-    engine
-        .outbox
-        .post(&Response::Lab(LabResponse::ShatterCurve {
-            id: run.id,
-            curve: Box::new(curve),
-            ms: std::mem::take(&mut run.ms),
-        }));
-    run.current += 1;
-    Ok(if run.current == run.networks.len() {
-        After::Finished { stopped: false }
-    } else {
-        After::Continue
-    })
-}
-
 async fn train_one(run: &mut TrainRun, engine: &Engine) -> Result<After> {
     let network = run.next_network;
     let (images, labels) = match run.current.take() {
         Some(batch) => batch,
-        None => run.batches.next_batch(&run.data, run.batch),
+        None => run.batches.next_batch(run.data.as_ref(), run.batch),
     };
     let t0 = now();
     let record = run.trainers[network].step(&images, &labels).await?;
