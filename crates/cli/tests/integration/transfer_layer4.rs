@@ -72,6 +72,9 @@ fn finetune_layer4_writes_a_head_that_classify_applies_and_refuses_broken_ones()
     assert_eq!(
         keys,
         [
+            "augment",
+            "augment_ms",
+            "augmented_views",
             "backbone",
             "backend",
             "classes",
@@ -82,9 +85,12 @@ fn finetune_layer4_writes_a_head_that_classify_applies_and_refuses_broken_ones()
             "photos",
             "skipped",
             "train_ms",
+            "train_rows",
             "validation"
         ]
     );
+    assert_eq!(doc["augmented_views"], 0);
+    assert_eq!(doc["train_rows"], 4, "the 6 photos but the 2 held out");
     assert_eq!(doc["validation"], "split");
     assert_eq!(doc["held_out"], 2, "one photo of each class");
     let epochs = doc["epochs"].as_array().unwrap();
