@@ -77,7 +77,7 @@ impl Classifier {
     }
 
     /// The channel-last forward pass where it runs, its weights arranged on the first call.
-    fn cpu_forward(&self) -> Result<Option<&CpuForward>> {
+    pub fn cpu_forward(&self) -> Result<Option<&CpuForward>> {
         let Some(cell) = &self.cpu else {
             return Ok(None);
         };
@@ -120,15 +120,14 @@ fn check_input_size(batch: &Tensor<4>) -> Result<()> {
     Ok(())
 }
 
-/// Whether [`CpuForward`] runs instead of Burn: on the CPU device (Burn flex), natively. In
-/// WebAssembly it measured slower than Burn flex's own kernels (about 550 against 460 ms per
-/// ResNet-50 photo on one thread, BENCHMARKS.md), so the browser keeps Burn there for now.
+/// Whether [`CpuForward`] runs instead of Burn: on the CPU device (Burn flex), natively and in
+/// WebAssembly (faster than Burn flex's convolutions in both, BENCHMARKS.md).
 fn is_cpu(device: &Device) -> bool {
-    #[cfg(all(feature = "flex", not(target_arch = "wasm32")))]
+    #[cfg(feature = "flex")]
     {
         *device == Device::flex()
     }
-    #[cfg(not(all(feature = "flex", not(target_arch = "wasm32"))))]
+    #[cfg(not(feature = "flex"))]
     {
         let _ = device;
         false

@@ -7,9 +7,8 @@
 //! (NCHW → NHWC and back, element by element) and its scattered writes (BENCHMARKS.md).
 //!
 //! It computes the same function as [`ResNet::forward`] (BatchNorm folded, the same weights,
-//! float32), to rounding; classification and the frozen features use it on the CPU device
-//! natively (in WebAssembly it measured slower than Burn flex, so the browser keeps Burn);
-//! everything that needs gradients keeps Burn.
+//! float32), to rounding; classification and the frozen features use it on the CPU device,
+//! natively and in the browser's engines; everything that needs gradients keeps Burn.
 
 use burn::tensor::Tensor;
 

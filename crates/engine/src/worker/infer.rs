@@ -60,33 +60,47 @@ impl Engine {
         drop(image);
         let input = normalize_crop(&crop, classifier.info.input);
         self.keep_crop(id, Rc::new(crop));
-        let batch = classifier.input_batch(&[input], 224, 224)?;
         let t2 = now();
         // The pooled features feed both ImageNet's classifier and a teach-mode head; a head
         // with a fine-tuned layer4 reads that layer4's features of the same layer3 output.
-        let (features, head_features) = match self.teach.layer4.stage() {
-            Some(stage) => {
-                let x = stage_input_tensor(&classifier, batch)?;
-                let tuned = stage.pooled(x.clone());
-                (pooled_from_stage_input(&classifier, x), Some(tuned))
+        let (features, row, t3) = match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
+            // The CPU path: channel-last, its bands on every thread the engine has.
+            (None, Some(cpu)) => {
+                let mut features = cpu.pooled_features(&input, [1, 224, 224])?;
+                let row = cpu.head(&features).pop().unwrap_or_default();
+                (features.pop().unwrap_or_default(), row, now())
             }
-            None => (classifier.model.pooled_features(batch), None),
+            (stage, _) => {
+                let batch = classifier.input_batch(&[input], 224, 224)?;
+                let (features, head_features) = match stage {
+                    Some(stage) => {
+                        let x = stage_input_tensor(&classifier, batch)?;
+                        let tuned = stage.pooled(x.clone());
+                        (pooled_from_stage_input(&classifier, x), Some(tuned))
+                    }
+                    None => (classifier.model.pooled_features(batch), None),
+                };
+                let logits = classifier.model.fc.forward(features.clone());
+                // Reading one value waits for the whole forward pass (GPU work is queued
+                // lazily), so the inference time includes execution and the read-back time
+                // is the transfer only.
+                read_f32(logits.clone().slice([0..1, 0..1])).await?;
+                let t3 = now();
+                let row = read_f32(logits).await?;
+                let features = match self.teach.has_head() {
+                    true => read_f32(head_features.unwrap_or(features)).await?,
+                    false => Vec::new(),
+                };
+                (features, row, t3)
+            }
         };
-        let logits = classifier.model.fc.forward(features.clone());
-        // Reading one value waits for the whole forward pass (GPU work is queued lazily), so
-        // the inference time includes execution and the read-back time is the transfer only.
-        read_f32(logits.clone().slice([0..1, 0..1])).await?;
-        let t3 = now();
-        let row = read_f32(logits).await?;
         let t4 = now();
         if row.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput);
         }
-        let custom = if self.teach.has_head() {
-            let features = head_features.unwrap_or(features);
-            self.teach.custom_predictions(&read_f32(features).await?)?
-        } else {
-            Vec::new()
+        let custom = match self.teach.has_head() {
+            true => self.teach.custom_predictions(&features)?,
+            false => Vec::new(),
         };
         let top = classifier
             .top_k(&row, 5)
