@@ -268,15 +268,23 @@ impl Engine {
         let classifier = Classifier::new(fetched.weights, &backend.device)?;
         let t2 = now();
         self.progress(fetched.bytes, "warming up");
-        // One pass on a blank image: compiles the GPU kernels now rather than on the first photo.
-        let blank = Tensor::<4>::from_data(
-            TensorData::new(vec![0.0f32; 3 * 224 * 224], [1, 3, 224, 224]),
-            &backend.device,
-        );
-        classifier
-            .logits(blank)
-            .await
-            .map_err(EngineError::Warmup)?;
+        // On the CPU there is nothing to compile: only the channel-last weights to arrange.
+        // Elsewhere one pass on a blank image compiles the GPU kernels now rather than on the
+        // first photo.
+        if classifier
+            .cpu_forward()
+            .map_err(EngineError::Warmup)?
+            .is_none()
+        {
+            let blank = Tensor::<4>::from_data(
+                TensorData::new(vec![0.0f32; 3 * 224 * 224], [1, 3, 224, 224]),
+                &backend.device,
+            );
+            classifier
+                .logits(blank)
+                .await
+                .map_err(EngineError::Warmup)?;
+        }
         let t3 = now();
         if backend.is_lost() {
             return Err(EngineError::DeviceLost);
