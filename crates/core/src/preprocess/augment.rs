@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::views::{CropPosition, View, ViewPixels, crops_at};
-use super::{CROP_SIZE, InputConvention, PixelBuffer, normalize_crop, resized_size};
+use super::{CROP_SIZE, InputConvention, PixelBuffer, resized_size};
 use crate::error::{Error, Result};
 
 /// Most augmented views of one photo anyone asks for (each costs a forward pass).
@@ -73,12 +73,8 @@ pub fn augmented_views(
     count: usize,
 ) -> Result<Vec<View>> {
     Ok(augmented_pixels(image, seed, count)?
-        .into_iter()
-        .map(|v| View {
-            values: normalize_crop(&v.rgb, convention),
-            height: v.height,
-            width: v.width,
-        })
+        .iter()
+        .map(|v| View::normalized(v, convention))
         .collect())
 }
 

@@ -172,13 +172,20 @@ pub fn preprocess_views(
     crops: Crops,
 ) -> Result<Vec<View>> {
     Ok(view_pixels(image, crops)?
-        .into_iter()
-        .map(|v| View {
-            values: normalize_crop(&v.rgb, convention),
-            height: v.height,
-            width: v.width,
-        })
+        .iter()
+        .map(|v| View::normalized(v, convention))
         .collect())
+}
+
+impl View {
+    /// A view's pixels as the network's input.
+    pub fn normalized(pixels: &ViewPixels, convention: InputConvention) -> Self {
+        View {
+            values: normalize_crop(&pixels.rgb, convention),
+            height: pixels.height,
+            width: pixels.width,
+        }
+    }
 }
 
 #[cfg(test)]
