@@ -184,10 +184,14 @@ impl Conv {
         let band = band_pixels(pixels, self.kernel * self.kernel * self.cin);
         let shared = pixels.div_ceil(band) == 1;
         let mut out = vec![0.0; pixels * self.cout];
-        let geometry = Geometry { out_h, out_w };
-        let run = |(i, chunk): (usize, &mut [f32])| {
-            self.apply_band(x, residual, relu, geometry, i * band, chunk, shared);
+        let job = Band {
+            x,
+            residual,
+            relu,
+            geometry: Geometry { out_h, out_w },
+            shared,
         };
+        let run = |(i, chunk): (usize, &mut [f32])| self.apply_band(&job, i * band, chunk);
         #[cfg(feature = "rayon")]
         {
             use rayon::prelude::*;
@@ -207,17 +211,14 @@ impl Conv {
     }
 
     /// One band of output pixels, `first..first + out.len() / cout` (counted over the batch).
-    #[allow(clippy::too_many_arguments)]
-    fn apply_band(
-        &self,
-        x: &Activations,
-        residual: Option<&Activations>,
-        relu: bool,
-        geometry: Geometry,
-        first: usize,
-        out: &mut [f32],
-        shared: bool,
-    ) {
+    fn apply_band(&self, job: &Band, first: usize, out: &mut [f32]) {
+        let Band {
+            x,
+            residual,
+            relu,
+            geometry,
+            shared,
+        } = *job;
         let count = out.len() / self.cout;
         let depth = self.kernel * self.kernel * self.cin;
         // The output starts as bias (+ the shortcut) and the product is added to it.
@@ -277,6 +278,17 @@ impl Conv {
         }
         columns
     }
+}
+
+/// What every band of one convolution shares.
+#[derive(Clone, Copy)]
+struct Band<'a> {
+    x: &'a Activations,
+    residual: Option<&'a Activations>,
+    relu: bool,
+    geometry: Geometry,
+    /// The only band: the product may use the threads itself.
+    shared: bool,
 }
 
 /// A convolution's output size.
