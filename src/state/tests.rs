@@ -51,6 +51,7 @@ fn report(class: usize) -> Box<GradientReport> {
             },
             batch_norm: Default::default(),
             batch: 1,
+            taught: false,
         },
         network: GradientNetwork::Loaded,
         block_kind: "basic".into(),

@@ -94,6 +94,7 @@ async fn the_panel_renders_one_element_per_block_with_its_numbers() {
         },
         batch_norm: Default::default(),
         batch: 1,
+        taught: false,
     };
     let report = GradientReport {
         analysis,

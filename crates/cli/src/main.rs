@@ -7,6 +7,7 @@ mod backend;
 mod bench;
 mod classify;
 mod finetune;
+mod gradflow;
 mod image_folder;
 mod inputs;
 mod lesion;
@@ -16,16 +17,11 @@ mod train;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use resnet_lab_core::gradflow::{
-    self, BatchNormMode, GradFlowOptions, GradFlowReport, HeInitOptions,
-};
+use clap::{Parser, Subcommand};
+use resnet_lab_core::Error;
 use resnet_lab_core::weights::bundle::write_bundle;
 use resnet_lab_core::weights::safetensors::StoredDtype;
-use resnet_lab_core::{Error, LoadedWeights};
 use serde_json::json;
-
-use backend::BackendChoice;
 
 #[derive(Parser)]
 #[command(
@@ -68,7 +64,7 @@ enum Command {
         int8: bool,
     },
     /// Per-block gradient norms: residual vs plain network, shortcut vs branch.
-    Gradflow(GradflowArgs),
+    Gradflow(gradflow::GradflowArgs),
     /// Time batch-1 224×224 inference.
     Bench(bench::BenchArgs),
     /// Delete residual blocks (one at a time, or k at random) and count kept top-1 classes.
@@ -77,40 +73,6 @@ enum Command {
     Shatter(shatter::ShatterArgs),
     /// Train a CIFAR ResNet or plain network (SGD, BatchNorm in training mode).
     Train(train::TrainArgs),
-}
-
-#[derive(Args)]
-struct GradflowArgs {
-    /// Weights file; omit to use a He-initialised network (see --arch and --seed).
-    #[arg(long)]
-    weights: Option<PathBuf>,
-    /// Architecture of the He-initialised network: resnet18/34/50/101/152 or cifar20/56/110/...
-    #[arg(long, default_value = "resnet50")]
-    arch: String,
-    /// Seed of the He initialisation.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Class whose logit is differentiated (default: the top-1 class).
-    #[arg(long)]
-    class: Option<usize>,
-    /// BatchNorm: `eval` (stored statistics; at He initialisation the identity) or `train`
-    /// (statistics of a batch: the input and --batch − 1 noise images from --seed; freshly
-    /// initialised networks only).
-    #[arg(long, default_value = "eval", value_parser = ["eval", "train"])]
-    bn: String,
-    /// Images in the training-mode batch.
-    #[arg(long, default_value_t = gradflow::DEFAULT_BATCH)]
-    batch: usize,
-    /// torchvision's zero_init_residual: every residual branch's last BatchNorm γ is 0.
-    #[arg(long, conflicts_with = "weights")]
-    zero_init_residual: bool,
-    #[arg(long)]
-    json: bool,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
-    backend: BackendChoice,
-    /// Image or preprocessed .npy; omit it to analyse seeded noise (as the web panel does for
-    /// an initialised network before any photo).
-    input: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -125,7 +87,7 @@ fn main() -> ExitCode {
             half,
             int8,
         } => convert(&input, &out, half, int8),
-        Command::Gradflow(args) => gradflow_cmd(args),
+        Command::Gradflow(args) => gradflow::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Lesion(args) => lesion::run(args),
         Command::Shatter(args) => shatter::run(args),
@@ -247,68 +209,5 @@ fn convert(input: &Path, out: &Path, half: bool, int8: bool) -> Result<ExitCode,
         bytes.len() as f64 / 1e6,
         dtype.name()
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn gradflow_cmd(args: GradflowArgs) -> Result<ExitCode, Error> {
-    let (device, backend) = args.backend.open()?;
-    let weights: LoadedWeights = match &args.weights {
-        Some(path) => inputs::load_weights_file(path)?,
-        None => gradflow::he_initialized_weights_with(
-            &args.arch,
-            args.seed,
-            &HeInitOptions {
-                zero_init_residual: args.zero_init_residual,
-                ..HeInitOptions::default()
-            },
-        )?,
-    };
-    let info = weights.info.clone();
-    let input = inputs::analysis_input(args.input.as_deref(), &info, args.seed)?;
-    let options = GradFlowOptions {
-        batch_norm: BatchNormMode::parse(&args.bn).unwrap_or_default(),
-        batch: args.batch,
-        // Not the input's own seed: the batch's other images differ from the analysed noise.
-        noise_seed: args.seed.wrapping_add(1),
-    };
-    let report: GradFlowReport = pollster::block_on(gradflow::analyze_with(
-        weights,
-        &input.values,
-        [input.height, input.width],
-        args.class,
-        &options,
-        &device,
-    ))?;
-    if args.json {
-        let mut doc = serde_json::to_value(&report).unwrap_or_default();
-        doc["backend"] = json!(backend);
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
-        println!(
-            "class {} ({}), logit {:.4}",
-            report.class, report.label, report.logit
-        );
-        println!(
-            "BatchNorm in {} mode (batch {})",
-            report.batch_norm.name(),
-            report.batch
-        );
-        println!(
-            "{:<10} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}",
-            "block", "‖∂z/∂x‖", "shortcut", "residual", "plain", "‖x‖", "plain ‖x‖"
-        );
-        for b in &report.blocks {
-            println!(
-                "{:<10} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e} {:>11.4e}",
-                b.block,
-                b.grad_norm,
-                b.shortcut_norm,
-                b.residual_norm,
-                b.plain_grad_norm,
-                b.act_norm,
-                b.plain_act_norm
-            );
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }

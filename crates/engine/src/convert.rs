@@ -62,6 +62,7 @@ mod tests {
             },
             batch_norm: Default::default(),
             batch: 1,
+            taught: false,
         }
     }
 

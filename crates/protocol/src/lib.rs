@@ -383,6 +383,7 @@ mod tests {
                 },
                 batch_norm: BatchNormMode::Train,
                 batch: 8,
+                taught: false,
             },
             network: GradientNetwork::HeInit {
                 arch: "cifar56".into(),

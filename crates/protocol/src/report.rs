@@ -63,6 +63,10 @@ pub struct GradFlowReport {
     pub batch_norm: BatchNormMode,
     #[serde(default = "one")]
     pub batch: usize,
+    /// Whether `class` is a class of a head trained on the pooled features (Teach mode,
+    /// `finetune`) rather than of the network's own classifier.
+    #[serde(default)]
+    pub taught: bool,
 }
 
 fn one() -> usize {

@@ -209,7 +209,13 @@ describe('without WebGPU (CPU fallback)', () => {
     await tab.locator('[data-testid=train-run]').click();
     await tab.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });
     // Stop after the first step, then resume to the end.
-    await tab.locator('[data-testid=train-curve][data-steps="1"]').first().waitFor({ state: 'attached', timeout: 120_000 });
+    // An error ends the wait at once, with the run's own message.
+    const firstStep = tab.locator('[data-testid=train-curve][data-steps="1"]').first()
+      .or(tab.and(lab.locator('[data-state=error]'))).first();
+    await firstStep.waitFor({ state: 'attached', timeout: 120_000 }).catch(async (e) => {
+      throw new Error(`no first step: ${e.message}\nLab tab: ${await tab.innerText()}\nproblems: ${lab.problems}`);
+    });
+    assert.notEqual(await tab.getAttribute('data-state'), 'error', await tab.innerText());
     await tab.locator('[data-testid=train-stop]').click();
     await tab.and(lab.locator('[data-state=stopped]')).waitFor({ timeout: 60_000 });
     const stoppedAt = await tab.locator('[data-testid=train-curve]').evaluateAll((els) => els.map((e) => Number(e.dataset.steps)));

@@ -1,8 +1,10 @@
 //! The `resnet-lab` command-line contract that tests and benchmarks rely on.
 
+use serde_json::Value;
+
 use crate::common::{
-    assert_gradflow_matches, assert_logits_close, fixture, json, logits_of, npy_f32, run,
-    success_json,
+    assert_gradflow_equals, assert_gradflow_matches, assert_logits_close, fixture, json, logits_of,
+    npy_f32, run, success_json,
 };
 
 #[test]
@@ -198,4 +200,74 @@ fn convert_round_trips_through_the_bundle() {
         1e-4,
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `gradflow --head`: the gradient of a trained head's logit (Teach mode's classes), block by
+/// block and as Grad-CAM, equals PyTorch autograd's with the head in place of `fc`
+/// (`make_head_gradflow.py`), for the head's top-1 and for a class picked with `--class`.
+#[test]
+fn gradflow_of_a_head_class_matches_pytorch() {
+    let reference: Value = serde_json::from_slice(
+        &std::fs::read(fixture("tiny_resnet18_head_gradflow.json")).unwrap(),
+    )
+    .unwrap();
+    let head = fixture("teach_reference/tiny_resnet18_head.safetensors");
+    let top1 = reference["top1"].as_u64().unwrap() as usize;
+    let other = 1 - top1;
+    for (class, expected) in [(None, top1), (Some(other.to_string()), other)] {
+        let (weights, input) = (fixture("tiny_resnet18.pth"), fixture("tiny_input.npy"));
+        let mut args = vec!["gradflow", "--weights", &weights, "--head", &head, "--json"];
+        if let Some(class) = &class {
+            args.extend(["--class", class]);
+        }
+        args.push(&input);
+        let doc = success_json(&run(&args));
+        let want = &reference["by_class"][expected];
+        assert_eq!(doc["taught"], true);
+        assert_gradflow_equals(&doc, want, 1e-3);
+        let (logit, want_logit) = (
+            doc["logit"].as_f64().unwrap(),
+            want["logit"].as_f64().unwrap(),
+        );
+        assert!(
+            (logit - want_logit).abs() < 1e-4 * want_logit.abs(),
+            "logit {logit} vs {want_logit}"
+        );
+        assert_eq!(doc["saliency"]["grad_cam_size"], want["grad_cam_size"]);
+        let cam = doc["saliency"]["grad_cam"].as_array().unwrap();
+        let want_cam = want["grad_cam"].as_array().unwrap();
+        assert_eq!(cam.len(), want_cam.len());
+        for (a, b) in cam.iter().zip(want_cam) {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() < 1e-3, "Grad-CAM {a} vs PyTorch {b}");
+        }
+    }
+
+    // A head of other weights, and a class the head does not have: refused.
+    let out = run(&[
+        "gradflow",
+        "--weights",
+        &fixture("tiny_resnet50.safetensors"),
+        "--head",
+        &head,
+        &fixture("tiny_input.npy"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("features"));
+    let out = run(&[
+        "gradflow",
+        "--weights",
+        &fixture("tiny_resnet18.pth"),
+        "--head",
+        &head,
+        "--class",
+        "2",
+        &fixture("tiny_input.npy"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the head has 2 classes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -26,9 +26,14 @@ use crate::model::config::{BlockInfo, ResNetConfig};
 use crate::model::init::has_fresh_batchnorm;
 use crate::model::layers::BatchStats;
 use crate::predict::{read_f32, top_k};
+use crate::transfer::BackboneId;
 use crate::weights::LoadedWeights;
 
 mod inputs;
+mod target;
+
+use target::Readout;
+pub use target::Target;
 
 pub use inputs::{
     analysis_input, he_initialized_weights, he_initialized_weights_with, input_side, noise_batch,
@@ -75,6 +80,8 @@ pub struct GradFlowAnalyzer {
     device: Device,
     /// Whether BatchNorm is at fresh parameters (training mode is offered only then).
     fresh_batchnorm: bool,
+    /// Which weights these are, for heads trained on them ([`Target::Head`]).
+    backbone: Option<BackboneId>,
 }
 
 impl GradFlowAnalyzer {
@@ -82,6 +89,7 @@ impl GradFlowAnalyzer {
     pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
         let config = weights.info.config.clone();
         let fresh_batchnorm = has_fresh_batchnorm(&config, &weights.tensors);
+        let backbone = BackboneId::of(&weights).ok();
         let ad = device.clone().autodiff();
         // Gradients are wanted for activations only, not for the millions of weights.
         let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
@@ -92,6 +100,7 @@ impl GradFlowAnalyzer {
             config,
             device: ad,
             fresh_batchnorm,
+            backbone,
         })
     }
 
@@ -119,13 +128,26 @@ impl GradFlowAnalyzer {
     pub async fn analyze_with(
         &self,
         input: &[f32],
-        [height, width]: [usize; 2],
+        size: [usize; 2],
         class: Option<usize>,
+        options: &GradFlowOptions,
+    ) -> Result<GradFlowReport> {
+        self.analyze_target(input, size, Target::Model(class), options)
+            .await
+    }
+
+    /// [`Self::analyze_with`] for the logit `target` names: one of the network's classes or
+    /// one of a head's trained on its pooled features.
+    pub async fn analyze_target(
+        &self,
+        input: &[f32],
+        [height, width]: [usize; 2],
+        target: Target<'_>,
         options: &GradFlowOptions,
     ) -> Result<GradFlowReport> {
         match options.batch_norm {
             BatchNormMode::Eval => {
-                self.analyze_batch(input, 1, [height, width], class, BatchNormMode::Eval)
+                self.analyze_batch(input, 1, [height, width], target, BatchNormMode::Eval)
                     .await
             }
             BatchNormMode::Train => {
@@ -145,7 +167,7 @@ impl GradFlowAnalyzer {
                     &images,
                     options.batch,
                     [height, width],
-                    class,
+                    target,
                     BatchNormMode::Train,
                 )
                 .await
@@ -162,7 +184,7 @@ impl GradFlowAnalyzer {
         images: &[f32],
         batch: usize,
         [height, width]: [usize; 2],
-        class: Option<usize>,
+        target: Target<'_>,
         batch_norm: BatchNormMode,
     ) -> Result<GradFlowReport> {
         if batch == 0 || images.len() != batch * 3 * height * width {
@@ -192,6 +214,7 @@ impl GradFlowAnalyzer {
             }
         };
         let (model, config, ad) = (&self.model, &self.config, &self.device);
+        let readout = Readout::new(&target, &self.labels, self.backbone.as_ref(), ad)?;
         let image = || {
             Tensor::<4>::from_data(
                 TensorData::new(images.to_vec(), [batch, 3, height, width]),
@@ -215,18 +238,19 @@ impl GradFlowAnalyzer {
         }
         let features_probe = h.zeros_like().require_grad();
         let features = h + features_probe.clone();
-        let logits = first(model.forward_head(features.clone()));
+        let logits = first(readout.logits(model, features.clone()));
         let logit_values = read_f32(logits.clone().inner()).await?;
         if logit_values.iter().any(|v| !v.is_finite()) {
             return Err(Error::Backend(
                 "the network produced non-finite logits".into(),
             ));
         }
-        let class = match class {
+        let class = match target.class() {
             Some(c) if c < logit_values.len() => c,
             Some(c) => {
                 return Err(Error::Input(format!(
-                    "class {c} does not exist: the model has {} classes",
+                    "class {c} does not exist: the {} has {} classes",
+                    if target.is_head() { "head" } else { "model" },
                     logit_values.len()
                 )));
             }
@@ -273,7 +297,7 @@ impl GradFlowAnalyzer {
             h = relu(block.residual_stats(h + probe.clone(), stats));
             plain_probes.push(probe);
         }
-        let z = first(model.forward_head(h)).narrow(1, class, 1).sum();
+        let z = first(readout.logits(model, h)).narrow(1, class, 1).sum();
         let grads = z.backward();
         let mut norms = Vec::new();
         for probe in &plain_probes {
@@ -306,7 +330,7 @@ impl GradFlowAnalyzer {
         Ok(GradFlowReport {
             model: self.name.clone(),
             class,
-            label: self.labels.name(class),
+            label: readout.label(class),
             logit: logit_values[class] as f64,
             input_grad_norm: residual_norms[3 * n] as f64,
             plain_input_grad_norm: plain_norms[n] as f64,
@@ -319,6 +343,7 @@ impl GradFlowAnalyzer {
             },
             batch_norm,
             batch,
+            taught: target.is_head(),
         })
     }
 }

@@ -129,6 +129,6 @@ impl ResNet {
 }
 
 /// `[N, C, h, w]` → `[N, C]`.
-fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
+pub(crate) fn global_average_pool(x: Tensor<4>) -> Tensor<2> {
     adaptive_avg_pool2d(x, [1, 1]).flatten::<2>(1, 3)
 }

@@ -5,7 +5,7 @@
 
 use crate::common::{npy, read};
 use burn::tensor::Device;
-use resnet_lab_core::gradflow::{BatchNormMode, GradFlowAnalyzer, GradFlowReport};
+use resnet_lab_core::gradflow::{BatchNormMode, GradFlowAnalyzer, GradFlowReport, Target};
 use resnet_lab_core::load_weights;
 use resnet_lab_core::model::init::zero_init_residual;
 use serde_json::Value;
@@ -25,7 +25,14 @@ fn analyse(batch_norm: BatchNormMode, zero_init: bool) -> GradFlowReport {
     };
     let analyzer = GradFlowAnalyzer::new(weights, &Device::flex()).unwrap();
     let images = &images[..batch * 3 * 32 * 32];
-    pollster::block_on(analyzer.analyze_batch(images, batch, [32, 32], None, batch_norm)).unwrap()
+    pollster::block_on(analyzer.analyze_batch(
+        images,
+        batch,
+        [32, 32],
+        Target::Model(None),
+        batch_norm,
+    ))
+    .unwrap()
 }
 
 fn reference() -> Value {
@@ -189,7 +196,12 @@ fn training_mode_batchnorm_is_refused_for_trained_weights() {
     let weights = load_weights(&read("tiny_resnet18.safetensors")).unwrap();
     let (_, input) = npy("tiny_input.npy");
     let analyzer = GradFlowAnalyzer::new(weights, &Device::flex()).unwrap();
-    let result =
-        pollster::block_on(analyzer.analyze_batch(&input, 1, [64, 64], None, BatchNormMode::Train));
+    let result = pollster::block_on(analyzer.analyze_batch(
+        &input,
+        1,
+        [64, 64],
+        Target::Model(None),
+        BatchNormMode::Train,
+    ));
     assert!(result.is_err());
 }
