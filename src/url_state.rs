@@ -1,12 +1,15 @@
 //! What the address bar holds, so that a view is a link.
 //!
 //! `?backend=cpu|webgpu`, `?model=NAME` (from the manifest), `?weights=URL`, and the
-//! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N`, and for an
+//! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N` (or `taught=N`, a
+//! class of the Teach head in use), and for an
 //! initialised network `bn=train` and `zero_init=1` (see `HeInitOptions`). A lesson is a
 //! URL: opening it reproduces the model, the network and the class being explained.
 
 use crate::lab_params::LabParams;
-use resnet_lab_protocol::{BackendPreference, BatchNormMode, GradientNetwork, HeInitOptions};
+use resnet_lab_protocol::{
+    BackendPreference, BatchNormMode, ClassRef, GradientNetwork, HeInitOptions,
+};
 
 /// The architectures offered for a He-initialised network (no download needed).
 pub const INIT_ARCHITECTURES: [&str; 6] = [
@@ -22,7 +25,7 @@ pub struct UrlState {
     /// Which network the gradient panel analyses.
     pub network: GradientNetwork,
     /// The class whose logit is differentiated; `None` means the photo's top-1.
-    pub class: Option<usize>,
+    pub class: Option<ClassRef>,
     /// The Lab tab shown (`?lab=lesion`); `None`: the Lab is closed.
     pub lab: Option<String>,
     /// The Lab's run settings (`nets`, `points`, `steps`, ...).
@@ -48,7 +51,8 @@ impl UrlState {
                 "grad" => grad = Some(value.to_ascii_lowercase()),
                 "arch" => arch = Some(value.to_ascii_lowercase()),
                 "seed" => seed = value.parse::<u64>().ok(),
-                "class" => state.class = value.parse::<usize>().ok(),
+                "class" => state.class = value.parse().ok().map(ClassRef::Model),
+                "taught" => state.class = value.parse().ok().map(ClassRef::Taught),
                 "bn" => options.batch_norm = BatchNormMode::parse(value).unwrap_or_default(),
                 "zero_init" => options.zero_init_residual = matches!(value, "1" | "true"),
                 "lab" => {
@@ -75,7 +79,7 @@ impl UrlState {
     /// Writes this state back into `search`, keeping any parameter this page does not know
     /// about and dropping the ones that are at their defaults.
     pub fn merge_into(&self, search: &str) -> String {
-        const OURS: [&str; 10] = [
+        const OURS: [&str; 11] = [
             "backend",
             "model",
             "weights",
@@ -83,6 +87,7 @@ impl UrlState {
             "arch",
             "seed",
             "class",
+            "taught",
             "bn",
             "zero_init",
             "lab",
@@ -124,8 +129,10 @@ impl UrlState {
                 out.append_pair("zero_init", "1");
             }
         }
-        if let Some(class) = self.class {
-            out.append_pair("class", &class.to_string());
+        match self.class {
+            Some(ClassRef::Model(class)) => drop(out.append_pair("class", &class.to_string())),
+            Some(ClassRef::Taught(class)) => drop(out.append_pair("taught", &class.to_string())),
+            None => {}
         }
         if let Some(tab) = &self.lab {
             out.append_pair("lab", tab);
@@ -186,7 +193,8 @@ mod tests {
                 options: HeInitOptions::default(),
             }
         );
-        assert_eq!(p.class, Some(3));
+        assert_eq!(p.class, Some(ClassRef::Model(3)));
+        assert_eq!(UrlState::parse("taught=1").class, Some(ClassRef::Taught(1)));
         let p = UrlState::parse("grad=init&arch=resnet9000&seed=-1&class=cat");
         assert_eq!(
             p.network,
@@ -235,7 +243,7 @@ mod tests {
                     zero_init_residual: true,
                 },
             },
-            class: Some(281),
+            class: Some(ClassRef::Model(281)),
             lab: None,
             lab_params: LabParams::default(),
         };
@@ -246,6 +254,13 @@ mod tests {
         );
         assert_eq!(UrlState::parse(&query), state);
         assert_eq!(UrlState::default().merge_into("?class=5"), "");
+        // A class of the Teach head in use travels as `taught=N` and replaces `class=`.
+        let taught = UrlState {
+            class: Some(ClassRef::Taught(2)),
+            ..UrlState::default()
+        };
+        assert_eq!(taught.merge_into("?class=5"), "?taught=2");
+        assert_eq!(UrlState::parse("?taught=2"), taught);
     }
 
     #[test]

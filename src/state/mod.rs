@@ -25,7 +25,8 @@ use serde::Deserialize;
 pub use lab::LabState;
 
 use resnet_lab_protocol::{
-    BackendKind, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response, Timings,
+    BackendKind, ClassRef, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response,
+    Timings,
 };
 
 /// Weights from another origin (`?weights=`), waiting for the person's go-ahead.
@@ -172,7 +173,7 @@ pub struct NewPhoto {
 pub struct GradientState {
     pub network: GradientNetwork,
     /// `None`: the photo's top-1.
-    pub class: Option<usize>,
+    pub class: Option<ClassRef>,
     /// The photo asked about (`None`: noise, for an initialised network before any photo).
     pub photo: Option<u32>,
     /// The photo the shown report is about (the one asked about, once its answer is in).
@@ -276,7 +277,7 @@ pub enum Action {
     GradientsRequested {
         id: u32,
         photo: Option<u32>,
-        class: Option<usize>,
+        class: Option<ClassRef>,
         network: GradientNetwork,
     },
     /// The Lab section shown or hidden.

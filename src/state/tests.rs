@@ -112,7 +112,7 @@ fn only_the_awaited_gradient_answer_is_shown() {
     let state = AppState::default().after(Action::GradientsRequested {
         id: 7,
         photo: Some(1),
-        class: Some(5),
+        class: Some(ClassRef::Model(5)),
         network: GradientNetwork::Loaded,
     });
     assert_eq!(state.gradients.status(), "computing");

@@ -11,7 +11,7 @@ use crate::ui::address_bar::{current_url_state, update_url};
 use crate::ui::gradients::{self, GradientPanel};
 use crate::url_state::UrlState;
 use resnet_lab_protocol::{
-    BackendKind, BlockGradient, GradFlowReport, GradientNetwork, GradientReport, Saliency,
+    BackendKind, BlockGradient, ClassRef, GradFlowReport, GradientNetwork, GradientReport, Saliency,
 };
 use wasm_bindgen_test::*;
 
@@ -28,7 +28,7 @@ fn the_address_bar_keeps_the_lesson() {
             seed: 9,
             options: Default::default(),
         };
-        url.class = Some(4);
+        url.class = Some(ClassRef::Model(4));
     });
     let state = current_url_state();
     assert_eq!(
@@ -39,7 +39,7 @@ fn the_address_bar_keeps_the_lesson() {
             options: Default::default(),
         }
     );
-    assert_eq!(state.class, Some(4));
+    assert_eq!(state.class, Some(ClassRef::Model(4)));
     assert_eq!(
         location.search().unwrap(),
         "?grad=init&arch=cifar110&seed=9&class=4"

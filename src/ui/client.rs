@@ -14,7 +14,7 @@ use yew::Callback;
 use crate::state::Action;
 use crate::ui::engine_choice::{self, EngineBuild};
 use resnet_lab_protocol::{
-    BackendPreference, GradientNetwork, LabPhoto, Request, Response, WeightsSource,
+    BackendPreference, ClassRef, GradientNetwork, LabPhoto, Request, Response, WeightsSource,
 };
 
 /// Restarts allowed before giving up (a worker that dies at start-up would loop).
@@ -51,7 +51,11 @@ pub struct EngineClient {
     gradients_pending: Option<GradientsRequest>,
 }
 
-type GradientsRequest = (Option<(u32, web_sys::File)>, Option<usize>, GradientNetwork);
+type GradientsRequest = (
+    Option<(u32, web_sys::File)>,
+    Option<ClassRef>,
+    GradientNetwork,
+);
 
 pub fn now() -> f64 {
     web_sys::window()
@@ -214,7 +218,7 @@ impl EngineClient {
     pub fn gradients(
         &mut self,
         photo: Option<(u32, web_sys::File)>,
-        class: Option<usize>,
+        class: Option<ClassRef>,
         network: GradientNetwork,
     ) {
         let id = self.next_request_id();

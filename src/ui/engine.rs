@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use crate::state::Action;
 use crate::ui::client::EngineClient;
-use resnet_lab_protocol::{BackendPreference, GradientNetwork, WeightsSource};
+use resnet_lab_protocol::{BackendPreference, ClassRef, GradientNetwork, WeightsSource};
 
 /// The page's handle on the engine worker.
 #[derive(Clone)]
@@ -36,7 +36,7 @@ impl Engine {
     pub fn gradients(
         &self,
         photo: Option<(u32, web_sys::File)>,
-        class: Option<usize>,
+        class: Option<ClassRef>,
         network: GradientNetwork,
     ) {
         self.0.borrow_mut().gradients(photo, class, network);

@@ -23,7 +23,7 @@ use crate::ui::webcam::{WebcamHandle, WebcamPanel, use_webcam};
 use crate::url_state::{UrlState, is_weights_file};
 use resnet_lab_protocol::image_header::{SIGNATURE_BYTES, surely_not_an_image};
 use resnet_lab_protocol::lab::MAX_LESION_PHOTOS;
-use resnet_lab_protocol::{GradientNetwork, WeightsSource};
+use resnet_lab_protocol::{ClassRef, GradientNetwork, WeightsSource};
 
 #[derive(Properties, PartialEq)]
 pub struct PageProps {
@@ -128,7 +128,7 @@ pub fn page(props: &PageProps) -> Html {
     let explain = {
         let (engine, photo_files) = (engine.clone(), photo_files.clone());
         Callback::from(
-            move |(photo, class, network): (Option<u32>, Option<usize>, GradientNetwork)| {
+            move |(photo, class, network): (Option<u32>, Option<ClassRef>, GradientNetwork)| {
                 update_url(|url| {
                     url.network = network.clone();
                     url.class = class;
@@ -150,7 +150,7 @@ pub fn page(props: &PageProps) -> Html {
     };
     let on_grad_class = {
         let (explain, state) = (explain.clone(), state.clone());
-        Callback::from(move |class: Option<usize>| {
+        Callback::from(move |class: Option<ClassRef>| {
             let g = &state.gradients;
             explain.emit((g.shown_photo, class, g.network.clone()))
         })
@@ -300,7 +300,7 @@ fn use_auto_explain(
     g: GradientState,
     first_done: Option<u32>,
     model_ready: bool,
-    explain: Callback<(Option<u32>, Option<usize>, GradientNetwork)>,
+    explain: Callback<(Option<u32>, Option<ClassRef>, GradientNetwork)>,
 ) {
     use_effect_with(
         (first_done, model_ready),

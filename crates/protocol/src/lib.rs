@@ -87,11 +87,11 @@ pub enum Request {
     Classify { id: u32, name: String },
     /// Explain a classified photo: gradient norms per block, residual vs plain network,
     /// saliency. `photo` is the id of a photo sent with `Classify` (the engine keeps the
-    /// last few preprocessed inputs); `class` defaults to the top-1.
+    /// last few preprocessed inputs); `class` defaults to the network's top-1.
     Gradients {
         id: u32,
         photo: Option<u32>,
-        class: Option<usize>,
+        class: Option<ClassRef>,
         network: GradientNetwork,
         /// Used when no model was loaded yet (an initialised network first).
         backend: BackendPreference,
@@ -117,6 +117,26 @@ pub enum Request {
     Lab(LabRequest),
     /// The live training's CIFAR-10 data: see [`lab_data`].
     Data(DataRequest),
+}
+
+/// A class whose logit the gradient panel differentiates: one of the network's own classifier
+/// (ImageNet's 1000), or one of the Teach head in use (its logit `W_c · features + b_c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassRef {
+    Model(usize),
+    Taught(usize),
+}
+
+impl ClassRef {
+    /// The class a report explains.
+    pub fn of(report: &GradFlowReport) -> Self {
+        if report.taught {
+            Self::Taught(report.class)
+        } else {
+            Self::Model(report.class)
+        }
+    }
 }
 
 /// Which network the gradient panel analyses.

@@ -67,7 +67,7 @@ pub fn prediction_bar(props: &PredictionBarProps) -> Html {
             data-index={(!props.taught).then(|| p.index.to_string())}
             data-label={(!props.taught).then(|| p.label.clone())}
             data-class={props.taught.then(|| p.label.clone())}
-            data-prob={format!("{:.6}", p.prob)}>
+            data-prob={p.prob.to_string()}>
             <div class="prediction-head">
                 <span class="label">{ p.label.clone() }</span>
                 <span class="prob">{ format!("{pct:.1}%") }</span>

@@ -21,17 +21,19 @@ use diagram::BlockDiagram;
 use explanation::Explanation;
 use gradient_chart::GradientChart;
 use resnet_lab_protocol::{
-    BatchNormMode, GradientNetwork, GradientReport, HeInitOptions, format_ms,
+    BatchNormMode, ClassRef, GradientNetwork, GradientReport, HeInitOptions, PredictionRow,
+    format_ms,
 };
 use saliency::SaliencyView;
 
 #[derive(Properties, PartialEq)]
 pub struct GradientPanelProps {
     pub gradients: GradientState,
-    /// The photo the shown report explains, if any (its top-5 are the classes offered).
+    /// The photo the shown report explains, if any (its top-5, and its Teach classes, are the
+    /// classes offered).
     pub photo: Option<Photo>,
     pub on_network: Callback<GradientNetwork>,
-    pub on_class: Callback<Option<usize>>,
+    pub on_class: Callback<Option<ClassRef>>,
 }
 
 #[function_component(GradientPanel)]
@@ -86,6 +88,8 @@ pub fn gradient_panel(props: &GradientPanelProps) -> Html {
     html! {
         <section class="panel gradient-panel" data-testid="gradient-panel" data-state={g.status()}
                  data-class={report.as_ref().map(|r| r.analysis.class.to_string())}
+                 data-taught={report.as_ref().map(|r| r.analysis.taught.to_string())}
+                 data-logit={report.as_ref().map(|r| r.analysis.logit.to_string())}
                  data-photo={props.photo.as_ref().map(|p| p.name.clone())}
                  data-network={match &g.network { GradientNetwork::Loaded => "loaded".to_string(), GradientNetwork::HeInit { arch, seed, options } => network_tag(arch, *seed, options) }}
                  aria-busy={(g.pending.is_some()).to_string()}>
@@ -110,7 +114,7 @@ struct ControlsProps {
     gradients: GradientState,
     photo: Option<Photo>,
     on_network: Callback<GradientNetwork>,
-    on_class: Callback<Option<usize>>,
+    on_class: Callback<Option<ClassRef>>,
 }
 
 /// Network (trained or He-initialised, depth, seed), class, and the JSON export.
@@ -246,29 +250,35 @@ fn controls(props: &ControlsProps) -> Html {
         }
     });
 
-    // Classes: the photo's top-5 for the trained model.
+    // Classes: the photo's top-5 for the trained model, then its Teach classes (a head's logit).
     let class_picker = match (&g.network, &props.photo) {
         (GradientNetwork::Loaded, Some(photo)) if !photo.top.is_empty() => {
             let current = g
                 .report
                 .as_ref()
-                .map(|r| r.analysis.class)
+                .map(|r| ClassRef::of(&r.analysis))
                 .or(g.class)
-                .or(photo.top.first().map(|p| p.index));
+                .or(photo.top.first().map(|p| ClassRef::Model(p.index)));
+            let chip = |class: ClassRef, p: &PredictionRow, top1: bool| {
+                let on_class = props.on_class.clone();
+                let chosen = current == Some(class);
+                let (index, taught) = match class {
+                    ClassRef::Model(i) => (i, false),
+                    ClassRef::Taught(i) => (i, true),
+                };
+                html! {
+                    <button class={classes!("chip", chosen.then_some("chosen"), taught.then_some("taught"))}
+                            data-testid="grad-class" data-index={index.to_string()} data-taught={taught.to_string()}
+                            aria-pressed={chosen.to_string()}
+                            onclick={Callback::from(move |_| on_class.emit((!top1).then_some(class)))}>
+                        { format!("{} {:.0}%", p.label, p.prob * 100.0) }
+                    </button>
+                }
+            };
             html! {
                 <div class="class-chips" role="group" aria-label="Class to explain">
-                    { for photo.top.iter().enumerate().map(|(rank, p)| {
-                        let on_class = props.on_class.clone();
-                        let index = p.index;
-                        let chosen = current == Some(index);
-                        html! {
-                            <button class={classes!("chip", chosen.then_some("chosen"))} data-testid="grad-class"
-                                    data-index={index.to_string()} aria-pressed={chosen.to_string()}
-                                    onclick={Callback::from(move |_| on_class.emit(if rank == 0 { None } else { Some(index) }))}>
-                                { format!("{} {:.0}%", p.label, p.prob * 100.0) }
-                            </button>
-                        }
-                    }) }
+                    { for photo.top.iter().enumerate().map(|(rank, p)| chip(ClassRef::Model(p.index), p, rank == 0)) }
+                    { for photo.custom.iter().map(|p| chip(ClassRef::Taught(p.index), p, false)) }
                 </div>
             }
         }
@@ -384,14 +394,15 @@ fn headline(props: &HeadlineProps) -> Html {
         <div class="headline">
             <p class="small">
                 <strong>{ network }</strong>
-                { format!(" · class {} “{}” · logit z = {:.3} · {} blocks · {cost}", a.class, a.label, a.logit, a.blocks.len()) }
+                { format!(" · {} {} “{}” · logit z = {:.3} · {} blocks · {cost}",
+                          if a.taught { "your class" } else { "class" }, a.class, a.label, a.logit, a.blocks.len()) }
             </p>
             { for contrast }
         </div>
     }
 }
 
-/// Saves the report as `gradients-<model>-class<N>.json`.
+/// Saves the report as `gradients-<model>-class<N>.json` (`-taught<N>` for a Teach class).
 fn download_json(report: &GradientReport) {
     let Ok(json) = serde_json::to_string_pretty(report) else {
         return;
@@ -404,8 +415,13 @@ fn download_json(report: &GradientReport) {
     };
     let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
     anchor.set_href(&url);
+    let kind = if report.analysis.taught {
+        "taught"
+    } else {
+        "class"
+    };
     anchor.set_download(&format!(
-        "gradients-{}-class{}.json",
+        "gradients-{}-{kind}{}.json",
         report.analysis.model, report.analysis.class
     ));
     anchor.click();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { classify, launch, log, openPage, photo, startServer, waitForModel } from './helpers.mjs';
+import { classify, launch, log, openPage, photo, readGradientPanel, startServer, waitForModel } from './helpers.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -150,6 +150,43 @@ describe('Teach mode (CPU fallback)', () => {
       const rows = await customRows(name);
       assertCustom(rows, expected, name);
       if (i === 0) firstRun.rows = rows;
+    }
+  });
+
+  test('the gradient panel explains a taught class: its logit matches the card, Grad-CAM, plain ≪ residual', async () => {
+    const panel = page.locator('[data-testid=gradient-panel]');
+    await panel.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 180_000 });
+    const shown = await panel.getAttribute('data-photo');
+    const card = await customRows(shown);
+    const prob = Object.fromEntries(card.map((r) => [r.cls, r.prob]));
+    const chips = panel.locator('[data-testid=grad-class][data-taught=true]');
+    assert.equal(await chips.count(), ref.classes.length, 'one chip per taught class');
+    const logits = {};
+    const t0 = Date.now();
+    for (let i = 0; i < ref.classes.length; i++) {
+      const chip = chips.nth(i);
+      const label = (await chip.innerText()).replace(/\s+\d+%$/, '');
+      await chip.click();
+      await panel.and(page.locator(`[data-taught=true][data-class="${await chip.getAttribute('data-index')}"]`))
+        .and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 180_000 });
+      const report = await readGradientPanel(page);
+      assert.equal(report.blocks.length, 16);
+      // The shortcut carries the gradient to the first block; without skips it nearly vanishes.
+      assert.ok(report.blocks[0].plain < report.blocks[0].grad, `${label}: plain below residual`);
+      logits[label] = Number(await panel.getAttribute('data-logit'));
+      assert.match(await panel.innerText(), new RegExp(`your class \\d+ “${label}”`));
+      assert.match(page.url(), /[?&]taught=\d+(&|$)/);
+      assert.equal(await panel.locator('[data-testid=grad-cam]').count(), 1, 'Grad-CAM shown');
+    }
+    log(`taught classes explained on ${shown}: ${JSON.stringify(logits)} in ${Date.now() - t0} ms`);
+    // The analysis's logits and the card's probabilities come from two paths (autodiff
+    // network vs the channel-last forward and the head in plain Rust): softmax ties them,
+    // z_a − z_b = ln(p_a / p_b) for every pair (the card's float32 probabilities).
+    for (const [a, b] of [[card[0].cls, card[1].cls], [card[0].cls, card[2].cls]]) {
+      const want = Math.log(prob[a] / prob[b]);
+      const diff = logits[a] - logits[b];
+      assert.ok(prob[b] > 0 && Math.abs(diff - want) < 1e-3 * Math.max(1, Math.abs(want)),
+        `z_${a} − z_${b} = ${diff}; the card's ln(p_a/p_b) = ${want}`);
     }
   });
 

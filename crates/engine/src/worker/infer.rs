@@ -3,13 +3,15 @@
 use std::rc::Rc;
 
 use resnet_lab_core::gradflow::{
-    GradFlowAnalyzer, GradFlowOptions, HeInitOptions, analysis_input, he_initialized_weights_with,
+    GradFlowAnalyzer, GradFlowOptions, HeInitOptions, Target, analysis_input,
+    he_initialized_weights_with,
 };
 use resnet_lab_core::predict::read_f32;
 use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_core::transfer::layer4::{pooled_from_stage_input, stage_input_tensor};
 use resnet_lab_protocol::{
-    BackendKind, BackendPreference, GradientNetwork, GradientReport, PredictionRow, Timings,
+    BackendKind, BackendPreference, ClassRef, GradientNetwork, GradientReport, PredictionRow,
+    Timings,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -134,7 +136,7 @@ impl Engine {
         choice: BackendPreference,
         photo: Option<u32>,
         payload: Option<JsValue>,
-        class: Option<usize>,
+        class: Option<ClassRef>,
         network: GradientNetwork,
     ) -> Result<GradientReport> {
         let crop = match photo {
@@ -154,9 +156,25 @@ impl Engine {
             convention,
             seed,
         )?;
-        // A class of another label set (a link made for ImageNet, opened on a CIFAR net)
-        // falls back to the top-1.
-        let class = class.filter(|&c| c < config.num_classes);
+        // A taught class is a logit of the Teach head in use, on the loaded network only.
+        let head = match (class, &network) {
+            (Some(ClassRef::Taught(_)), GradientNetwork::Loaded) => {
+                Some(self.teach.explained_head()?)
+            }
+            _ => None,
+        };
+        let target = match (class, &head) {
+            (Some(ClassRef::Taught(c)), Some(head)) => Target::Head {
+                head,
+                class: Some(c),
+            },
+            // A class of another label set (a link made for ImageNet, opened on a CIFAR net)
+            // falls back to the top-1.
+            (Some(ClassRef::Model(c)), _) => {
+                Target::Model(Some(c).filter(|&c| c < config.num_classes))
+            }
+            _ => Target::Model(None),
+        };
         let t0 = now();
         let options = GradFlowOptions {
             batch_norm: he_options.batch_norm,
@@ -165,7 +183,7 @@ impl Engine {
             ..GradFlowOptions::default()
         };
         let report = analyzer
-            .analyze_with(&input, [side, side], class, &options)
+            .analyze_target(&input, [side, side], target, &options)
             .await?;
         let elapsed = now() - t0;
         Ok(gradient_report(

@@ -84,6 +84,25 @@ impl TeachState {
         }
     }
 
+    /// A copy of the head in use for the gradient panel (without a fine-tuned layer4: the
+    /// analysis runs the network's own, so such a head is refused, before it is copied).
+    pub(super) fn explained_head(&self) -> Result<LinearHead> {
+        let head = self.head.borrow();
+        let head = head.as_ref().ok_or_else(|| {
+            EngineError::Unavailable(
+                "no head for your own classes is in use: train or import one first".into(),
+            )
+        })?;
+        if head.layer4.is_some() {
+            return Err(EngineError::Unavailable(
+                "this head fine-tuned layer4: the gradient panel explains heads on the frozen \
+                 backbone only"
+                    .into(),
+            ));
+        }
+        Ok(head.clone())
+    }
+
     pub fn has_head(&self) -> bool {
         self.head.borrow().is_some()
     }
