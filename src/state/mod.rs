@@ -17,6 +17,7 @@ mod teach_kept_tests;
 mod teach_tests;
 #[cfg(test)]
 mod tests;
+pub mod webcam;
 
 use std::rc::Rc;
 
@@ -217,6 +218,8 @@ pub struct AppState {
     pub next_photo_id: u32,
     /// Teach mode: the person's own classes.
     pub teach: teach::TeachState,
+    /// The webcam's live classification.
+    pub webcam: webcam::LiveFrames,
 }
 
 impl Default for AppState {
@@ -244,6 +247,7 @@ impl Default for AppState {
             pending_weights: None,
             next_photo_id: 1,
             teach: teach::TeachState::default(),
+            webcam: webcam::LiveFrames::default(),
         }
     }
 }
@@ -290,6 +294,10 @@ pub enum Action {
     },
     /// The engine worker was replaced (lost device, crash, test hook): its runs are gone.
     EngineRestarted,
+    /// A webcam frame went to the engine (its id).
+    FrameSent(u32),
+    /// The camera was closed: its frame in flight no longer matters.
+    WebcamClosed,
     /// Another Lab tab.
     LabTab(lab_runs::LabTab),
     /// A long Lab run was asked for, stopped or resumed.
@@ -385,7 +393,12 @@ impl AppState {
             Action::LesionRequested { id, photos, random } => {
                 s.lab.lesion.requested(id, photos, random)
             }
-            Action::EngineRestarted => s.lab.engine_restarted(),
+            Action::EngineRestarted => {
+                s.lab.engine_restarted();
+                s.webcam.reset();
+            }
+            Action::FrameSent(id) => s.webcam.sent(id),
+            Action::WebcamClosed => s.webcam.reset(),
             Action::LabTab(tab) => s.lab.tab = tab,
             Action::LabRun(action) => lab_runs::apply(&mut s.lab.shatter, &mut s.lab.train, action),
             Action::LabData(action) => s.lab.data.apply(action),

@@ -12,6 +12,7 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
         Response::DeviceLost { .. } => {
             s.lab.engine_restarted();
             s.lab.data.engine_restarted();
+            s.webcam.reset();
         }
         Response::Backend {
             kind,
@@ -67,6 +68,13 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
                 p.error = None;
             }
         }
+        Response::Frame {
+            id,
+            top,
+            custom,
+            inference_ms,
+        } => s.webcam.answered(id, Ok((top, custom, inference_ms)), now),
+        Response::FrameError { id, message } => s.webcam.answered(id, Err(message), now),
         Response::ClassifyError { id, message } => {
             if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
                 p.state = PhotoState::Error;

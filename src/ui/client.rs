@@ -213,6 +213,13 @@ impl EngineClient {
         self.inflight.push_back((id, name, file));
     }
 
+    /// Sends one webcam frame to be classified (its answer: `Response::Frame`).
+    pub fn frame(&mut self, file: &web_sys::File) {
+        let id = self.next_request_id();
+        self.on_action.emit(Action::FrameSent(id));
+        self.post(&Request::ClassifyFrame { id }, Some(file.as_ref()));
+    }
+
     /// Asks for the gradient analysis of a photo (sent along, in case the engine no longer
     /// keeps it) or, with no photo, of noise through an initialised network.
     pub fn gradients(

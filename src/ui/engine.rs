@@ -32,6 +32,11 @@ impl Engine {
         self.0.borrow_mut().classify(id, name, file);
     }
 
+    /// One webcam frame to classify (the page sends the next only after its answer).
+    pub fn frame(&self, file: &web_sys::File) {
+        self.0.borrow_mut().frame(file);
+    }
+
     /// The gradient analysis of a photo (sent along) or, with none, of noise.
     pub fn gradients(
         &self,

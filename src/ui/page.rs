@@ -122,6 +122,12 @@ pub fn page(props: &PageProps) -> Html {
         Callback::from(move |i| dispatcher.dispatch(Action::DismissError(i)))
     };
     let on_dismiss_info = dispatch_on(&state, || Action::Info(None));
+    // The webcam's live frames go to the engine; closing the camera forgets the one in flight.
+    let on_frame = {
+        let engine = engine.clone();
+        Callback::from(move |file: web_sys::File| engine.frame(&file))
+    };
+    let on_webcam_closed = dispatch_on(&state, || Action::WebcamClosed);
     let on_clear_photos = dispatch_on(&state, || Action::ClearPhotos);
 
     // The gradient panel: which photo, network and class it explains (kept in the URL).
@@ -239,7 +245,8 @@ pub fn page(props: &PageProps) -> Html {
                 <ContextProvider<WebcamHandle> context={webcam}>
                     <crate::ui::teach::TeachPanel />
                     <DropZone on_files={on_photos.clone()} dragging={state.dragging}>
-                        <WebcamPanel on_files={on_photos} />
+                        <WebcamPanel on_files={on_photos} frames={state.webcam.clone()} on_frame={on_frame}
+                                     on_closed={on_webcam_closed} ready={state.model.state == LoadState::Ready} />
                     </DropZone>
                 </ContextProvider<WebcamHandle>>
                 <ResultsGallery photos={state.photos.clone()} on_clear={on_clear_photos}

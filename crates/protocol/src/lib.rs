@@ -85,6 +85,10 @@ pub enum Request {
     },
     /// Classify the photo sent beside this message (a `File` / `Blob`).
     Classify { id: u32, name: String },
+    /// Classify one webcam frame sent beside this message (a JPEG `Blob`): answered by
+    /// [`Response::Frame`]; nothing is kept (the gradient panel explains photos, not frames).
+    /// The page sends the next frame only after this one's answer.
+    ClassifyFrame { id: u32 },
     /// Explain a classified photo: gradient norms per block, residual vs plain network,
     /// saliency. `photo` is the id of a photo sent with `Classify` (the engine keeps the
     /// last few preprocessed inputs); `class` defaults to the network's top-1.
@@ -269,6 +273,17 @@ pub enum Response {
         custom: Vec<PredictionRow>,
     },
     ClassifyError {
+        id: u32,
+        message: String,
+    },
+    /// A webcam frame's top-5 and, with a head, its classes.
+    Frame {
+        id: u32,
+        top: Vec<PredictionRow>,
+        custom: Vec<PredictionRow>,
+        inference_ms: f64,
+    },
+    FrameError {
         id: u32,
         message: String,
     },

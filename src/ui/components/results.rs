@@ -54,6 +54,9 @@ pub struct PredictionBarProps {
     /// A class the person taught (Teach mode), named rather than numbered.
     #[prop_or_default]
     pub taught: bool,
+    /// The test contract's name, when not a photo card's (`prediction`, `custom-prediction`).
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
 }
 
 /// One class of a top-5 list (or of the taught classes), with its probability bar.
@@ -63,7 +66,7 @@ pub fn prediction_bar(props: &PredictionBarProps) -> Html {
     let pct = (p.prob as f64 * 100.0).clamp(0.0, 100.0);
     html! {
         <li class={classes!("prediction", (props.rank == 0).then_some("top"))}
-            data-testid={if props.taught { "custom-prediction" } else { "prediction" }}
+            data-testid={props.testid.clone().unwrap_or(if props.taught { "custom-prediction" } else { "prediction" }.into())}
             data-index={(!props.taught).then(|| p.index.to_string())}
             data-label={(!props.taught).then(|| p.label.clone())}
             data-class={props.taught.then(|| p.label.clone())}

@@ -60,11 +60,19 @@ pub fn stop_tracks(stream: Option<MediaStream>) {
     }
 }
 
+/// Why there is no camera: refused by the person (or the browser's policy), or another reason,
+/// with a message a person can act on.
+pub struct NoCamera {
+    pub denied: bool,
+    pub message: String,
+}
+
 /// `getUserMedia({video: true})`, with a message a person can act on when it fails.
-pub async fn request_camera() -> Result<MediaStream, String> {
-    let no_camera = || {
-        "This browser offers no camera here (it needs a camera, and HTTPS or localhost)."
-            .to_string()
+pub async fn request_camera() -> Result<MediaStream, NoCamera> {
+    let no_camera = || NoCamera {
+        denied: false,
+        message: "This browser offers no camera here (it needs a camera, and HTTPS or localhost)."
+            .to_string(),
     };
     // Absent outside a secure context (plain http other than localhost).
     let devices = Reflect::get(&gloo::utils::window().navigator(), &"mediaDevices".into())
@@ -82,20 +90,25 @@ pub async fn request_camera() -> Result<MediaStream, String> {
     stream.dyn_into::<MediaStream>().map_err(|_| no_camera())
 }
 
-fn refusal_message(error: &JsValue) -> String {
+fn refusal_message(error: &JsValue) -> NoCamera {
     let Some(e) = error.dyn_ref::<DomException>() else {
-        return "The camera could not be opened.".to_string();
+        return NoCamera {
+            denied: false,
+            message: "The camera could not be opened.".to_string(),
+        };
     };
-    match e.name().as_str() {
-        "NotAllowedError" | "SecurityError" => "Camera access was refused: allow the camera for \
-            this site in the browser's settings, then open it again."
+    let denied = matches!(e.name().as_str(), "NotAllowedError" | "SecurityError");
+    let message = match e.name().as_str() {
+        _ if denied => "Camera access was refused: allow the camera for this site in the \
+            browser's settings, then open it again."
             .to_string(),
         "NotFoundError" | "OverconstrainedError" => "No camera was found.".to_string(),
         "NotReadableError" | "AbortError" => {
             "The camera could not be started: another program may be using it.".to_string()
         }
         name => format!("The camera could not be opened ({name}: {}).", e.message()),
-    }
+    };
+    NoCamera { denied, message }
 }
 
 /// Draws the preview's frame on a canvas and encodes it as JPEG.

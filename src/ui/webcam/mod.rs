@@ -1,15 +1,19 @@
-//! The webcam: a live preview whose snapshots become photo files, given to the page's
-//! classifier (like a picked photo) or, in Teach mode, to a class. [`use_webcam`] owns the
-//! camera and is provided as a context, so the class cards can take snapshots too.
+//! The webcam: a live preview classified frame by frame ([`live`]), whose snapshots become
+//! photo files, given to the page's classifier (like a picked photo) or, in Teach mode, to a
+//! class. [`use_webcam`] owns the camera and is provided as a context, so the class cards can
+//! take snapshots too. The camera stops when the tab is hidden or the page goes.
 
 mod camera_api;
+mod live;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use yew::prelude::*;
 
+use crate::state::webcam::LiveFrames;
 use camera_api::{HtmlVideoElement, MediaStream, request_camera, snapshot, stop_tracks};
+use live::{LiveClasses, use_live_frames};
 
 #[derive(Default)]
 struct LiveCamera {
@@ -26,8 +30,11 @@ pub enum Camera {
     Closed,
     Opening,
     Live(MediaStream),
-    /// Refused or absent, with what to tell the person.
-    Error(String),
+    /// Refused by the person (`denied`) or absent, with what to tell them.
+    Error {
+        message: String,
+        denied: bool,
+    },
 }
 
 /// The camera, its preview element and its last snapshot error: shared by the page's
@@ -71,7 +78,10 @@ impl WebcamHandle {
                     this.live.borrow_mut().stream = Some(stream.clone());
                     this.camera.set(Camera::Live(stream));
                 }
-                Err(message) => this.camera.set(Camera::Error(message)),
+                Err(no) => this.camera.set(Camera::Error {
+                    message: no.message,
+                    denied: no.denied,
+                }),
             }
         });
     }
@@ -123,15 +133,24 @@ pub fn use_webcam() -> WebcamHandle {
         live: use_mut_ref(LiveCamera::default),
         video: use_node_ref(),
     };
-    // Leaving the page (or this component going) turns the camera off.
+    // Leaving the page, hiding the tab (or this component going) turns the camera off.
     let on_leave = handle.clone();
     use_effect_with((), move |_| {
         let pagehide = gloo::events::EventListener::new(&gloo::utils::window(), "pagehide", {
             let on_leave = on_leave.clone();
             move |_| on_leave.close()
         });
+        let document = gloo::utils::document();
+        let hidden = gloo::events::EventListener::new(&document.clone(), "visibilitychange", {
+            let on_leave = on_leave.clone();
+            move |_| {
+                if document.hidden() && on_leave.live.borrow().wanted {
+                    on_leave.close();
+                }
+            }
+        });
         move || {
-            drop(pagehide);
+            drop((pagehide, hidden));
             stop_tracks(on_leave.live.borrow_mut().stream.take());
         }
     });
@@ -142,12 +161,26 @@ pub fn use_webcam() -> WebcamHandle {
 pub struct WebcamPanelProps {
     /// Where the page's own snapshots go: the classifier.
     pub on_files: Callback<Vec<web_sys::File>>,
+    /// The live classification: its state, where each frame goes (the engine), and whether a
+    /// model is ready to take frames.
+    pub frames: LiveFrames,
+    pub on_frame: Callback<web_sys::File>,
+    pub on_closed: Callback<()>,
+    pub ready: bool,
 }
 
 /// The "Webcam" button, then the live preview with Snapshot and Close, or why there is none.
 #[function_component(WebcamPanel)]
 pub fn webcam_panel(props: &WebcamPanelProps) -> Html {
-    let Some(webcam) = use_context::<WebcamHandle>() else {
+    let webcam = use_context::<WebcamHandle>();
+    use_live_frames(
+        webcam.clone(),
+        &props.frames,
+        props.ready,
+        props.on_frame.clone(),
+        props.on_closed.clone(),
+    );
+    let Some(webcam) = webcam else {
         return html! {};
     };
     // The stream goes into the preview once the preview exists.
@@ -169,7 +202,7 @@ pub fn webcam_panel(props: &WebcamPanelProps) -> Html {
         Callback::from(move |_: MouseEvent| webcam.snapshot_to(to.clone()))
     };
     let open_button = html! {
-        <button class="button secondary" data-testid="webcam-open" onclick={click(WebcamHandle::open)}>{ "Webcam" }</button>
+        <button class="button secondary" data-testid="webcam-start" onclick={click(WebcamHandle::open)}>{ "Webcam" }</button>
     };
     let close_button = html! {
         <button class="button ghost" data-testid="webcam-close" onclick={click(WebcamHandle::close)}>{ "Close" }</button>
@@ -181,20 +214,22 @@ pub fn webcam_panel(props: &WebcamPanelProps) -> Html {
                 <span class="muted small">{ "Asking for the camera…" }</span>{ close_button }
             </div>
         },
-        Camera::Error(message) => html! {
-            <div class="webcam" data-testid="webcam" data-state="error">
+        Camera::Error { message, denied } => html! {
+            <div class="webcam" data-testid="webcam" data-state={if *denied { "denied" } else { "error" }}>
                 <span class="error-text small" role="alert" data-testid="webcam-error">{ message.clone() }</span>
                 { open_button }
             </div>
         },
         Camera::Live(_) => html! {
-            <div class="webcam" data-testid="webcam" data-state="live">
+            <div class="webcam" data-testid="webcam" data-state="live"
+                 data-fps={props.frames.fps().unwrap_or(0.0).to_string()} data-frames={props.frames.answered.to_string()}>
                 <video ref={webcam.video.clone()} autoplay=true muted=true playsinline=true width="320"></video>
+                <LiveClasses frames={props.frames.clone()} ready={props.ready} />
                 <div class="webcam-buttons">
                     <button class="button" data-testid="webcam-snapshot" onclick={on_snapshot}>{ "Snapshot" }</button>
                     { close_button }
                 </div>
-                <span class="muted small">{ "Snapshots are classified here; in Teach mode each class has its own snapshot button." }</span>
+                <span class="muted small">{ "Snapshots become photo cards; in Teach mode each class has its own snapshot button." }</span>
                 if let Some(message) = &*webcam.snapshot_error {
                     <span class="error-text small" role="alert" data-testid="webcam-error">{ message.clone() }</span>
                 }

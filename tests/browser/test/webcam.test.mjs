@@ -3,16 +3,40 @@
 // given to a Teach class, Close stopping the camera, and a refused camera.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify, launch, openPage, photo, startServer, waitForModel } from './helpers.mjs';
+import { classify, launch, log, openPage, photo, startServer, waitForModel } from './helpers.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(async () => server?.close());
 
+/**
+ * Counts the webcam frames the page sends to the engine worker and their answers
+ * (`window.frameTraffic`), to check that at most one is in flight.
+ */
+function watchFrames() {
+  const traffic = { sent: 0, answered: 0, maxInFlight: 0 };
+  window.frameTraffic = traffic;
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (message, ...rest) {
+    if (typeof message?.json === 'string' && message.json.startsWith('{"type":"classify_frame"')) {
+      traffic.sent += 1;
+      traffic.maxInFlight = Math.max(traffic.maxInFlight, traffic.sent - traffic.answered);
+      if (!this.frameWatch) {
+        this.frameWatch = true;
+        this.addEventListener('message', (e) => {
+          if (typeof e.data === 'string' && /^\{"type":"frame(_error)?"/.test(e.data)) traffic.answered += 1;
+        });
+      }
+    }
+    return post.call(this, message, ...rest);
+  };
+}
+
 /** Opens a browser whose camera is `camera` ('allow' or 'deny') on the CPU backend, model ready. */
 async function openWithCamera(camera, permissions) {
   const browser = await launch({ webgpu: false, camera });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions });
+  await context.addInitScript(watchFrames);
   const page = await openPage(context, `${server.url}?backend=cpu`);
   await waitForModel(page);
   return { browser, page };
@@ -24,7 +48,7 @@ describe('Webcam (synthetic camera)', () => {
   after(async () => browser?.close());
 
   test('a snapshot is classified: a card with its image and a top-5 of probabilities', async () => {
-    await page.locator('[data-testid=webcam-open]').click();
+    await page.locator('[data-testid=webcam-start]').click();
     await page.locator('[data-testid=webcam][data-state=live]').waitFor({ timeout: 10_000 });
     // The fake camera's frames have arrived once the preview knows its size.
     await page.waitForFunction(() => document.querySelector('[data-testid=webcam] video')?.videoWidth > 0);
@@ -45,6 +69,51 @@ describe('Webcam (synthetic camera)', () => {
     const videoSize = await page.locator('[data-testid=webcam] video').evaluate((v) => [v.videoWidth, v.videoHeight]);
     assert.deepEqual(size, videoSize);
     assert.deepEqual(page.problems, []);
+  });
+
+  test('the live preview is classified frame after frame: a top-5, the frame rate, one frame in flight, no cards', async () => {
+    const webcam = page.locator('[data-testid=webcam][data-state=live]');
+    const cards = await page.locator('[data-testid=result]').count();
+    const t0 = Date.now();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=webcam]')?.dataset.frames) >= 4,
+      null, { timeout: 60_000 });
+    const rows = await webcam.locator('[data-testid=webcam-prediction]').evaluateAll((els) =>
+      els.map((e) => ({ index: Number(e.dataset.index), label: e.dataset.label, prob: Number(e.dataset.prob) })));
+    assert.equal(rows.length, 5, JSON.stringify(rows));
+    for (const r of rows) {
+      assert.ok(Number.isInteger(r.index) && r.index >= 0 && r.index < 1000 && r.label, JSON.stringify(r));
+      assert.ok(Number.isFinite(r.prob) && r.prob >= 0 && r.prob <= 1, JSON.stringify(r));
+    }
+    for (let i = 1; i < rows.length; i++) assert.ok(rows[i].prob <= rows[i - 1].prob, 'top-5 in order');
+    const fps = Number(await webcam.getAttribute('data-fps'));
+    assert.ok(fps > 0, `a frame rate is measured: ${fps}`);
+    // The page waits for each answer before grabbing the next frame: never two in flight.
+    const traffic = await page.evaluate(() => window.frameTraffic);
+    assert.ok(traffic.sent >= 4, JSON.stringify(traffic));
+    assert.equal(traffic.maxInFlight, 1, JSON.stringify(traffic));
+    // Live frames make no photo cards (snapshots do).
+    assert.equal(await page.locator('[data-testid=result]').count(), cards);
+    log(`webcam live (CPU, ResNet-50): ${fps.toFixed(2)} frames/s, ${traffic.sent} frames in ${Date.now() - t0} ms — ` +
+      `${await webcam.locator('[data-testid=webcam-rate]').innerText()}`);
+    assert.deepEqual(page.problems, []);
+  });
+
+  test('hiding the tab stops the camera', async () => {
+    await page.evaluate(() => {
+      window.webcamTracks = document.querySelector('[data-testid=webcam] video').srcObject.getTracks();
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await page.locator('[data-testid=webcam-start]').waitFor({ timeout: 5_000 });
+    assert.deepEqual(await page.evaluate(() => window.webcamTracks.map((t) => t.readyState)), ['ended']);
+    await page.evaluate(() => {
+      delete document.hidden;
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    // Open again for the next tests.
+    await page.locator('[data-testid=webcam-start]').click();
+    await page.locator('[data-testid=webcam][data-state=live]').waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid=webcam] video')?.videoWidth > 0);
   });
 
   test('in Teach mode a class snapshot adds the frame to that class', async () => {
@@ -72,7 +141,7 @@ describe('Webcam (synthetic camera)', () => {
     });
     assert.deepEqual(await page.evaluate(() => window.webcamTracks.map((t) => t.readyState)), ['live']);
     await page.locator('[data-testid=webcam-close]').click();
-    await page.locator('[data-testid=webcam-open]').waitFor({ timeout: 5_000 });
+    await page.locator('[data-testid=webcam-start]').waitFor({ timeout: 5_000 });
     assert.equal(await page.locator('[data-testid=webcam]').count(), 0);
     assert.deepEqual(await page.evaluate(() => window.webcamTracks.map((t) => t.readyState)), ['ended']);
     // With the camera closed the classes offer no snapshot.
@@ -81,7 +150,7 @@ describe('Webcam (synthetic camera)', () => {
   });
 
   test('leaving the page (pagehide) stops the camera too', async () => {
-    await page.locator('[data-testid=webcam-open]').click();
+    await page.locator('[data-testid=webcam-start]').click();
     await page.locator('[data-testid=webcam][data-state=live]').waitFor({ timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector('[data-testid=webcam] video')?.srcObject);
     const states = await page.evaluate(() => {
@@ -91,7 +160,7 @@ describe('Webcam (synthetic camera)', () => {
       return { before, after: tracks.map((t) => t.readyState) };
     });
     assert.deepEqual(states, { before: ['live'], after: ['ended'] });
-    await page.locator('[data-testid=webcam-open]').waitFor({ timeout: 5_000 });
+    await page.locator('[data-testid=webcam-start]').waitFor({ timeout: 5_000 });
     assert.deepEqual(page.problems, []);
   });
 });
@@ -102,8 +171,8 @@ describe('Webcam refused', () => {
   after(async () => browser?.close());
 
   test('a refused camera says so, and photos are still classified', async () => {
-    await page.locator('[data-testid=webcam-open]').click();
-    const webcam = page.locator('[data-testid=webcam][data-state=error]');
+    await page.locator('[data-testid=webcam-start]').click();
+    const webcam = page.locator('[data-testid=webcam][data-state=denied]');
     await webcam.waitFor({ timeout: 10_000 });
     assert.match(await webcam.locator('[data-testid=webcam-error]').innerText(), /Camera access was refused/);
     assert.equal(await page.locator('[data-testid=class-snapshot]').count(), 0);
@@ -123,11 +192,11 @@ describe('No camera', () => {
   after(async () => browser?.close());
 
   test('a missing camera says so, and can be asked for again', async () => {
-    await page.locator('[data-testid=webcam-open]').click();
+    await page.locator('[data-testid=webcam-start]').click();
     const error = page.locator('[data-testid=webcam][data-state=error] [data-testid=webcam-error]');
     await error.waitFor({ timeout: 10_000 });
     assert.match(await error.innerText(), /No camera was found/);
-    await page.locator('[data-testid=webcam-open]').click();
+    await page.locator('[data-testid=webcam-start]').click();
     await error.waitFor({ timeout: 10_000 });
     assert.deepEqual(page.problems, []);
   });

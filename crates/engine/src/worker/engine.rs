@@ -146,6 +146,18 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
+            Request::ClassifyFrame { id } => match self.classify_frame(payload).await {
+                Ok(c) => Response::Frame {
+                    id,
+                    top: c.top,
+                    custom: c.custom,
+                    inference_ms: c.timings.inference_ms,
+                },
+                Err(e) => Response::FrameError {
+                    id,
+                    message: e.to_string(),
+                },
+            },
             Request::Classify { id, name } => match self.classify(id, payload, &name).await {
                 Ok(c) => Response::Result {
                     id,
@@ -213,6 +225,8 @@ impl Engine {
             response,
             Response::Result { .. }
                 | Response::ClassifyError { .. }
+                | Response::Frame { .. }
+                | Response::FrameError { .. }
                 | Response::Gradients { .. }
                 | Response::GradientsError { .. }
         );

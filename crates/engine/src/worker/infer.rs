@@ -42,9 +42,25 @@ fn blob_of(payload: Option<JsValue>) -> Option<web_sys::Blob> {
 }
 
 impl Engine {
+    /// Classifies a photo and keeps its crop for the gradient panel (photo `id`).
     pub(super) async fn classify(
         &self,
         id: u32,
+        payload: Option<JsValue>,
+        name: &str,
+    ) -> Result<Classified> {
+        self.classify_blob(Some(id), payload, name).await
+    }
+
+    /// Classifies a webcam frame; nothing is kept.
+    pub(super) async fn classify_frame(&self, payload: Option<JsValue>) -> Result<Classified> {
+        self.classify_blob(None, payload, "webcam frame").await
+    }
+
+    /// The classification itself; the crop is kept as photo `keep_as`'s when there is one.
+    async fn classify_blob(
+        &self,
+        keep_as: Option<u32>,
         payload: Option<JsValue>,
         name: &str,
     ) -> Result<Classified> {
@@ -61,7 +77,9 @@ impl Engine {
         let (width, height) = (image.width, image.height);
         drop(image);
         let input = normalize_crop(&crop, classifier.info.input);
-        self.keep_crop(id, Rc::new(crop));
+        if let Some(id) = keep_as {
+            self.keep_crop(id, Rc::new(crop));
+        }
         let t2 = now();
         // The pooled features feed both ImageNet's classifier and a teach-mode head; a head
         // with a fine-tuned layer4 reads that layer4's features of the same layer3 output.
