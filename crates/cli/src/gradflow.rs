@@ -56,6 +56,8 @@ pub struct GradflowArgs {
 
 pub fn run(args: GradflowArgs) -> Result<ExitCode, Error> {
     let (device, backend) = args.backend.open()?;
+    // The small head file first: a bad one fails before the weights are read.
+    let head = args.head.as_deref().map(read_head).transpose()?;
     let weights: LoadedWeights = match &args.weights {
         Some(path) => inputs::load_weights_file(path)?,
         None => gradflow::he_initialized_weights_with(
@@ -75,7 +77,6 @@ pub fn run(args: GradflowArgs) -> Result<ExitCode, Error> {
         // Not the input's own seed: the batch's other images differ from the analysed noise.
         noise_seed: args.seed.wrapping_add(1),
     };
-    let head = args.head.as_deref().map(read_head).transpose()?;
     let target = match &head {
         Some(head) => Target::Head {
             head,

@@ -134,6 +134,28 @@ describe('Webcam (synthetic camera)', () => {
     assert.deepEqual(page.problems, []);
   });
 
+  test('with a head trained, the live frames show the taught classes too', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    const other = teach.locator('[data-testid=class][data-class="other"]');
+    await other.locator('[data-testid=class-images]').setInputFiles([photo('coffee.png'), photo('chelsea.png')]);
+    await other.locator('[data-count="2"][data-ready="2"]').waitFor({ timeout: 60_000 });
+    const train = teach.locator('[data-testid=train]');
+    await train.and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+    await train.click();
+    const training = teach.locator('[data-testid=training]');
+    await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 120_000 });
+    assert.equal(await training.getAttribute('data-state'), 'done', await training.innerText());
+    const rows = page.locator('[data-testid=webcam][data-state=live] [data-testid=webcam-custom-prediction]');
+    await rows.first().waitFor({ timeout: 30_000 });
+    const custom = await rows.evaluateAll((els) => els.map((e) => ({ cls: e.dataset.class, prob: Number(e.dataset.prob) })));
+    assert.deepEqual(custom.map((r) => r.cls).sort(), ['camera', 'other']);
+    // The live frames are the synthetic camera's, as the two `camera` snapshots were; `other`
+    // learned from a cup and a cat.
+    assert.equal(custom[0].cls, 'camera', JSON.stringify(custom));
+    assert.ok(Math.abs(custom[0].prob + custom[1].prob - 1) < 1e-4, JSON.stringify(custom));
+    assert.deepEqual(page.problems, []);
+  });
+
   test('Close stops the camera', async () => {
     await page.evaluate(() => {
       const video = document.querySelector('[data-testid=webcam] video');
