@@ -4,6 +4,8 @@
 // 128; `--steps` each, default 3; the engine's own compute time per step, data generation
 // excluded, as the CLI's `step_ms`). Needs dist/ built by trunk and tests/browser's
 // node_modules: node bench/browser/lab_speed.mjs [--points N] [--batch B] [--steps N]
+// [--backend cpu|webgpu] (webgpu: Chromium's SwiftShader here, skipping the 110-layer runs
+// unless --deep 1).
 import { launch, openPage, startServer } from '../../tests/browser/test/helpers.mjs';
 
 const arg = (name, fallback) => {
@@ -13,13 +15,16 @@ const arg = (name, fallback) => {
 const points = arg('points', 64);
 const batch = arg('batch', 128);
 const steps = arg('steps', 3);
+const i = process.argv.indexOf('--backend');
+const backend = i > 0 ? process.argv[i + 1] : 'cpu';
+const deep = arg('deep', backend === 'cpu' ? 1 : 0) === 1;
 const server = await startServer();
-const browser = await launch({ webgpu: false });
-const out = { points, batch, steps };
+const browser = await launch({ webgpu: backend === 'webgpu' });
+const out = { backend, points, batch, steps };
 try {
   const context = await browser.newContext();
   // No model is needed: the networks are He-initialised in the engine.
-  const shatter = await openPage(context, `${server.url}?backend=cpu&lab=shatter&points=${points}`);
+  const shatter = await openPage(context, `${server.url}?backend=${backend}&lab=shatter&points=${points}${deep ? '' : '&nets=plain-20,resnet-20,plain-56,resnet-56'}`);
   const tab = shatter.locator('[data-testid=lab-shatter]');
   await tab.waitFor({ timeout: 60_000 });
   let t0 = Date.now();
@@ -29,8 +34,8 @@ try {
   out.shatter = await tab.locator('[data-testid=shatter-summary]').innerText();
   await shatter.close();
 
-  for (const nets of ['plain-20,resnet-20', 'plain-56,resnet-56', 'plain-110,resnet-110']) {
-    const page = await openPage(context, `${server.url}?backend=cpu&lab=train&nets=${nets}&steps=${steps}&batch=${batch}`);
+  for (const nets of ['plain-20,resnet-20', 'plain-56,resnet-56', 'plain-110,resnet-110'].slice(0, deep ? 3 : 2)) {
+    const page = await openPage(context, `${server.url}?backend=${backend}&lab=train&nets=${nets}&steps=${steps}&batch=${batch}`);
     const train = page.locator('[data-testid=lab-train]');
     await train.waitFor({ timeout: 60_000 });
     t0 = Date.now();
