@@ -1,14 +1,41 @@
 // Teach mode's speed in headless Chromium on the CPU path: features per photo (the engine's
 // own time per photo: decode, resize, one ResNet-50 forward without the classifier) and the
-// 100-epoch training, for 20 photos (15 birds + 5 mammals of tests/fixtures/teach: 21
-// leave-one-out heads, as the CLI's row in BENCHMARKS.md). Needs dist/ built by trunk and
-// tests/browser's node_modules: node bench/browser/teach_speed.mjs
+// 100-epoch training. Default: 20 photos (15 birds + 5 mammals of tests/fixtures/teach: 21
+// leave-one-out heads, as the CLI's row in BENCHMARKS.md). `--photos N` (N > 20): N copies of
+// the fixtures' photos under new names, in classes of at most 50 (the page's limit), the
+// fixtures' three classes first, then more, each photo in turn from its class's folder (as
+// bench/finetune.sh builds its folders for the CLI). Needs dist/ built by trunk and
+// tests/browser's node_modules: node bench/browser/teach_speed.mjs [--photos N]
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { launch, openPage, startServer, waitForModel, REPO } from '../../tests/browser/test/helpers.mjs';
 
 const TEACH = path.join(REPO, 'tests', 'fixtures', 'teach');
-const sets = { bird: 15, mammal: 5 };
+const FOLDERS = ['bird', 'mammal', 'vehicle'];
+const MAX_PER_CLASS = 50;
+const i = process.argv.indexOf('--photos');
+const total = i > 0 ? Number(process.argv[i + 1]) : 20;
+
+/** The classes and their photo files: {name: [paths]}. */
+function photoSets() {
+  const inFolder = (folder) => fs.readdirSync(path.join(TEACH, folder)).sort().map((f) => path.join(TEACH, folder, f));
+  if (total === 20) return { bird: inFolder('bird').slice(0, 15), mammal: inFolder('mammal').slice(0, 5) };
+  const classes = Math.max(2, Math.ceil(total / MAX_PER_CLASS));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'teach-speed-'));
+  const sets = {};
+  for (let k = 0; k < total; k++) {
+    const c = k % classes;
+    const name = c < FOLDERS.length ? FOLDERS[c] : `class${c + 1}`;
+    const source = inFolder(FOLDERS[c % FOLDERS.length]);
+    const file = source[Math.floor(k / classes) % source.length];
+    const copy = path.join(dir, `${name}-${k}-${path.basename(file)}`);
+    fs.copyFileSync(file, copy);
+    (sets[name] ??= []).push(copy);
+  }
+  return sets;
+}
+
 const server = await startServer();
 const browser = await launch({ webgpu: false });
 try {
@@ -16,21 +43,20 @@ try {
   await waitForModel(page);
   const teach = page.locator('[data-testid=teach]');
   const t0 = Date.now();
-  for (const [cls, n] of Object.entries(sets)) {
+  for (const [cls, files] of Object.entries(photoSets())) {
     await teach.locator('[data-testid=class-name-input]').fill(cls);
     await teach.locator('[data-testid=add-class]').click();
-    const files = fs.readdirSync(path.join(TEACH, cls)).sort().slice(0, n).map((f) => path.join(TEACH, cls, f));
     await teach.locator(`[data-testid=class][data-class="${cls}"] [data-testid=class-images]`).setInputFiles(files);
   }
   const train = teach.locator('[data-testid=train]');
-  await train.and(page.locator(':enabled')).waitFor({ timeout: 300_000 });
+  await train.and(page.locator(':enabled')).waitFor({ timeout: 1_800_000 });
   const features = Date.now() - t0;
   const perPhoto = await teach.locator('[data-testid=feature-ms]').innerText();
   await train.click();
   const training = teach.locator('[data-testid=training]');
   await training.and(page.locator('[data-state=done]')).waitFor({ timeout: 300_000 });
   console.log(JSON.stringify({
-    photos: 20, features_wall_ms: features, features_per_photo: perPhoto.trim(),
+    photos: total, features_wall_ms: features, features_per_photo: perPhoto.trim(),
     training: await training.locator('.small').first().innerText(),
   }));
 } finally {
