@@ -482,6 +482,34 @@ describe('with WebGPU (SwiftShader in headless Chromium)', () => {
     assert.ok(panel.blocks[0].plain < panel.blocks[0].grad / 1000);
   });
 
+  test('Teach mode on WebGPU: the 9 photos train a head with the CPU test\'s reference accuracies', async () => {
+    // The same photos and PyTorch reference as Teach mode's CPU test (teach.test.mjs): the
+    // features come from the network on WebGPU, the head trains with Burn autodiff there too.
+    const fixtures = path.join(path.dirname(photo('chelsea.png')), '..');
+    const ref = JSON.parse(fs.readFileSync(path.join(fixtures, 'teach_reference', 'browser.json'), 'utf8'));
+    const teach = page.locator('[data-testid=teach]');
+    const t0 = Date.now();
+    for (const cls of ref.classes) {
+      await teach.locator('[data-testid=class-name-input]').fill(cls);
+      await teach.locator('[data-testid=add-class]').click();
+      const files = ref.train_files.filter((f) => f.includes(`/${cls}/`)).map((f) => path.join(fixtures, f));
+      await teach.locator(`[data-testid=class][data-class="${cls}"] [data-testid=class-images]`).setInputFiles(files);
+    }
+    const train = teach.locator('[data-testid=train]');
+    await train.and(page.locator(':enabled')).waitFor({ timeout: 600_000 });
+    const featuresMs = Date.now() - t0;
+    const t1 = Date.now();
+    await train.click();
+    const training = teach.locator('[data-testid=training]');
+    await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 600_000 });
+    log(`teach on WebGPU: ${ref.train_files.length} photos' features in ${featuresMs} ms, training ${Date.now() - t1} ms — ` +
+      `${await training.locator('.small').first().innerText()}`);
+    assert.equal(await training.getAttribute('data-state'), 'done', await training.innerText());
+    assert.equal(Number(await training.getAttribute('data-train-accuracy')), ref.train_accuracy);
+    const val = Number(await training.getAttribute('data-val-accuracy'));
+    assert.ok(Math.abs(val - ref.loo_accuracy) <= 2 / 9 + 1e-9, `held-out accuracy ${val}, PyTorch ${ref.loo_accuracy}`);
+  });
+
   test('a lost GPU device is recovered without a page reload', async () => {
     await page.evaluate(() => window.resnetLab.loseDevice());
     const status = page.locator('[data-testid=model-status]');
