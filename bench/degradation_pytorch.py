@@ -30,6 +30,17 @@ So the degradation of the plain network is robust from 150 steps on, and the sho
 56-layer network train (ResNet-56 well below plain-56); but at these budgets (<= 4800 examples)
 ResNet-56 has not caught up with ResNet-20, with or without the paper's warm-up or a lower lr:
 that part of Figure 6 needs far longer training than a test can afford on 2 cores.
+
+With --zero-init-residual (torchvision's zero_init_residual, Goyal et al. 2017 §5.1: each residual
+branch's last BN γ = 0, so every block starts as the identity; plain networks keep γ = 1), width 4,
+batch 16, 150 steps, lr 0.1, last 20, seeds 0-7 (2026-11-29, 1 thread, machine shared):
+    ResNet-20 1.769 1.653 1.898 1.776 1.563 1.517 1.889 1.617
+    ResNet-56 1.903 1.638 1.928 1.676 1.782 1.752 1.805 1.849
+    ResNet-56 - ResNet-20 = 0.135 -0.015 0.030 -0.100 0.218 0.235 -0.083 0.233
+                            mean +0.082, sd 0.141 (paper's init, seeds 0-3: mean +0.47)
+So with zero-γ the two residual networks are level within the seed spread at this budget: the
+degradation test asserts ResNet-56 <= ResNet-20 + 0.28 (2 sd) there, which the paper's
+initialisation fails in 3 of 4 seeds.
 """
 import argparse
 import json
@@ -73,6 +84,11 @@ def train(depth, plain, args, seed):
     torch.manual_seed(seed)
     model = CifarResNet(depth, args.width, 10)
     model.set_plain(plain)
+    if args.zero_init_residual and not plain:
+        # torchvision's zero_init_residual (Goyal et al. 2017 §5.1): each branch's last BN γ = 0.
+        for name, m in model.named_modules():
+            if name.endswith(".bn2"):
+                torch.nn.init.zeros_(m.weight)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
     rng = np.random.default_rng(1000 + seed)  # same data order for the four networks
@@ -98,6 +114,7 @@ def main():
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--last", type=int, default=20)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--zero-init-residual", action="store_true")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--nets", nargs="+", default=["plain20", "plain56", "resnet20", "resnet56"])
     args = p.parse_args()

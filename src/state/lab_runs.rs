@@ -112,6 +112,8 @@ pub struct TrainState {
     pub lr: f64,
     pub seed: u64,
     pub width: usize,
+    /// The residual networks started with zero-initialised residual γ.
+    pub zero_init_residual: bool,
     /// What the curves are on, and (CIFAR-10) how many training images.
     pub data: TrainData,
     pub images: Option<usize>,
@@ -181,6 +183,7 @@ pub struct TrainSetup {
     pub lr: f64,
     pub seed: u64,
     pub width: usize,
+    pub zero_init_residual: bool,
     pub data: TrainData,
     /// CIFAR-10's training images as the page knew them when it asked.
     pub images: Option<usize>,
@@ -203,6 +206,7 @@ impl TrainState {
             lr,
             seed,
             width,
+            zero_init_residual,
             data,
             images,
         } = setup;
@@ -214,6 +218,7 @@ impl TrainState {
             lr,
             seed,
             width,
+            zero_init_residual,
             data,
             images,
             curves: networks

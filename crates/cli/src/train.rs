@@ -63,6 +63,10 @@ pub struct TrainArgs {
     /// Train the first N steps at lr/10 (He et al. 2016 §4.2 warm ResNet-110 up at 0.01).
     #[arg(long, default_value_t = 0)]
     warmup: usize,
+    /// Start every residual branch's last BatchNorm γ at 0 (torchvision's zero_init_residual,
+    /// Goyal et al. 2017 §5.1); plain networks ignore it.
+    #[arg(long)]
+    zero_init_residual: bool,
     /// Also report the mean loss and accuracy of the last K steps (less noisy than one batch).
     #[arg(long, default_value_t = 10)]
     last: usize,
@@ -100,6 +104,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode, Error> {
         lr: args.lr,
         width: args.width,
         warmup_steps: args.warmup,
+        zero_init_residual: args.zero_init_residual,
     };
     let mut trainer =
         Trainer::he_initialized_with(arch, args.plain, args.seed, &settings, &device)?;
@@ -139,6 +144,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode, Error> {
             "lr": args.lr,
             "width": args.width,
             "warmup": args.warmup,
+            "zero_init_residual": args.zero_init_residual && !args.plain,
             "last": tail.len(),
             "last_loss": last_loss,
             "last_accuracy": last_accuracy,

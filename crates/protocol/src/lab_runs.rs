@@ -94,6 +94,10 @@ pub enum LabRequest {
         /// First-stage width ([`PAPER_WIDTH`] in the paper; narrower trains faster).
         #[serde(default = "paper_width")]
         width: usize,
+        /// Residual networks start with every branch's last BatchNorm γ at 0 (torchvision's
+        /// `zero_init_residual`); plain ones ignore it.
+        #[serde(default)]
+        zero_init_residual: bool,
         #[serde(default)]
         data: TrainData,
         #[serde(default)]
@@ -254,6 +258,7 @@ mod tests {
             lr: 0.1,
             seed: 0,
             width: 4,
+            zero_init_residual: false,
             data: TrainData::Cifar10,
             backend: BackendPreference::Cpu,
         });
@@ -317,6 +322,7 @@ mod tests {
             lr,
             seed: 0,
             width,
+            zero_init_residual: false,
             data: TrainData::Grating,
             backend: BackendPreference::Auto,
         };

@@ -205,6 +205,7 @@ describe('without WebGPU (CPU fallback)', () => {
     const tab = lab.locator('[data-testid=lab-train]');
     await tab.waitFor({ timeout: 60_000 });
     assert.equal(await tab.locator('[data-testid=train-width]').inputValue(), '8', 'the width comes from the URL');
+    assert.equal(await tab.locator('[data-testid=train-zero-gamma]').isChecked(), true, 'zero-γ by default');
     const t0 = Date.now();
     await tab.locator('[data-testid=train-run]').click();
     await tab.and(lab.locator('[data-state=running]')).waitFor({ timeout: 10_000 });

@@ -68,7 +68,7 @@ describe('CIFAR-10 in the Lab\'s training tab', () => {
   });
 
   test('files are checked, trained on as PyTorch predicts, kept across a reload, and forgotten', async () => {
-    const url = `${server.url}?backend=cpu&lab=train&nets=plain-20,resnet-20&steps=3&batch=${TRAINING.batch}&width=${TRAINING.width}&lab_seed=0&data=cifar10`;
+    const url = `${server.url}?backend=cpu&lab=train&nets=plain-20,resnet-20&steps=3&batch=${TRAINING.batch}&width=${TRAINING.width}&lab_seed=0&data=cifar10&zero_gamma=0`;
     const page = await openPage(context, url);
     await waitForModel(page);
     const tab = page.locator('[data-testid=lab-train]');

@@ -1,4 +1,5 @@
-//! `resnet-lab train`'s options beyond the paper's defaults: `--width`, `--warmup`, `--last`.
+//! `resnet-lab train`'s options beyond the paper's defaults: `--width`, `--warmup`, `--last`,
+//! `--zero-init-residual`.
 
 use crate::common::{run, success_json};
 use serde_json::Value;
@@ -39,6 +40,21 @@ fn train_warmup_steps_at_a_tenth_of_the_learning_rate() {
     assert_eq!(warm["last"], 2);
     let mean = (w[1] + w[2]) / 2.0;
     assert!((warm["last_loss"].as_f64().unwrap() - mean).abs() < 1e-9);
+}
+
+#[test]
+fn zero_init_residual_changes_residual_networks_only() {
+    let plain = train(&["--plain"]);
+    let plain_zero = train(&["--plain", "--zero-init-residual"]);
+    // A plain block with γ = 0 would pass nothing: plain networks keep their initialisation.
+    assert_eq!(losses(&plain), losses(&plain_zero));
+    assert_eq!(plain_zero["zero_init_residual"], false);
+    let residual = train(&[]);
+    let residual_zero = train(&["--zero-init-residual"]);
+    assert_eq!(residual_zero["zero_init_residual"], true);
+    // The same batches, another start: the first loss already differs.
+    let (r, z) = (losses(&residual), losses(&residual_zero));
+    assert_ne!(r[0], z[0], "{r:?} vs {z:?}");
 }
 
 #[test]

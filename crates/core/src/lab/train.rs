@@ -18,7 +18,7 @@ use crate::gradflow::parse_arch;
 use crate::lab::cifar::TrainableCifarNet;
 use crate::labels::LabelSet;
 use crate::model::config::ResNetConfig;
-use crate::model::init::he_initialized;
+use crate::model::init::{he_initialized, zero_init_residual};
 use crate::predict::read_f32;
 use crate::preprocess::InputConvention;
 use crate::weights::tensor_set::TensorSet;
@@ -48,6 +48,11 @@ pub struct TrainSettings {
     /// paper waits until the training error is below 80 %, so that every network of a
     /// comparison follows the same schedule).
     pub warmup_steps: usize,
+    /// torchvision's `zero_init_residual` (Goyal et al. 2017, §5.1): every residual branch's
+    /// last BatchNorm γ starts at 0, so each block starts as the identity and a deep ResNet
+    /// starts as shallow as a short one. Residual networks only: a plain block with γ = 0
+    /// would pass nothing, so plain networks ignore it.
+    pub zero_init_residual: bool,
 }
 
 impl Default for TrainSettings {
@@ -56,6 +61,7 @@ impl Default for TrainSettings {
             lr: DEFAULT_LR,
             width: DEFAULT_WIDTH,
             warmup_steps: 0,
+            zero_init_residual: false,
         }
     }
 }
@@ -195,7 +201,10 @@ impl Trainer {
             )));
         }
         let config = parse_arch(arch)?.with_base_width(settings.width);
-        let tensors = he_initialized(&config, seed)?;
+        let mut tensors = he_initialized(&config, seed)?;
+        if settings.zero_init_residual && !plain {
+            zero_init_residual(&config, &mut tensors)?;
+        }
         Ok(Self::new(config, tensors, plain, settings.lr, device)?
             .with_warmup(settings.warmup_steps))
     }

@@ -1,11 +1,15 @@
 //! The degradation problem (He et al. 2016, Figures 1 and 6) on the built-in grating task,
 //! trained by our code with fixed seeds: after the same number of steps, plain-56's training
-//! loss is above plain-20's, and ResNet-56's is below plain-56's.
+//! loss is above plain-20's, ResNet-56's is below plain-56's, and ResNet-56's is not above
+//! ResNet-20's by more than noise when both start with zero-initialised residual γ.
 //!
-//! Not asserted: "ResNet-56's loss is not above ResNet-20's". In PyTorch at this budget (and
-//! at 300 steps, lr 0.1, 0.05 or 0.02, with or without warm-up) ResNet-56 is still *above*
-//! ResNet-20 by more than the seed spread: the deeper residual network catches up only later
-//! in training (He et al.'s Figure 6 is over 64k iterations), so the test cannot claim it.
+//! That last ordering needs zero-γ at this budget. With the paper's initialisation, PyTorch
+//! (at 150 and 300 steps, lr 0.1, 0.05 or 0.02, with or without warm-up) has ResNet-56 still
+//! *above* ResNet-20 by more than the seed spread: the deeper residual network catches up only
+//! later (He et al.'s Figure 6 is over 64k iterations). With torchvision's
+//! `zero_init_residual` (Goyal et al. 2017 §5.1) each block starts as the identity, the
+//! 56-layer ResNet starts as shallow as the 20-layer one, and PyTorch has them level
+//! (ResNet-56 − ResNet-20 over seeds 0–7 in `bench/degradation_pytorch.py`'s docstring).
 //!
 //! The configuration and the noise come from PyTorch runs of the same networks, optimiser and
 //! task (`bench/degradation_pytorch.py`, findings in its docstring): narrow networks (width 4)
@@ -26,10 +30,19 @@ const SEED: u64 = 0;
 /// at this configuration (0.046 plain-20, 0.046 plain-56, 0.052 ResNet-56 over seeds 0–3;
 /// there plain-56 − plain-20 = 0.30…0.47 and plain-56 − ResNet-56 = 0.22…0.35).
 const NOISE: f64 = 0.1;
+/// Twice the seed-to-seed standard deviation of ResNet-56 − ResNet-20 with zero-γ in PyTorch
+/// (sd 0.141, mean +0.08 over seeds 0–7; with the paper's initialisation the mean is +0.47 and
+/// three of four seeds exceed this bound).
+const RESIDUAL_NOISE: f64 = 0.28;
 
 fn last_loss(arch: &str, plain: bool) -> f64 {
+    last_loss_with(arch, plain, false)
+}
+
+fn last_loss_with(arch: &str, plain: bool, zero_init_residual: bool) -> f64 {
     let settings = TrainSettings {
         width: WIDTH,
+        zero_init_residual,
         ..TrainSettings::default()
     };
     let mut trainer =
@@ -49,7 +62,7 @@ fn last_loss(arch: &str, plain: bool) -> f64 {
 }
 
 #[test]
-fn degradation_plain56_above_plain20_and_resnet56_below_plain56() {
+fn degradation_plain56_above_plain20_resnet56_below_plain56_and_level_with_resnet20() {
     let plain20 = last_loss("cifar20", true);
     let plain56 = last_loss("cifar56", true);
     let resnet56 = last_loss("cifar56", false);
@@ -63,5 +76,18 @@ fn degradation_plain56_above_plain20_and_resnet56_below_plain56() {
     assert!(
         resnet56 < plain56 - NOISE,
         "ResNet-56 not below plain-56: {all}"
+    );
+    // Zero-γ: the deeper residual network trains as well as the shorter one.
+    let resnet20_zero = last_loss_with("cifar20", false, true);
+    let resnet56_zero = last_loss_with("cifar56", false, true);
+    let zero = format!("zero-γ ResNet-20 {resnet20_zero:.4}, ResNet-56 {resnet56_zero:.4}");
+    eprintln!("{zero}");
+    assert!(
+        resnet56_zero <= resnet20_zero + RESIDUAL_NOISE,
+        "zero-γ ResNet-56 above ResNet-20 by more than noise: {zero}"
+    );
+    assert!(
+        resnet56_zero < plain56 - NOISE,
+        "zero-γ ResNet-56 not below plain-56: {zero}; {all}"
     );
 }

@@ -180,6 +180,7 @@ impl Engine {
                 lr,
                 seed,
                 width,
+                zero_init_residual,
                 data,
                 backend,
             } => {
@@ -192,6 +193,7 @@ impl Engine {
                 let settings = TrainSettings {
                     lr,
                     width,
+                    zero_init_residual,
                     ..TrainSettings::default()
                 };
                 let trainers = networks
