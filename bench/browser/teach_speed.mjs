@@ -4,8 +4,13 @@
 // leave-one-out heads, as the CLI's row in BENCHMARKS.md). `--photos N` (N > 20): N copies of
 // the fixtures' photos under new names, in classes of at most 50 (the page's limit), the
 // fixtures' three classes first, then more, each photo in turn from its class's folder (as
-// bench/finetune.sh builds its folders for the CLI). Needs dist/ built by trunk and
-// tests/browser's node_modules: node bench/browser/teach_speed.mjs [--photos N]
+// bench/finetune.sh builds its folders for the CLI). `--backend webgpu` runs on WebGPU
+// (SwiftShader without a GPU); `--weights PATH` loads another weights file (e.g. a He-initialised
+// torchvision ResNet-18 saved by `bench/finetune_pytorch.py --save-weights`; speed does not
+// depend on the values); `--augment K` trains with K augmented views per photo; `--layer4`
+// fine-tunes layer4 with the head. Needs dist/ built by trunk and tests/browser's node_modules:
+//   node bench/browser/teach_speed.mjs [--photos N] [--backend cpu|webgpu] [--weights PATH]
+//        [--augment K | --layer4]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,8 +19,15 @@ import { launch, openPage, startServer, waitForModel, REPO } from '../../tests/b
 const TEACH = path.join(REPO, 'tests', 'fixtures', 'teach');
 const FOLDERS = ['bird', 'mammal', 'vehicle'];
 const MAX_PER_CLASS = 50;
-const i = process.argv.indexOf('--photos');
-const total = i > 0 ? Number(process.argv[i + 1]) : 20;
+const option = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const total = Number(option('--photos', 20));
+const backend = option('--backend', 'cpu');
+const weights = option('--weights', null);
+const augment = option('--augment', '0');
+const layer4 = process.argv.includes('--layer4');
 
 /** The classes and their photo files: {name: [paths]}. */
 function photoSets() {
@@ -36,11 +48,14 @@ function photoSets() {
   return sets;
 }
 
-const server = await startServer();
-const browser = await launch({ webgpu: false });
+// Other weights are served beside the app, same origin (no confirmation asked).
+const served = weights && `/bench/${path.basename(weights)}`;
+const server = await startServer(weights ? { [served]: () => ({ body: fs.readFileSync(weights) }) } : {});
+const browser = await launch({ webgpu: backend === 'webgpu' });
 try {
-  const page = await openPage(await browser.newContext(), `${server.url}?backend=cpu`);
-  await waitForModel(page);
+  const query = `?backend=${backend}${weights ? `&weights=${encodeURIComponent(new URL(served, server.url).href)}` : ''}`;
+  const page = await openPage(await browser.newContext(), `${server.url}${query}`);
+  await waitForModel(page, { timeout: 600_000 });
   const teach = page.locator('[data-testid=teach]');
   const t0 = Date.now();
   for (const [cls, files] of Object.entries(photoSets())) {
@@ -52,11 +67,15 @@ try {
   await train.and(page.locator(':enabled')).waitFor({ timeout: 1_800_000 });
   const features = Date.now() - t0;
   const perPhoto = await teach.locator('[data-testid=feature-ms]').innerText();
+  await teach.locator('[data-testid=train-augment]').selectOption(augment);
+  if (layer4) await teach.locator('[data-testid=train-layer4]').check();
+  const t1 = Date.now();
   await train.click();
   const training = teach.locator('[data-testid=training]');
-  await training.and(page.locator('[data-state=done]')).waitFor({ timeout: 300_000 });
+  await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 3_600_000 });
   console.log(JSON.stringify({
-    photos: total, features_wall_ms: features, features_per_photo: perPhoto.trim(),
+    backend, weights, augment: Number(augment), layer4, model: await page.locator('[data-testid=model-status]').getAttribute('data-model'),
+    photos: total, features_wall_ms: features, features_per_photo: perPhoto.trim(), training_wall_ms: Date.now() - t1,
     training: await training.locator('.small').first().innerText(),
   }));
 } finally {

@@ -15,6 +15,7 @@ mod teach_kept;
 mod teach_kept_tests;
 #[cfg(test)]
 mod teach_tests;
+mod teach_training;
 #[cfg(test)]
 mod tests;
 pub mod webcam;

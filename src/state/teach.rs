@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use resnet_lab_protocol::TeachResponse;
-use resnet_lab_protocol::teach::{EpochPoint, TeachClass};
+use resnet_lab_protocol::teach::TeachClass;
 
 use super::NewPhoto;
 pub use super::teach_features::FeatureSend;
 pub use super::teach_kept::{
     KeptFeatures, MAX_FEATURE_WIDTH, MAX_KEPT_RECORD_CHARS, feature_key, parse_feature_key,
 };
+pub use super::teach_training::{TrainState, Training};
 
 /// A head has 2 to this many classes in the page (the core accepts more from files).
 pub const MAX_CLASSES: usize = 20;
@@ -21,8 +22,11 @@ pub const MIN_CLASSES: usize = 2;
 pub const MIN_PHOTOS: usize = 2;
 /// Longest class name typed in (a head file allows 200 characters).
 pub const MAX_NAME_CHARS: usize = 60;
-/// Training steps of one run (the CLI's `finetune` default).
+/// Training steps of one run by default (the CLI's `finetune` default).
 pub const EPOCHS: usize = 100;
+/// The epochs offered (full-batch steps; fine-tuning layer4 costs about a layer4 forward and
+/// backward pass of every photo per epoch, so fewer keeps it short).
+pub const EPOCH_CHOICES: [usize; 5] = [10, 30, EPOCHS, 300, 1000];
 /// Photos one class takes (with 20 classes: 1000 photos, what the browser keeps at most).
 pub const MAX_PHOTOS_PER_CLASS: usize = 50;
 
@@ -48,35 +52,6 @@ pub struct TeachPhoto {
 pub struct ClassState {
     pub name: String,
     pub photos: Vec<TeachPhoto>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrainState {
-    Running,
-    Done,
-    Error,
-}
-
-impl TrainState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrainState::Running => "running",
-            TrainState::Done => "done",
-            TrainState::Error => "error",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Training {
-    pub state: TrainState,
-    pub epochs: usize,
-    pub points: Vec<EpochPoint>,
-    /// `leave_one_out`, `split` or `none`, once done.
-    pub validation: Option<String>,
-    pub stopped: bool,
-    pub train_ms: Option<f64>,
-    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,7 +119,11 @@ pub enum TeachAction {
     Forget,
     /// A remark (a photo refused by the page, storage full).
     Message(String),
-    TrainRequested,
+    /// Training was asked for: `epochs` steps, `augment` augmented views per training photo.
+    TrainRequested {
+        epochs: usize,
+        augment: usize,
+    },
 }
 
 /// Checks a typed class name against the existing classes; the trimmed name when fine.
@@ -293,16 +272,8 @@ impl TeachState {
                 self.message = Some("Forgot every class and photo.".into());
             }
             TeachAction::Message(message) => self.message = Some(message),
-            TeachAction::TrainRequested => {
-                self.training = Some(Training {
-                    state: TrainState::Running,
-                    epochs: EPOCHS,
-                    points: Vec::new(),
-                    validation: None,
-                    stopped: false,
-                    train_ms: None,
-                    error: None,
-                });
+            TeachAction::TrainRequested { epochs, augment } => {
+                self.training = Some(Training::started(epochs, augment));
             }
         }
     }
@@ -341,34 +312,17 @@ impl TeachState {
                     }
                 }
             }
-            TeachResponse::Epoch { point, epochs } => {
-                if let Some(t) = self
-                    .training
-                    .as_mut()
-                    .filter(|t| t.state == TrainState::Running)
-                {
-                    t.epochs = epochs;
-                    t.points.push(point);
+            TeachResponse::Augmenting { .. }
+            | TeachResponse::Epoch { .. }
+            | TeachResponse::TrainError { .. } => {
+                if let Some(t) = self.training.as_mut() {
+                    t.respond(response);
                 }
             }
-            TeachResponse::Trained {
-                classes,
-                validation,
-                stopped,
-                train_ms,
-            } => {
+            TeachResponse::Trained { ref classes, .. } => {
+                self.head = Some(classes.clone());
                 if let Some(t) = self.training.as_mut() {
-                    t.state = TrainState::Done;
-                    t.validation = Some(validation);
-                    t.stopped = stopped;
-                    t.train_ms = Some(train_ms);
-                }
-                self.head = Some(classes);
-            }
-            TeachResponse::TrainError { message } => {
-                if let Some(t) = self.training.as_mut() {
-                    t.state = TrainState::Error;
-                    t.error = Some(message);
+                    t.respond(response);
                 }
             }
             // The page saves the file as it arrives (ui/client.rs).
@@ -383,12 +337,5 @@ impl TeachState {
             }
             TeachResponse::HeadError { message } => self.message = Some(message),
         }
-    }
-}
-
-impl Training {
-    /// The last epoch's accuracies (what `data-train-accuracy` / `data-val-accuracy` show).
-    pub fn last(&self) -> Option<&EpochPoint> {
-        self.points.last()
     }
 }

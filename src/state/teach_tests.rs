@@ -99,7 +99,10 @@ fn training_waits_for_two_classes_of_two_ready_photos() {
 #[test]
 fn the_curve_grows_until_done_and_the_head_is_named() {
     let mut s = with_classes(&["a", "b"]);
-    s.apply(TeachAction::TrainRequested);
+    s.apply(TeachAction::TrainRequested {
+        epochs: 3,
+        augment: 0,
+    });
     assert!(s.running());
     for epoch in 1..=3 {
         s.respond(TeachResponse::Epoch {
@@ -117,6 +120,8 @@ fn the_curve_grows_until_done_and_the_head_is_named() {
         validation: "leave_one_out".into(),
         stopped: false,
         train_ms: 10.0,
+        train_rows: 4,
+        augment_ms: 0.0,
     });
     let t = s.training.as_ref().unwrap();
     assert_eq!(t.state, TrainState::Done);

@@ -297,12 +297,10 @@ impl EngineClient {
         self.post(&Request::ClearCache, None);
     }
 
-    pub fn teach(
-        &mut self,
-        request: resnet_lab_protocol::TeachRequest,
-        file: Option<web_sys::Blob>,
-    ) {
-        self.post(&Request::Teach(request), file.as_ref().map(|f| f.as_ref()));
+    /// A teach-mode request, with its photo or head file (or, for an augmented training,
+    /// the photos' files as one array).
+    pub fn teach(&mut self, request: resnet_lab_protocol::TeachRequest, file: Option<JsValue>) {
+        self.post(&Request::Teach(request), file.as_ref());
     }
 
     pub fn lose_device(&mut self) {

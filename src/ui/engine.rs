@@ -74,8 +74,8 @@ impl Engine {
         self.0.borrow_mut().clear_cache();
     }
 
-    /// A teach-mode request, with its photo or head file.
-    pub fn teach(&self, request: resnet_lab_protocol::TeachRequest, file: Option<web_sys::Blob>) {
+    /// A teach-mode request, with its photo or head file (or the photos' files as an array).
+    pub fn teach(&self, request: resnet_lab_protocol::TeachRequest, file: Option<JsValue>) {
         self.0.borrow_mut().teach(request, file);
     }
 }

@@ -28,11 +28,16 @@ pub enum TeachRequest {
     },
     /// Train a head on the classes' photos (their features must have been asked for); with
     /// `layer4`, fine-tune the last stage with it (slower; the head file then holds layer4).
+    /// With `augment` = K > 0, each training photo adds K augmented views (flipped random
+    /// crops of the 256 resize) as more training rows; the photos' files travel beside the
+    /// request as an array in the classes' order (the engine decodes them again for the views).
     Train {
         classes: Vec<TeachClass>,
         epochs: usize,
         #[serde(default)]
         layer4: bool,
+        #[serde(default)]
+        augment: usize,
     },
     /// Stop training after the current epoch (acts at once, never queued).
     Stop,
@@ -48,6 +53,9 @@ pub struct PhotoFeatures {
     pub fingerprint: String,
     pub values: Vec<f32>,
 }
+
+/// Most augmented views per photo the page asks for (each costs a forward pass).
+pub const MAX_PAGE_AUGMENT: usize = 8;
 
 /// One epoch of the curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -71,6 +79,11 @@ pub enum TeachResponse {
         #[serde(default)]
         features: Option<PhotoFeatures>,
     },
+    /// Augmented views being computed before training: `done` of `total` photos.
+    Augmenting {
+        done: usize,
+        total: usize,
+    },
     /// One more epoch of the running training.
     Epoch {
         point: EpochPoint,
@@ -83,6 +96,12 @@ pub enum TeachResponse {
         validation: String,
         stopped: bool,
         train_ms: f64,
+        /// Rows the head trained on: its photos' centre crops and their augmented views.
+        #[serde(default)]
+        train_rows: usize,
+        /// Time spent computing augmented views (0 without augmentation).
+        #[serde(default)]
+        augment_ms: f64,
     },
     TrainError {
         message: String,
@@ -117,6 +136,7 @@ mod tests {
             }],
             epochs: 50,
             layer4: true,
+            augment: 2,
         });
         let json = serde_json::to_string(&req).unwrap();
         assert!(json.contains("\"type\":\"teach\""), "{json}");
@@ -133,5 +153,18 @@ mod tests {
         });
         let json = serde_json::to_string(&resp).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&json).unwrap(), resp);
+    }
+
+    /// A page from before augmentation still reads (no views asked for).
+    #[test]
+    fn a_train_request_without_augment_asks_for_none() {
+        let old = r#"{"type":"teach","teach":"train","classes":[],"epochs":5}"#;
+        let Request::Teach(TeachRequest::Train {
+            augment, layer4, ..
+        }) = serde_json::from_str(old).unwrap()
+        else {
+            panic!("not a train request");
+        };
+        assert_eq!((augment, layer4), (0, false));
     }
 }

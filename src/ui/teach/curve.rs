@@ -81,17 +81,32 @@ pub fn training_view(training: Option<&Training>) -> Html {
         Some("split") => "held out (20% split)",
         _ => "held out",
     };
-    let progress = t.points.len() as f64 / t.epochs.max(1) as f64 * 100.0;
+    let progress = match t.augmenting {
+        Some((done, total)) => done as f64 / total.max(1) as f64 * 100.0,
+        None => t.points.len() as f64 / t.epochs.max(1) as f64 * 100.0,
+    };
+    let opt = |v: Option<String>| v.unwrap_or_default();
     html! {
         <div class="teach-training" data-testid="training" data-state={t.state.as_str()}
-             data-train-accuracy={train} data-val-accuracy={val} data-epochs={t.points.len().to_string()}>
+             data-train-accuracy={train} data-val-accuracy={val} data-epochs={t.points.len().to_string()}
+             data-augment={t.augment.to_string()} data-train-rows={opt(t.train_rows.map(|r| r.to_string()))}>
             <div class="bar"><div class="fill" style={format!("width: {progress:.1}%")}></div></div>
+            if let Some((done, total)) = t.augmenting {
+                <div class="small" data-testid="augmenting">
+                    { format!("Augmented views: photo {done} of {total} ({} flipped random crops each)…", t.augment) }
+                </div>
+            }
             <div class="small">
                 { format!("epoch {}/{} · loss {} · training accuracy {} · {held} {}",
                     t.points.len(), t.epochs,
                     last.map(|p| format!("{:.4}", p.loss)).unwrap_or_default(),
                     pct(last.map(|p| p.train_accuracy)), pct(last.and_then(|p| p.val_accuracy))) }
                 { t.train_ms.map(|ms| format!(" · {ms:.0} ms")).unwrap_or_default() }
+                { match (t.train_rows, t.augment_ms) {
+                    (Some(rows), Some(ms)) if t.augment > 0 =>
+                        format!(" · {rows} rows (photos and their views; views {:.1} s)", ms / 1e3),
+                    _ => String::new(),
+                } }
                 { if t.stopped { " · stopped" } else { "" } }
             </div>
             if t.state == TrainState::Error {

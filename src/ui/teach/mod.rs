@@ -7,6 +7,7 @@ pub mod class_card;
 pub mod curve;
 pub mod custom;
 mod storage;
+mod train_options;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -25,6 +26,7 @@ use crate::ui::webcam::WebcamHandle;
 use crate::ui::{StateHandle, use_app_state};
 use class_card::ClassCard;
 use resnet_lab_protocol::TeachRequest;
+use train_options::TrainOptions;
 
 /// Each teach photo's file (sent again for other weights, kept in IndexedDB) and thumbnail
 /// URL, and what the browser's storage holds already.
@@ -105,8 +107,10 @@ pub fn teach_panel() -> Html {
     let files = use_mut_ref(TeachFiles::default);
     let webcam = use_context::<WebcamHandle>();
     let name = use_state(String::new);
-    // "Also fine-tune layer4" for the next training.
+    // "Also fine-tune layer4" and augmented views per photo, for the next training.
     let layer4 = use_state(|| false);
+    let augment = use_state(|| 0usize);
+    let epochs = use_state(|| EPOCHS);
     let teach = &state.teach;
 
     // Forget the files of photos and classes that were removed.
@@ -201,7 +205,7 @@ pub fn teach_panel() -> Html {
                         if let Some((blob, _)) = files.borrow().by_id.get(photo) {
                             engine.teach(
                                 TeachRequest::Features { photo: *photo },
-                                Some(blob.clone()),
+                                Some(blob.clone().into()),
                             );
                             sent.push(*photo);
                         }
@@ -236,27 +240,41 @@ pub fn teach_panel() -> Html {
     let on_train = {
         let (engine, dispatch, classes) =
             (engine.clone(), state.dispatcher(), teach.request_classes());
-        let layer4 = *layer4;
+        let (layer4, augment, epochs, files) = (*layer4, *augment, *epochs, files.clone());
         Callback::from(move |_| {
-            dispatch.dispatch(Action::Teach(TeachAction::TrainRequested));
+            // Augmented views are cut from the photos again: their files go along, in order.
+            let photo_files = (augment > 0).then(|| {
+                let files = files.borrow();
+                let ids = classes.iter().flat_map(|c| &c.photos);
+                let blobs = ids.filter_map(|id| files.by_id.get(id).map(|(blob, _)| blob.clone()));
+                js_sys::Array::from_iter(blobs).into()
+            });
+            dispatch.dispatch(Action::Teach(TeachAction::TrainRequested {
+                epochs,
+                augment,
+            }));
             engine.teach(
                 TeachRequest::Train {
                     classes: classes.clone(),
-                    epochs: EPOCHS,
+                    epochs,
                     layer4,
+                    augment,
                 },
-                None,
+                photo_files,
             );
         })
     };
     let on_layer4 = {
         let layer4 = layer4.clone();
-        Callback::from(move |e: Event| {
-            let input = e
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok());
-            layer4.set(input.is_some_and(|i| i.checked()));
-        })
+        Callback::from(move |on: bool| layer4.set(on))
+    };
+    let on_augment = {
+        let augment = augment.clone();
+        Callback::from(move |n: usize| augment.set(n))
+    };
+    let on_epochs = {
+        let epochs = epochs.clone();
+        Callback::from(move |n: usize| epochs.set(n))
     };
     let on_stop = {
         let engine = engine.clone();
@@ -321,11 +339,7 @@ pub fn teach_panel() -> Html {
             </div>
             <div class="teach-actions">
                 <button class="button" data-testid="train" disabled={blocker.is_some()} onclick={on_train}>{ "Train" }</button>
-                <label class="small" title="layer4 trains with the head (BatchNorm in eval mode, learning rate 1e-4)">
-                    <input type="checkbox" data-testid="train-layer4" checked={*layer4} onchange={on_layer4} />
-                    { " Also fine-tune the last stage (layer4), slower" }
-                    if *layer4 { <span class="muted">{ " · the head file then holds layer4 (34 MB for ResNet-18, 60 MB for ResNet-50)" }</span> }
-                </label>
+                <TrainOptions layer4={*layer4} augment={*augment} epochs={*epochs} {on_layer4} {on_augment} {on_epochs} />
                 if teach.running() {
                     <button class="button ghost" data-testid="stop-training" onclick={on_stop}>{ "Stop" }</button>
                 }

@@ -73,11 +73,15 @@ export function pngHeader(width, height) {
   ]);
 }
 
-/** Starts the server with the test-only routes (a truncated copy of the weights, hostile files). */
-export async function startServer() {
+/**
+ * Starts the server with the test-only routes (a truncated copy of the weights, hostile files)
+ * and `extra` ones ({path: () => ({body})}).
+ */
+export async function startServer(extra = {}) {
   const model = servedModel();
   return serve(DIST, {
     routes: {
+      ...extra,
       // A safetensors header that claims a terabyte of JSON.
       '/test/huge-header.safetensors': () => {
         const body = Buffer.alloc(64, 0x41);

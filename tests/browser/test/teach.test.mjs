@@ -190,6 +190,103 @@ describe('Teach mode (CPU fallback)', () => {
     }
   });
 
+  test('augmented training: 2 flipped random crops per training photo, 2 more rows each; Stop while the views are computed', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    const augment = teach.locator('[data-testid=train-augment]');
+    await augment.selectOption('2');
+    // Views train the head alone: fine-tuning layer4 is not offered with them.
+    assert.equal(await teach.locator('[data-testid=train-layer4]').isDisabled(), true);
+    const t0 = Date.now();
+    const training = await trainToEnd();
+    log(`teach augmented: ${Date.now() - t0} ms — ${await training.locator('.small').first().innerText()}`);
+    assert.equal(await training.getAttribute('data-augment'), '2');
+    // Leave-one-out on 9 photos: every photo trains, each with its 2 views (rows counted by
+    // hand: 9 centre crops + 9 × 2 views); a photo's own views never train the head judging it.
+    assert.equal(await training.getAttribute('data-train-rows'), String(9 + 9 * 2));
+    assert.equal(Number(await training.getAttribute('data-train-accuracy')), ref.train_accuracy);
+    const val = Number(await training.getAttribute('data-val-accuracy'));
+    assert.ok(Math.abs(val - ref.loo_accuracy) <= 2 / 9 + 1e-9, `held-out accuracy ${val}, PyTorch (centre crops) ${ref.loo_accuracy}`);
+    const results = await classify(page, ref.test_files.slice(0, 1).map(fixture));
+    const name = path.basename(ref.test_files[0]);
+    assert.equal(results[name].state, 'done');
+    const expected = ref.classes[ref.test_probs[0].indexOf(Math.max(...ref.test_probs[0]))];
+    assertCustom(await customRows(name), expected, name);
+
+    // 8 views per photo are not kept yet: Stop while they are computed ends the run, no head trained.
+    await augment.selectOption('8');
+    await teach.locator('[data-testid=train]').evaluate((train) => new Promise((resolve) => {
+      const root = train.closest('[data-testid=teach]');
+      const observer = new MutationObserver(() => {
+        const stop = root.querySelector('[data-testid=stop-training]');
+        if (!stop || !root.querySelector('[data-testid=augmenting]')) return;
+        observer.disconnect();
+        stop.click();
+        resolve();
+      });
+      observer.observe(root, { childList: true, subtree: true });
+      train.click();
+    }));
+    await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 120_000 });
+    assert.equal(await training.getAttribute('data-state'), 'error');
+    assert.match(await training.innerText(), /stopped while computing the augmented views/i);
+    assert.equal(await training.getAttribute('data-epochs'), '0');
+    await augment.selectOption('0');
+    assert.equal(await teach.locator('[data-testid=train-layer4]').isDisabled(), false);
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/i.test(p)), []);
+  });
+
+  test('fine-tuning layer4 with the head: a 20 % split, the head file carries layer4, new photos ranked, the panel refuses it', async () => {
+    const teach = page.locator('[data-testid=teach]');
+    const layer4 = teach.locator('[data-testid=train-layer4]');
+    await layer4.check();
+    assert.equal(await teach.locator('[data-testid=train-augment]').isDisabled(), true);
+    // Each epoch runs layer4 forward and backward for every photo (WebAssembly, 2 threads): 10
+    // epochs keep the test short; the head's first steps already separate 6 photos.
+    const epochs = teach.locator('[data-testid=train-epochs]');
+    await epochs.selectOption('10');
+    const t0 = Date.now();
+    await teach.locator('[data-testid=train]').click();
+    const training = teach.locator('[data-testid=training]');
+    await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 600_000 });
+    log(`teach layer4: ${Date.now() - t0} ms — ${await training.locator('.small').first().innerText()}`);
+    assert.equal(await training.getAttribute('data-state'), 'done', await training.innerText());
+    assert.equal(await training.getAttribute('data-epochs'), '10');
+    // Leave-one-out would need one layer4 per photo, so a 20 % split: round(3 × 0.2) = 1 photo
+    // of each class held out (worked out by hand), 6 training rows.
+    assert.equal(await training.getAttribute('data-train-rows'), '6');
+    assert.equal(Number(await training.getAttribute('data-train-accuracy')), 1);
+    const val = Number(await training.getAttribute('data-val-accuracy'));
+    assert.ok([0, 1 / 3, 2 / 3, 1].some((v) => Math.abs(v - val) < 1e-3), `held-out accuracy ${val} of 3 photos (4 decimals shown)`);
+    // Layer4 moves at lr 1e-4: a new photo keeps PyTorch's (frozen-feature) top class (the
+    // mammal test photo, 0.99 there).
+    const again = ref.test_files[1];
+    const results = await classify(page, [fixture(again)]);
+    assert.equal(results[path.basename(again)].state, 'done');
+    const expected = ref.classes[ref.test_probs[1].indexOf(Math.max(...ref.test_probs[1]))];
+    assertCustom(await customRows(path.basename(again)), expected, again);
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120_000 }),
+      teach.locator('[data-testid=export-head]').click(),
+    ]);
+    const size = fs.statSync(await download.path()).size;
+    // torchvision ResNet-50's layer4 has 14,964,736 trainable parameters (float32 in the file).
+    assert.ok(size > 4 * 14_964_736, `the head file holds layer4: ${size} bytes`);
+
+    // The gradient panel runs the network's own layer4: a head that fine-tuned it is refused.
+    const panel = page.locator('[data-testid=gradient-panel]');
+    const chip = panel.locator('[data-testid=grad-class][data-taught=true]').first();
+    await chip.waitFor({ timeout: 180_000 });
+    await panel.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 180_000 });
+    await chip.click();
+    await panel.filter({ hasText: /fine-tuned layer4/ }).waitFor({ timeout: 60_000 });
+
+    await layer4.uncheck();
+    await epochs.selectOption('100');
+    await trainToEnd();
+    assert.deepEqual(page.problems.filter((p) => !/Failed to load resource/i.test(p)), []);
+  });
+
   test('export → import round trip; a head for another backbone is refused', async () => {
     const teach = page.locator('[data-testid=teach]');
     const [download] = await Promise.all([

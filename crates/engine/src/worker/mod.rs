@@ -17,6 +17,7 @@ mod lab_data;
 mod lab_runs;
 mod lab_shatter;
 mod teach;
+mod teach_augment;
 mod teach_layer4;
 mod teach_storage;
 mod threads;

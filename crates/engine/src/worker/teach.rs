@@ -12,8 +12,8 @@ use std::rc::Rc;
 use resnet_lab_core::predict::{rank, softmax};
 use resnet_lab_core::preprocess::{PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_core::transfer::{
-    BackboneId, Layer4Job, LinearHead, TrainConfig, Validation, train_head_observed,
-    train_with_layer4_observed,
+    BackboneId, Layer4Job, LinearHead, TrainConfig, TrainingSet, Validation, held_out_photos,
+    train_head_on, train_with_layer4_observed,
 };
 use resnet_lab_protocol::teach::{EpochPoint, PhotoFeatures, TeachClass};
 use resnet_lab_protocol::{PredictionRow, TeachRequest, TeachResponse};
@@ -23,6 +23,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::engine::Engine;
 use super::image::decode_in_browser;
 use super::js::{now, scope};
+use super::teach_augment::ViewCache;
 use super::teach_layer4::Layer4State;
 use super::teach_storage::{save_head, saved_head};
 use crate::error::{EngineError, Result};
@@ -45,6 +46,8 @@ pub struct TeachState {
     stop: Cell<bool>,
     /// Layer3 outputs of the photos and the head's fine-tuned layer4.
     pub(super) layer4: Layer4State,
+    /// Augmented views' features of the photos.
+    pub(super) views: ViewCache,
 }
 
 impl TeachState {
@@ -55,6 +58,7 @@ impl TeachState {
             .borrow_mut()
             .retain(|_, (f, _)| fingerprint.as_deref() == Some(f.as_str()));
         self.layer4.model_loaded(fingerprint.as_deref());
+        self.views.model_loaded(fingerprint.as_deref());
         let mut head = self.head.borrow_mut();
         // A fine-tuned layer4 runs on the network's device: it is rebuilt from the kept head
         // (`restore_head`) once the new network is ready.
@@ -103,6 +107,11 @@ impl TeachState {
         Ok(head.clone())
     }
 
+    /// Stop was asked for since the training started.
+    pub(super) fn stop_requested(&self) -> bool {
+        self.stop.get()
+    }
+
     pub fn has_head(&self) -> bool {
         self.head.borrow().is_some()
     }
@@ -126,7 +135,7 @@ impl TeachState {
 }
 
 /// Lets the worker's event loop run (so a Stop message is seen between epochs).
-async fn yield_to_event_loop() {
+pub(super) async fn yield_to_event_loop() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let _ = scope().set_timeout_with_callback(&resolve);
     });
@@ -190,7 +199,8 @@ impl Engine {
                 classes,
                 epochs,
                 layer4,
-            } => match self.train(&classes, epochs, layer4).await {
+                augment,
+            } => match self.train(&classes, epochs, layer4, augment, payload).await {
                 Ok(done) => done,
                 Err(e) => TeachResponse::TrainError {
                     message: e.to_string(),
@@ -304,7 +314,16 @@ impl Engine {
         classes: &[TeachClass],
         epochs: usize,
         layer4: bool,
+        augment: usize,
+        payload: Option<JsValue>,
     ) -> Result<TeachResponse> {
+        if layer4 && augment > 0 {
+            return Err(EngineError::Unavailable(
+                "augmented views train the head alone: fine-tuning layer4 uses the photos' \
+                 centre crops (untick one of the two)"
+                    .into(),
+            ));
+        }
         let backbone = self.backbone_id()?;
         let mut features = Vec::new();
         let mut labels = Vec::new();
@@ -345,6 +364,21 @@ impl Engine {
             .as_ref()
             .map(|b| b.device.clone())
             .ok_or_else(|| EngineError::Unavailable("no backend yet".into()))?;
+        // Views of the training photos only: held-out photos are judged on their centre crop.
+        let t0 = now();
+        let augmented = if augment > 0 {
+            let held_out = held_out_photos(&labels, classes.len(), validation, config.seed);
+            self.augmented_rows(classes, payload, augment, &held_out)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::Unavailable(
+                        "stopped while computing the augmented views: no head was trained".into(),
+                    )
+                })?
+        } else {
+            Vec::new()
+        };
+        let augment_ms = now() - t0;
         let total = config.epochs;
         let outbox = self.outbox;
         let stop = &self.teach.stop;
@@ -378,10 +412,12 @@ impl Engine {
             };
             train_with_layer4_observed(job, &config, &device, on_epoch).await?
         } else {
-            train_head_observed(
-                &features, &labels, names, backbone, &config, &device, on_epoch,
-            )
-            .await?
+            let set = TrainingSet {
+                features: &features,
+                labels: &labels,
+                augmented: &augmented,
+            };
+            train_head_on(set, names, backbone, &config, &device, on_epoch).await?
         };
         let train_ms = now() - t0;
         let stopped = trained.epochs.len() < total;
@@ -391,6 +427,7 @@ impl Engine {
             Validation::LeaveOneOut => "leave_one_out",
         };
         let classes = trained.head.classes.clone();
+        let train_rows = trained.train_rows;
         save_head(&trained.head).await;
         self.use_head(trained.head)?;
         Ok(TeachResponse::Trained {
@@ -398,6 +435,8 @@ impl Engine {
             validation: validation.into(),
             stopped,
             train_ms,
+            train_rows,
+            augment_ms,
         })
     }
 }
