@@ -88,6 +88,23 @@ impl<P> RequestQueue<P> {
         }
     }
 
+    /// Up to `more` photos to classify together with one just popped: the classifications
+    /// [`Self::pop`] would return next, in its order (never past another kind of request, so
+    /// batching changes no order).
+    pub fn pop_photos(&mut self, more: usize) -> Vec<(Request, P)> {
+        let mut photos = Vec::new();
+        while photos.len() < more {
+            let next = self.waiting.iter().position(|(r, _)| !is_analysis(r));
+            match next {
+                Some(i) if matches!(self.waiting[i].0, Request::Classify { .. }) => {
+                    photos.extend(self.waiting.remove(i));
+                }
+                _ => break,
+            }
+        }
+        photos
+    }
+
     pub fn len(&self) -> usize {
         self.waiting.len()
     }
@@ -134,6 +151,31 @@ mod tests {
 
     fn drain(queue: &mut RequestQueue<u32>) -> Vec<u32> {
         std::iter::from_fn(|| queue.pop().map(|(_, tag)| tag)).collect()
+    }
+
+    #[test]
+    fn photos_batch_in_order_up_to_the_next_other_request() {
+        let mut queue = RequestQueue::default();
+        queue.push(photo(1), 1);
+        queue.push(analysis(9), 9);
+        queue.push(photo(2), 2);
+        queue.push(photo(3), 3);
+        queue.push(load(), 4);
+        queue.push(photo(5), 5);
+        let (first, tag) = queue.pop().unwrap();
+        assert_eq!((first, tag), (photo(1), 1));
+        // The analysis waits (photos go first); the load stops the batch.
+        let batch: Vec<u32> = queue.pop_photos(7).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(batch, [2, 3]);
+        assert_eq!(queue.pop().map(|(_, t)| t), Some(4));
+        assert_eq!(queue.pop_photos(7).len(), 1, "photo 5 alone after the load");
+        assert_eq!(drain(&mut queue), [9]);
+        // At most `more`.
+        for id in 10..20 {
+            queue.push(photo(id), id);
+        }
+        assert_eq!(queue.pop_photos(3).len(), 3);
+        assert_eq!(queue.len(), 7);
     }
 
     #[test]

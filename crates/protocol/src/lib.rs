@@ -186,8 +186,16 @@ pub struct GradientReport {
 pub struct Timings {
     pub decode_ms: f64,
     pub preprocess_ms: f64,
+    /// With a batch, this photo's share of the batch's forward pass.
     pub inference_ms: f64,
     pub readback_ms: f64,
+    /// Photos classified together in one forward pass with this one (1: alone).
+    #[serde(default = "one")]
+    pub batch: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Timings {

@@ -86,10 +86,15 @@ fn timings_line(t: &Timings, backend: Option<BackendKind>) -> Html {
              data-preprocess-ms={format!("{:.1}", t.preprocess_ms)}
              data-inference-ms={format!("{:.1}", t.inference_ms)}
              data-readback-ms={format!("{:.1}", t.readback_ms)}
-             data-decode-ms={format!("{:.1}", t.decode_ms)}>
+             data-decode-ms={format!("{:.1}", t.decode_ms)} data-batch={t.batch.to_string()}>
             <span title="decoding by the browser">{ format!("decode {}", format_ms(t.decode_ms)) }</span>
             <span title="resize 256, centre crop 224, normalise">{ format!("preprocess {}", format_ms(t.preprocess_ms)) }</span>
-            <span title="forward pass">{ format!("inference {}", format_ms(t.inference_ms)) }</span>
+            if t.batch > 1 {
+                <span title="photos dropped together share one forward pass; this is its share">
+                    { format!("inference {} (1/{} of a batch)", format_ms(t.inference_ms), t.batch) }</span>
+            } else {
+                <span title="forward pass">{ format!("inference {}", format_ms(t.inference_ms)) }</span>
+            }
             <span title="reading the logits back">{ format!("read-back {}", format_ms(t.readback_ms)) }</span>
             <span class={classes!("badge", "small-badge", backend.map(|b| format!("badge-{}", b.as_str())))}>
                 { backend.map(|b| b.as_str()).unwrap_or("") }

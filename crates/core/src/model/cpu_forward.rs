@@ -97,6 +97,10 @@ impl CpuForward {
 
     /// `[n, 3, h, w]` images (channel-major, as uploaded for Burn) → the globally average
     /// pooled features, `n` rows.
+    ///
+    /// With several images and several threads, each image runs start to finish on one
+    /// thread, side by side: the threads then share no layer (one layer's bands across threads
+    /// gained little on two cores, BENCHMARKS.md, "Photos dropped together").
     pub fn pooled_features(&self, images: &[f32], [n, h, w]: [usize; 3]) -> Result<Vec<Vec<f32>>> {
         if images.len() != n * 3 * h * w || n == 0 {
             return Err(Error::Input(format!(
@@ -104,6 +108,20 @@ impl CpuForward {
                 images.len()
             )));
         }
+        #[cfg(feature = "rayon")]
+        if n > 1 && threads() > 1 {
+            use rayon::prelude::*;
+            let rows: Vec<Vec<Vec<f32>>> = images
+                .par_chunks(3 * h * w)
+                .map(|image| one_thread(|| self.pooled_batch(image, 1, h, w)))
+                .collect();
+            return Ok(rows.into_iter().flatten().collect());
+        }
+        Ok(self.pooled_batch(images, n, h, w))
+    }
+
+    /// [`Self::pooled_features`] of a checked batch, layer by layer over all its images.
+    fn pooled_batch(&self, images: &[f32], n: usize, h: usize, w: usize) -> Vec<Vec<f32>> {
         let mut x = self
             .stem
             .apply(&to_channel_last(images, n, h, w), true, None);
@@ -113,7 +131,7 @@ impl CpuForward {
         for block in &self.blocks {
             x = block.apply(x);
         }
-        Ok(global_average_pool(&x))
+        global_average_pool(&x)
     }
 
     /// `[n, 3, h, w]` images → `n` rows of logits.
@@ -193,11 +211,13 @@ impl Conv {
         };
         let run = |(i, chunk): (usize, &mut [f32])| self.apply_band(&job, i * band, chunk);
         #[cfg(feature = "rayon")]
-        {
+        if threads() > 1 {
             use rayon::prelude::*;
             out.par_chunks_mut(band * self.cout)
                 .enumerate()
                 .for_each(run);
+        } else {
+            out.chunks_mut(band * self.cout).enumerate().for_each(run);
         }
         #[cfg(not(feature = "rayon"))]
         out.chunks_mut(band * self.cout).enumerate().for_each(run);
@@ -312,10 +332,28 @@ fn band_pixels(pixels: usize, depth: usize) -> usize {
     band.min(by_memory).max(1)
 }
 
+#[cfg(feature = "rayon")]
+thread_local! {
+    /// Set while this thread runs one image of a batch alone (see `pooled_features`).
+    static ONE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with this thread's convolutions and products on this thread only.
+#[cfg(feature = "rayon")]
+fn one_thread<T>(work: impl FnOnce() -> T) -> T {
+    let before = ONE_THREAD.replace(true);
+    let out = work();
+    ONE_THREAD.set(before);
+    out
+}
+
 fn threads() -> usize {
     #[cfg(feature = "rayon")]
     {
-        rayon::current_num_threads()
+        match ONE_THREAD.get() {
+            true => 1,
+            false => rayon::current_num_threads(),
+        }
     }
     #[cfg(not(feature = "rayon"))]
     1
@@ -379,7 +417,7 @@ fn matmul_accumulate(
 fn parallelism(work: usize) -> gemm::Parallelism {
     #[cfg(feature = "rayon")]
     {
-        if work >= 1 << 20 && rayon::current_num_threads() > 1 {
+        if work >= 1 << 20 && threads() > 1 {
             return gemm::Parallelism::Rayon(0);
         }
     }

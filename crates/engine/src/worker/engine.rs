@@ -93,6 +93,16 @@ impl Engine {
                     let Some((request, payload)) = next else {
                         break;
                     };
+                    // Photos already waiting behind this one share its forward pass.
+                    if matches!(request, Request::Classify { .. }) {
+                        let more = engine.photo_batch() - 1;
+                        let others = engine.queue.borrow_mut().pop_photos(more);
+                        if !others.is_empty() {
+                            let photos = std::iter::once((request, payload)).chain(others);
+                            engine.classify_together(photos.collect()).await;
+                            continue;
+                        }
+                    }
                     engine.handle(request, payload).await;
                 }
                 engine.busy.set(false);

@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::{
     GradFlowAnalyzer, GradFlowOptions, HeInitOptions, Target, analysis_input,
     he_initialized_weights_with,
@@ -37,6 +38,15 @@ pub(super) struct Classified {
     pub custom: Vec<PredictionRow>,
 }
 
+/// A decoded photo's network input and what its card shows of it.
+pub(super) struct PreparedPhoto {
+    pub input: Vec<f32>,
+    pub width: u32,
+    pub height: u32,
+    pub decode_ms: f64,
+    pub preprocess_ms: f64,
+}
+
 fn blob_of(payload: Option<JsValue>) -> Option<web_sys::Blob> {
     payload.and_then(|p| p.dyn_into().ok())
 }
@@ -64,34 +74,22 @@ impl Engine {
         payload: Option<JsValue>,
         name: &str,
     ) -> Result<Classified> {
-        let blob = blob_of(payload)
-            .ok_or_else(|| EngineError::Unavailable(format!("{name}: no file was received")))?;
         let classifier = self.loaded_classifier()?;
-        let backend = self.backend_kind();
-
-        let t0 = now();
-        let image = decode_in_browser(&blob).await?;
-        let t1 = now();
-        let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
-        let crop = resize_and_crop(&buffer)?;
-        let (width, height) = (image.width, image.height);
-        drop(image);
-        let input = normalize_crop(&crop, classifier.info.input);
-        if let Some(id) = keep_as {
-            self.keep_crop(id, Rc::new(crop));
-        }
+        let photo = self
+            .prepare_photo(&classifier, keep_as, payload, name)
+            .await?;
         let t2 = now();
         // The pooled features feed both ImageNet's classifier and a teach-mode head; a head
         // with a fine-tuned layer4 reads that layer4's features of the same layer3 output.
         let (features, row, t3) = match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
             // The CPU path: channel-last, its bands on every thread the engine has.
             (None, Some(cpu)) => {
-                let mut features = cpu.pooled_features(&input, [1, 224, 224])?;
+                let mut features = cpu.pooled_features(&photo.input, [1, 224, 224])?;
                 let row = cpu.head(&features).pop().unwrap_or_default();
                 (features.pop().unwrap_or_default(), row, now())
             }
             (stage, _) => {
-                let batch = classifier.input_batch(&[input], 224, 224)?;
+                let batch = classifier.input_batch(std::slice::from_ref(&photo.input), 224, 224)?;
                 let (features, head_features) = match stage {
                     Some(stage) => {
                         let x = stage_input_tensor(&classifier, batch)?;
@@ -114,16 +112,65 @@ impl Engine {
                 (features, row, t3)
             }
         };
-        let t4 = now();
+        let timings = Timings {
+            decode_ms: photo.decode_ms,
+            preprocess_ms: photo.preprocess_ms,
+            inference_ms: t3 - t2,
+            readback_ms: now() - t3,
+            batch: 1,
+        };
+        self.classified(&classifier, &photo, &row, &features, timings)
+    }
+
+    /// Decodes a photo, resizes, crops and normalises it (and keeps the crop as photo
+    /// `keep_as`'s for the gradient panel).
+    pub(super) async fn prepare_photo(
+        &self,
+        classifier: &Classifier,
+        keep_as: Option<u32>,
+        payload: Option<JsValue>,
+        name: &str,
+    ) -> Result<PreparedPhoto> {
+        let blob = blob_of(payload)
+            .ok_or_else(|| EngineError::Unavailable(format!("{name}: no file was received")))?;
+        let t0 = now();
+        let image = decode_in_browser(&blob).await?;
+        let t1 = now();
+        let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
+        let crop = resize_and_crop(&buffer)?;
+        let (width, height) = (image.width, image.height);
+        drop(image);
+        let input = normalize_crop(&crop, classifier.info.input);
+        if let Some(id) = keep_as {
+            self.keep_crop(id, Rc::new(crop));
+        }
+        Ok(PreparedPhoto {
+            input,
+            width,
+            height,
+            decode_ms: t1 - t0,
+            preprocess_ms: now() - t1,
+        })
+    }
+
+    /// A photo's answer from its logits `row` and pooled `features` (for a teach-mode head).
+    pub(super) fn classified(
+        &self,
+        classifier: &Classifier,
+        photo: &PreparedPhoto,
+        row: &[f32],
+        features: &[f32],
+        timings: Timings,
+    ) -> Result<Classified> {
         if row.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput);
         }
         let custom = match self.teach.has_head() {
-            true => self.teach.custom_predictions(&features)?,
+            true => self.teach.custom_predictions(features)?,
             false => Vec::new(),
         };
         let top = classifier
-            .top_k(&row, 5)
+            .top_k(row, 5)
             .into_iter()
             .map(|p| PredictionRow {
                 index: p.index,
@@ -131,18 +178,12 @@ impl Engine {
                 prob: p.prob,
             })
             .collect();
-        let timings = Timings {
-            decode_ms: t1 - t0,
-            preprocess_ms: t2 - t1,
-            inference_ms: t3 - t2,
-            readback_ms: t4 - t3,
-        };
         Ok(Classified {
             top,
             timings,
-            backend,
-            width,
-            height,
+            backend: self.backend_kind(),
+            width: photo.width,
+            height: photo.height,
             custom,
         })
     }

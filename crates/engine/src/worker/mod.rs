@@ -7,6 +7,7 @@
 //! become text only there.
 
 mod backend;
+mod batch;
 mod engine;
 mod fetch;
 mod image;
