@@ -3,11 +3,11 @@
 //! products, more work for each thread), each answered with its own result. A photo alone is
 //! never held back to wait for others: only those already queued join it.
 
-use resnet_lab_protocol::{Request, Response, Timings};
+use resnet_lab_protocol::{Request, Timings};
 use wasm_bindgen::JsValue;
 
 use super::engine::Engine;
-use super::infer::PreparedPhoto;
+use super::infer::{Classified, PreparedPhoto};
 use super::js::now;
 use crate::error::Result;
 
@@ -45,10 +45,9 @@ impl Engine {
             };
             match photo {
                 Ok(photo) => prepared.push((id, photo)),
-                Err(e) => self.outbox.post(&Response::ClassifyError {
-                    id,
-                    message: e.to_string(),
-                }),
+                Err(e) => self
+                    .outbox
+                    .post(&Classified::response(id, Err(e.to_string()))),
             }
         }
         if prepared.is_empty() {
@@ -62,19 +61,7 @@ impl Engine {
             }
         };
         for ((id, _), answer) in prepared.iter().zip(answers) {
-            let response = match answer {
-                Ok(c) => Response::Result {
-                    id: *id,
-                    top: c.top,
-                    timings: c.timings,
-                    backend: c.backend,
-                    width: c.width,
-                    height: c.height,
-                    custom: c.custom,
-                },
-                Err(message) => Response::ClassifyError { id: *id, message },
-            };
-            self.outbox.post(&response);
+            self.outbox.post(&Classified::response(*id, answer));
         }
     }
 
@@ -83,7 +70,7 @@ impl Engine {
     fn forward_together(
         &self,
         prepared: &[(u32, PreparedPhoto)],
-    ) -> Result<Vec<std::result::Result<super::infer::Classified, String>>> {
+    ) -> Result<Vec<std::result::Result<Classified, String>>> {
         let classifier = self.loaded_classifier()?;
         let cpu = classifier.cpu_forward()?.ok_or_else(|| {
             crate::error::EngineError::Unavailable("batches run on the CPU path only".into())

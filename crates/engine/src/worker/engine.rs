@@ -18,6 +18,7 @@ use wasm_bindgen::JsValue;
 use super::Outbox;
 use super::backend::{ActiveBackend, select_backend};
 use super::fetch::clear_cache;
+use super::infer::Classified;
 use super::js::now;
 use super::weights::fetch_weights;
 use crate::error::{EngineError, Result};
@@ -168,21 +169,10 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
-            Request::Classify { id, name } => match self.classify(id, payload, &name).await {
-                Ok(c) => Response::Result {
-                    id,
-                    top: c.top,
-                    timings: c.timings,
-                    backend: c.backend,
-                    width: c.width,
-                    height: c.height,
-                    custom: c.custom,
-                },
-                Err(e) => Response::ClassifyError {
-                    id,
-                    message: e.to_string(),
-                },
-            },
+            Request::Classify { id, name } => {
+                let outcome = self.classify(id, payload, &name).await;
+                Classified::response(id, outcome.map_err(|e| e.to_string()))
+            }
             Request::Gradients {
                 id,
                 photo,

@@ -12,7 +12,7 @@ use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, 
 use resnet_lab_core::transfer::layer4::{pooled_from_stage_input, stage_input_tensor};
 use resnet_lab_protocol::{
     BackendKind, BackendPreference, ClassRef, GradientNetwork, GradientReport, PredictionRow,
-    Timings,
+    Response, Timings,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -36,6 +36,24 @@ pub(super) struct Classified {
     pub height: u32,
     /// A teach-mode head's classes (empty without one).
     pub custom: Vec<PredictionRow>,
+}
+
+impl Classified {
+    /// Photo `id`'s answer to the page: its result, or why there is none.
+    pub(super) fn response(id: u32, outcome: std::result::Result<Self, String>) -> Response {
+        match outcome {
+            Ok(c) => Response::Result {
+                id,
+                top: c.top,
+                timings: c.timings,
+                backend: c.backend,
+                width: c.width,
+                height: c.height,
+                custom: c.custom,
+            },
+            Err(message) => Response::ClassifyError { id, message },
+        }
+    }
 }
 
 /// A decoded photo's network input and what its card shows of it.
