@@ -21,6 +21,7 @@ mod teach;
 mod teach_augment;
 mod teach_layer4;
 mod teach_storage;
+mod teach_train;
 mod threads;
 mod weights;
 
