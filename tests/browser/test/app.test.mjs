@@ -283,6 +283,26 @@ describe('without WebGPU (CPU fallback)', () => {
     await lab.close();
   });
 
+  test('a network trained by `resnet-lab train --out` loads in the page: its 10 classes and the gradient panel', async () => {
+    const reference = JSON.parse(fs.readFileSync(path.join(path.dirname(photo('chelsea.png')), '..', 'lab', 'trained_cifar20_w4.json'), 'utf8'));
+    const weights = new URL('/test/trained-cifar20.safetensors', server.url).href;
+    const trained = await openPage(context, `${server.url}?backend=cpu&weights=${encodeURIComponent(weights)}`);
+    const status = await waitForModel(trained);
+    // PyTorch's count of the file's trainable parameters (make_trained_reference.py).
+    assert.equal(Number(await status.getAttribute('data-parameters')), reference.parameters);
+    const results = await classify(trained, [photo('chelsea.png')]);
+    const r = results['chelsea.png'];
+    assert.equal(r.state, 'done', r.error);
+    assert.equal(r.rows.length, 5);
+    assert.ok(r.rows.every((row) => row.index >= 0 && row.index < 10), JSON.stringify(r.rows));
+    const panel = await readGradientPanel(trained);
+    // ResNet-20: three stages of three basic blocks.
+    assert.deepEqual(panel.blocks.map((b) => b.block), blockNames([3, 3, 3]));
+    assertFinitePositive(assert, panel.blocks);
+    assert.deepEqual(trained.problems, []);
+    await trained.close();
+  });
+
   test('a He-initialised network needs no photo and comes from the URL (?grad=init)', async () => {
     const lesson = await openPage(context, `${server.url}?backend=cpu&grad=init&arch=cifar56&seed=3`);
     const panel = await readGradientPanel(lesson);

@@ -1,7 +1,8 @@
 //! `resnet-lab train`'s options beyond the paper's defaults: `--width`, `--warmup`, `--last`,
-//! `--zero-init-residual`.
+//! `--zero-init-residual`; and `--out`, the trained network in the converted format.
 
-use crate::common::{run, success_json};
+use crate::common::{fixture, run, success_json};
+use crate::transfer::Scratch;
 use serde_json::Value;
 
 fn train(extra: &[&str]) -> Value {
@@ -63,4 +64,50 @@ fn train_refuses_a_width_of_zero() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("width"), "{stderr}");
+}
+
+/// `--out` writes the converted format: `classify` loads a network saved by `train --out`
+/// and gives PyTorch's logits for its tensors (eval mode, the running statistics the training
+/// left; `tests/fixtures/make_trained_reference.py`), and a fresh save is that format too.
+#[test]
+fn a_network_saved_by_train_out_classifies_as_pytorch_computes_it() {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("lab/trained_cifar20_w4.json")).unwrap(),
+    )
+    .unwrap();
+    let classify = |weights: &str| {
+        success_json(&run(&[
+            "classify",
+            "--weights",
+            weights,
+            "--logits",
+            "--json",
+            &fixture("lab/trained_input.npy"),
+        ]))
+    };
+    let doc = classify(&fixture("lab/trained_cifar20_w4.safetensors"));
+    assert_eq!(doc["model"]["parameters"], reference["parameters"]);
+    let values = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let (got, want) = (
+        values(&doc["results"][0]["logits"]),
+        values(&reference["logits"]),
+    );
+    let range = want.iter().cloned().fold(f64::MIN, f64::max)
+        - want.iter().cloned().fold(f64::MAX, f64::min);
+    assert_eq!(got.len(), 10);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-4 * range, "{got:?} vs PyTorch {want:?}");
+    }
+    let s = Scratch::new("train-out");
+    let out = s.path("net.safetensors");
+    train(&["--out", &out]);
+    let fresh = classify(&out);
+    assert_eq!(fresh["model"]["name"], "cifar-resnet20-w2");
+    assert_eq!(fresh["results"][0]["logits"].as_array().unwrap().len(), 10);
 }
