@@ -286,7 +286,9 @@ describe('without WebGPU (CPU fallback)', () => {
   test('a network trained by `resnet-lab train --out` loads in the page: its 10 classes and the gradient panel', async () => {
     const reference = JSON.parse(fs.readFileSync(path.join(path.dirname(photo('chelsea.png')), '..', 'lab', 'trained_cifar20_w4.json'), 'utf8'));
     const weights = new URL('/test/trained-cifar20.safetensors', server.url).href;
-    const trained = await openPage(context, `${server.url}?backend=cpu&weights=${encodeURIComponent(weights)}`);
+    // A context of its own: the file goes into that context's Cache Storage, not this suite's.
+    const own = await browser.newContext();
+    const trained = await openPage(own, `${server.url}?backend=cpu&weights=${encodeURIComponent(weights)}`);
     const status = await waitForModel(trained);
     // PyTorch's count of the file's trainable parameters (make_trained_reference.py).
     assert.equal(Number(await status.getAttribute('data-parameters')), reference.parameters);
@@ -300,7 +302,7 @@ describe('without WebGPU (CPU fallback)', () => {
     assert.deepEqual(panel.blocks.map((b) => b.block), blockNames([3, 3, 3]));
     assertFinitePositive(assert, panel.blocks);
     assert.deepEqual(trained.problems, []);
-    await trained.close();
+    await own.close();
   });
 
   test('a He-initialised network needs no photo and comes from the URL (?grad=init)', async () => {
