@@ -1,6 +1,7 @@
 //! What the address bar holds, so that a view is a link.
 //!
-//! `?backend=cpu|webgpu`, `?model=NAME` (from the manifest), `?weights=URL`, and the
+//! `?backend=cpu|webgpu`, `?model=NAME` (from the manifest), `?weights=URL`,
+//! `?crops=center|ten|full` (the views a photo is classified from), and the
 //! gradient panel's `grad=photo|init`, `arch=resnet56`, `seed=N`, `class=N` (or `taught=N`, a
 //! class of the Teach head in use), and for an
 //! initialised network `bn=train` and `zero_init=1` (see `HeInitOptions`). A lesson is a
@@ -8,7 +9,7 @@
 
 use crate::lab_params::LabParams;
 use resnet_lab_protocol::{
-    BackendPreference, BatchNormMode, ClassRef, GradientNetwork, HeInitOptions,
+    BackendPreference, BatchNormMode, ClassRef, Crops, GradientNetwork, HeInitOptions,
 };
 
 /// The architectures offered for a He-initialised network (no download needed).
@@ -22,6 +23,8 @@ pub struct UrlState {
     pub backend: BackendPreference,
     pub model: Option<String>,
     pub weights: Option<String>,
+    /// The views new photos are classified from.
+    pub crops: Crops,
     /// Which network the gradient panel analyses.
     pub network: GradientNetwork,
     /// The class whose logit is differentiated; `None` means the photo's top-1.
@@ -48,6 +51,7 @@ impl UrlState {
                 "backend" => state.backend = BackendPreference::parse(Some(value)),
                 "model" if !value.is_empty() => state.model = Some(value.to_string()),
                 "weights" if !value.is_empty() => state.weights = Some(value.to_string()),
+                "crops" => state.crops = Crops::parse(value).unwrap_or_default(),
                 "grad" => grad = Some(value.to_ascii_lowercase()),
                 "arch" => arch = Some(value.to_ascii_lowercase()),
                 "seed" => seed = value.parse::<u64>().ok(),
@@ -79,10 +83,11 @@ impl UrlState {
     /// Writes this state back into `search`, keeping any parameter this page does not know
     /// about and dropping the ones that are at their defaults.
     pub fn merge_into(&self, search: &str) -> String {
-        const OURS: [&str; 11] = [
+        const OURS: [&str; 12] = [
             "backend",
             "model",
             "weights",
+            "crops",
             "grad",
             "arch",
             "seed",
@@ -112,6 +117,9 @@ impl UrlState {
         }
         if let Some(weights) = &self.weights {
             out.append_pair("weights", weights);
+        }
+        if self.crops != Crops::Center {
+            out.append_pair("crops", self.crops.name());
         }
         if let GradientNetwork::HeInit {
             arch,
@@ -180,6 +188,13 @@ mod tests {
         assert_eq!(UrlState::parse(""), UrlState::default());
         assert_eq!(UrlState::parse("?model=&backend").model, None);
         assert_eq!(UrlState::parse("?model=a+b").model.as_deref(), Some("a b"));
+        assert_eq!(UrlState::parse("?crops=full").crops, Crops::Full);
+        assert_eq!(UrlState::parse("?crops=eleven").crops, Crops::Center);
+        assert_eq!(
+            UrlState::parse("?crops=ten").merge_into("?crops=ten"),
+            "?crops=ten"
+        );
+        assert_eq!(UrlState::default().merge_into("?crops=ten"), "");
     }
 
     #[test]
@@ -235,6 +250,7 @@ mod tests {
             backend: BackendPreference::Webgpu,
             model: Some("resnet50".into()),
             weights: None,
+            crops: Crops::Ten,
             network: GradientNetwork::HeInit {
                 arch: "cifar110".into(),
                 seed: 42,
@@ -250,7 +266,7 @@ mod tests {
         let query = state.merge_into("?utm=x&class=1&grad=photo&bn=eval");
         assert_eq!(
             query,
-            "?utm=x&backend=webgpu&model=resnet50&grad=init&arch=cifar110&seed=42&bn=train&zero_init=1&class=281"
+            "?utm=x&backend=webgpu&model=resnet50&crops=ten&grad=init&arch=cifar110&seed=42&bn=train&zero_init=1&class=281"
         );
         assert_eq!(UrlState::parse(&query), state);
         assert_eq!(UrlState::default().merge_into("?class=5"), "");

@@ -8,9 +8,13 @@
 // (SwiftShader without a GPU); `--weights PATH` loads another weights file (e.g. a He-initialised
 // torchvision ResNet-18 saved by `bench/finetune_pytorch.py --save-weights`; speed does not
 // depend on the values); `--augment K` trains with K augmented views per photo; `--layer4`
-// fine-tunes layer4 with the head. Needs dist/ built by trunk and tests/browser's node_modules:
+// fine-tunes layer4 with the head; `--train-backend webgpu` computes the features on
+// `--backend`, then reloads the page on WebGPU, where the features come back from IndexedDB
+// (kept per photo and model, not per backend), and times the training there (SwiftShader's
+// 7-17 s per photo would make 500 photos' features take hours; their per-photo cost is flat).
+// Needs dist/ built by trunk and tests/browser's node_modules:
 //   node bench/browser/teach_speed.mjs [--photos N] [--backend cpu|webgpu] [--weights PATH]
-//        [--augment K | --layer4]
+//        [--augment K | --layer4] [--train-backend webgpu]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +32,7 @@ const backend = option('--backend', 'cpu');
 const weights = option('--weights', null);
 const augment = option('--augment', '0');
 const layer4 = process.argv.includes('--layer4');
+const trainBackend = option('--train-backend', backend);
 
 /** The classes and their photo files: {name: [paths]}. */
 function photoSets() {
@@ -51,22 +56,31 @@ function photoSets() {
 // Other weights are served beside the app, same origin (no confirmation asked).
 const served = weights && `/bench/${path.basename(weights)}`;
 const server = await startServer(weights ? { [served]: () => ({ body: fs.readFileSync(weights) }) } : {});
-const browser = await launch({ webgpu: backend === 'webgpu' });
+const browser = await launch({ webgpu: backend === 'webgpu' || trainBackend === 'webgpu' });
 try {
-  const query = `?backend=${backend}${weights ? `&weights=${encodeURIComponent(new URL(served, server.url).href)}` : ''}`;
-  const page = await openPage(await browser.newContext(), `${server.url}${query}`);
+  const query = (b) => `?backend=${b}${weights ? `&weights=${encodeURIComponent(new URL(served, server.url).href)}` : ''}`;
+  const context = await browser.newContext();
+  let page = await openPage(context, `${server.url}${query(backend)}`);
   await waitForModel(page, { timeout: 600_000 });
-  const teach = page.locator('[data-testid=teach]');
+  let teach = page.locator('[data-testid=teach]');
   const t0 = Date.now();
   for (const [cls, files] of Object.entries(photoSets())) {
     await teach.locator('[data-testid=class-name-input]').fill(cls);
     await teach.locator('[data-testid=add-class]').click();
     await teach.locator(`[data-testid=class][data-class="${cls}"] [data-testid=class-images]`).setInputFiles(files);
   }
-  const train = teach.locator('[data-testid=train]');
-  await train.and(page.locator(':enabled')).waitFor({ timeout: 1_800_000 });
+  await teach.locator('[data-testid=train]').and(page.locator(':enabled')).waitFor({ timeout: 1_800_000 });
   const features = Date.now() - t0;
   const perPhoto = await teach.locator('[data-testid=feature-ms]').innerText();
+  if (trainBackend !== backend) {
+    // The same classes, photos and features, kept in IndexedDB, on the other backend.
+    await page.close();
+    page = await openPage(context, `${server.url}${query(trainBackend)}`);
+    await waitForModel(page, { timeout: 600_000 });
+    teach = page.locator('[data-testid=teach]');
+    await teach.locator('[data-testid=train]').and(page.locator(':enabled')).waitFor({ timeout: 300_000 });
+  }
+  const train = teach.locator('[data-testid=train]');
   await teach.locator('[data-testid=train-augment]').selectOption(augment);
   if (layer4) await teach.locator('[data-testid=train-layer4]').check();
   const t1 = Date.now();
@@ -74,7 +88,7 @@ try {
   const training = teach.locator('[data-testid=training]');
   await training.and(page.locator('[data-state=done], [data-state=error]')).waitFor({ timeout: 3_600_000 });
   console.log(JSON.stringify({
-    backend, weights, augment: Number(augment), layer4, model: await page.locator('[data-testid=model-status]').getAttribute('data-model'),
+    backend, train_backend: trainBackend, backend_used: await page.locator('[data-testid=backend]').getAttribute('data-backend'), weights, augment: Number(augment), layer4, model: await page.locator('[data-testid=model-status]').getAttribute('data-model'),
     photos: total, features_wall_ms: features, features_per_photo: perPhoto.trim(), training_wall_ms: Date.now() - t1,
     training: await training.locator('.small').first().innerText(),
   }));

@@ -27,8 +27,8 @@ use serde::Deserialize;
 pub use lab::LabState;
 
 use resnet_lab_protocol::{
-    BackendKind, ClassRef, GradientNetwork, GradientReport, ModelSummary, PredictionRow, Response,
-    Timings,
+    BackendKind, ClassRef, Crops, GradientNetwork, GradientReport, ModelSummary, PredictionRow,
+    Response, Timings,
 };
 
 /// Weights from another origin (`?weights=`), waiting for the person's go-ahead.
@@ -143,6 +143,8 @@ pub struct Photo {
     pub error: Option<String>,
     /// A teach-mode head's classes, most likely first.
     pub custom: Vec<PredictionRow>,
+    /// The views its probabilities come from (once classified).
+    pub crops: Option<Crops>,
 }
 
 impl Photo {
@@ -159,6 +161,7 @@ impl Photo {
             size: None,
             error: None,
             custom: Vec::new(),
+            crops: None,
         }
     }
 }
@@ -221,6 +224,8 @@ pub struct AppState {
     pub teach: teach::TeachState,
     /// The webcam's live classification.
     pub webcam: webcam::LiveFrames,
+    /// The views new photos are classified from (`?crops=`).
+    pub crops: Crops,
 }
 
 impl Default for AppState {
@@ -249,6 +254,7 @@ impl Default for AppState {
             next_photo_id: 1,
             teach: teach::TeachState::default(),
             webcam: webcam::LiveFrames::default(),
+            crops: Crops::Center,
         }
     }
 }
@@ -306,6 +312,8 @@ pub enum Action {
     /// The live training's CIFAR-10 data.
     LabData(lab_data::DataAction),
     Teach(teach::TeachAction),
+    /// Classify new photos from other views (existing cards keep theirs, and say which).
+    Crops(Crops),
 }
 
 impl AppState {
@@ -404,6 +412,7 @@ impl AppState {
             Action::LabRun(action) => lab_runs::apply(&mut s.lab.shatter, &mut s.lab.train, action),
             Action::LabData(action) => s.lab.data.apply(action),
             Action::Teach(action) => s.teach.apply(action),
+            Action::Crops(crops) => s.crops = crops,
         }
         s
     }

@@ -57,8 +57,10 @@ pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
             width,
             height,
             custom,
+            crops,
         } => {
             if let Some(p) = s.photos.iter_mut().find(|p| p.id == id) {
+                p.crops = Some(crops);
                 p.state = PhotoState::Done;
                 p.top = top;
                 p.timings = Some(timings);

@@ -15,6 +15,10 @@ fn add(state: &AppState, names: &[&str]) -> AppState {
 }
 
 fn classified(id: u32) -> Action {
+    classified_from(id, Crops::Center)
+}
+
+fn classified_from(id: u32, crops: Crops) -> Action {
     Action::Engine(
         Response::Result {
             id,
@@ -28,6 +32,7 @@ fn classified(id: u32) -> Action {
             width: 640,
             height: 480,
             custom: Vec::new(),
+            crops,
         },
         0.0,
     )
@@ -190,4 +195,20 @@ fn clearing_the_cache_says_how_many_files_went() {
     assert_eq!(said(0), "The weights cache was already empty.");
     assert!(said(1).starts_with("Cleared 1 cached weights file:"));
     assert!(said(3).starts_with("Cleared 3 cached weights files:"));
+}
+
+#[test]
+fn the_crops_setting_applies_to_new_photos_and_each_card_keeps_its_own() {
+    let state = add(&AppState::default(), &["a.jpg", "b.jpg"]);
+    assert_eq!(state.crops, Crops::Center);
+    let state = state
+        .after(classified_from(1, Crops::Center))
+        .after(Action::Crops(Crops::Ten))
+        .after(classified_from(2, Crops::Ten));
+    assert_eq!(state.crops, Crops::Ten);
+    let crops = |id: u32| state.photos.iter().find(|p| p.id == id).unwrap().crops;
+    assert_eq!(
+        (crops(1), crops(2)),
+        (Some(Crops::Center), Some(Crops::Ten))
+    );
 }

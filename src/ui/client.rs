@@ -14,7 +14,7 @@ use yew::Callback;
 use crate::state::Action;
 use crate::ui::engine_choice::{self, EngineBuild};
 use resnet_lab_protocol::{
-    BackendPreference, ClassRef, GradientNetwork, LabPhoto, Request, Response, WeightsSource,
+    BackendPreference, ClassRef, Crops, GradientNetwork, LabPhoto, Request, Response, WeightsSource,
 };
 
 /// Restarts allowed before giving up (a worker that dies at start-up would loop).
@@ -22,6 +22,14 @@ const MAX_RESTARTS: u32 = 3;
 
 type MessageHandler = Closure<dyn FnMut(MessageEvent)>;
 type ErrorHandler = Closure<dyn FnMut(ErrorEvent)>;
+
+/// A photo sent to the engine and not yet answered: what a restarted engine is sent again.
+struct PhotoInFlight {
+    id: u32,
+    name: String,
+    file: web_sys::File,
+    crops: Crops,
+}
 
 pub struct EngineClient {
     me: Weak<RefCell<EngineClient>>,
@@ -35,7 +43,7 @@ pub struct EngineClient {
     /// The model last asked for, to reload it after a restart.
     source: Option<WeightsSource>,
     /// Photos sent and not yet answered, oldest first (the engine answers in order).
-    inflight: VecDeque<(u32, String, web_sys::File)>,
+    inflight: VecDeque<PhotoInFlight>,
     restarts: u32,
     lost: bool,
     /// The build running now (None while it is being chosen).
@@ -202,15 +210,21 @@ impl EngineClient {
         self.source = Some(source);
     }
 
-    pub fn classify(&mut self, id: u32, name: String, file: web_sys::File) {
+    pub fn classify(&mut self, id: u32, name: String, file: web_sys::File, crops: Crops) {
         self.post(
             &Request::Classify {
                 id,
                 name: name.clone(),
+                crops,
             },
             Some(file.as_ref()),
         );
-        self.inflight.push_back((id, name, file));
+        self.inflight.push_back(PhotoInFlight {
+            id,
+            name,
+            file,
+            crops,
+        });
     }
 
     /// Sends one webcam frame to be classified (its answer: `Response::Frame`).
@@ -311,7 +325,7 @@ impl EngineClient {
         let on_action = client.borrow().on_action.clone();
         match &response {
             Response::Result { id, .. } | Response::ClassifyError { id, .. } => {
-                client.borrow_mut().inflight.retain(|(i, _, _)| i != id);
+                client.borrow_mut().inflight.retain(|p| p.id != *id);
             }
             Response::Teach(resnet_lab_protocol::TeachResponse::Exported { bytes, file_name }) => {
                 crate::ui::teach::save_file(bytes, file_name);
@@ -370,7 +384,7 @@ impl EngineClient {
             }
             (c.on_action.clone(), c.inflight.pop_front())
         };
-        if let Some((id, name, _)) = failed {
+        if let Some(PhotoInFlight { id, name, .. }) = failed {
             on_action.emit(Action::PhotoFailed {
                 id,
                 message: format!("the engine failed while classifying {name}: {message}"),
@@ -396,7 +410,7 @@ impl EngineClient {
         c.restarts += 1;
         if c.restarts > MAX_RESTARTS {
             let on_action = c.on_action.clone();
-            let pending: Vec<u32> = c.inflight.drain(..).map(|(id, _, _)| id).collect();
+            let pending: Vec<u32> = c.inflight.drain(..).map(|p| p.id).collect();
             drop(c);
             for id in pending {
                 on_action.emit(Action::PhotoFailed {
@@ -417,8 +431,8 @@ impl EngineClient {
             c.load(source, name, None);
         }
         let pending: Vec<_> = c.inflight.drain(..).collect();
-        for (id, name, file) in pending {
-            c.classify(id, name, file);
+        for p in pending {
+            c.classify(p.id, p.name, p.file, p.crops);
         }
         if let Some((photo, class, network)) = c.gradients_pending.take() {
             c.gradients(photo, class, network);

@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use crate::state::Action;
 use crate::ui::client::EngineClient;
-use resnet_lab_protocol::{BackendPreference, ClassRef, GradientNetwork, WeightsSource};
+use resnet_lab_protocol::{BackendPreference, ClassRef, Crops, GradientNetwork, WeightsSource};
 
 /// The page's handle on the engine worker.
 #[derive(Clone)]
@@ -28,8 +28,9 @@ impl Engine {
         self.0.borrow_mut().load(source, name, selected);
     }
 
-    pub fn classify(&self, id: u32, name: String, file: web_sys::File) {
-        self.0.borrow_mut().classify(id, name, file);
+    /// Classifies a photo from the views `crops` names.
+    pub fn classify(&self, id: u32, name: String, file: web_sys::File, crops: Crops) {
+        self.0.borrow_mut().classify(id, name, file, crops);
     }
 
     /// One webcam frame to classify (the page sends the next only after its answer).

@@ -86,6 +86,7 @@ pub fn app() -> Html {
                     .unwrap_or_default(),
                 ..LabState::default()
             },
+            crops: params.crops,
             ..AppState::default()
         })
     };

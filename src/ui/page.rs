@@ -53,13 +53,16 @@ pub fn page(props: &PageProps) -> Html {
                 })
                 .collect();
             state.dispatch(Action::AddPhotos(new));
+            // The setting as it is now (the handle reads the latest state, also from the
+            // document's drop listener registered at the first render).
+            let crops = state.crops;
             let (engine, on_action) = (engine.clone(), state.dispatcher().to_callback());
             wasm_bindgen_futures::spawn_local(async move {
                 // One at a time, so the engine still gets the photos in their cards' order.
                 for (file, id) in files.into_iter().zip(ids) {
                     match refusal_before_engine(&file).await {
                         Some(message) => on_action.emit(Action::PhotoFailed { id, message }),
-                        None => engine.classify(id, file.name(), file),
+                        None => engine.classify(id, file.name(), file, crops),
                     }
                 }
             });
@@ -129,6 +132,14 @@ pub fn page(props: &PageProps) -> Html {
     };
     let on_webcam_closed = dispatch_on(&state, || Action::WebcamClosed);
     let on_clear_photos = dispatch_on(&state, || Action::ClearPhotos);
+    // The views new photos are classified from (kept in the URL).
+    let on_crops = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |crops| {
+            update_url(|url| url.crops = crops);
+            dispatcher.dispatch(Action::Crops(crops));
+        })
+    };
 
     // The gradient panel: which photo, network and class it explains (kept in the URL).
     let explain = {
@@ -244,7 +255,8 @@ pub fn page(props: &PageProps) -> Html {
                 </div>
                 <ContextProvider<WebcamHandle> context={webcam}>
                     <crate::ui::teach::TeachPanel />
-                    <DropZone on_files={on_photos.clone()} dragging={state.dragging}>
+                    <DropZone on_files={on_photos.clone()} dragging={state.dragging}
+                              crops={state.crops} on_crops={on_crops}>
                         <WebcamPanel on_files={on_photos} frames={state.webcam.clone()} on_frame={on_frame}
                                      on_closed={on_webcam_closed} ready={state.model.state == LoadState::Ready} />
                     </DropZone>
@@ -271,7 +283,7 @@ pub fn page(props: &PageProps) -> Html {
             <footer class="footer muted small">
                 { "ResNet Lab · " }
                 <a href="?backend=cpu">{ "?backend=cpu" }</a>{ " · " }
-                <a href="?backend=webgpu">{ "?backend=webgpu" }</a>{ " · ?model=NAME · ?weights=URL" }
+                <a href="?backend=webgpu">{ "?backend=webgpu" }</a>{ " · ?model=NAME · ?weights=URL · ?crops=ten|full" }
             </footer>
         </div>
     }

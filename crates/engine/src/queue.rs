@@ -96,7 +96,7 @@ impl<P> RequestQueue<P> {
         while photos.len() < more {
             let next = self.waiting.iter().position(|(r, _)| !is_analysis(r));
             match next {
-                Some(i) if matches!(self.waiting[i].0, Request::Classify { .. }) => {
+                Some(i) if self.waiting[i].0.is_batchable_photo() => {
                     photos.extend(self.waiting.remove(i));
                 }
                 _ => break,
@@ -117,12 +117,17 @@ impl<P> RequestQueue<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use resnet_lab_protocol::{BackendPreference, GradientNetwork, WeightsSource};
+    use resnet_lab_protocol::{BackendPreference, Crops, GradientNetwork, WeightsSource};
 
     fn photo(id: u32) -> Request {
+        photo_from(id, Crops::Center)
+    }
+
+    fn photo_from(id: u32, crops: Crops) -> Request {
         Request::Classify {
             id,
             name: format!("{id}.jpg"),
+            crops,
         }
     }
 
@@ -176,6 +181,19 @@ mod tests {
         }
         assert_eq!(queue.pop_photos(3).len(), 3);
         assert_eq!(queue.len(), 7);
+    }
+
+    #[test]
+    fn a_photo_with_ten_crops_is_a_batch_of_its_own() {
+        let mut queue = RequestQueue::default();
+        queue.push(photo(1), 1);
+        queue.push(photo(2), 2);
+        queue.push(photo_from(3, Crops::Ten), 3);
+        queue.push(photo(4), 4);
+        assert_eq!(queue.pop().map(|(_, t)| t), Some(1));
+        let batch: Vec<u32> = queue.pop_photos(7).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(batch, [2], "the ten-crop photo ends the batch, in order");
+        assert_eq!(drain(&mut queue), [3, 4]);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod crops;
 pub mod image_header;
 pub mod lab;
 pub mod report;
+pub use crops::Crops;
 pub use lab::{LabPhoto, LesionReport};
 pub mod lab_data;
 pub use lab_data::{CifarSummary, DataRequest, DataResponse, TrainData};
@@ -83,8 +85,14 @@ pub enum Request {
         backend: BackendPreference,
         source: WeightsSource,
     },
-    /// Classify the photo sent beside this message (a `File` / `Blob`).
-    Classify { id: u32, name: String },
+    /// Classify the photo sent beside this message (a `File` / `Blob`) from the views `crops`
+    /// names (the centre crop when absent).
+    Classify {
+        id: u32,
+        name: String,
+        #[serde(default)]
+        crops: Crops,
+    },
     /// Classify one webcam frame sent beside this message (a JPEG `Blob`): answered by
     /// [`Response::Frame`]; nothing is kept (the gradient panel explains photos, not frames).
     /// The page sends the next frame only after this one's answer.
@@ -121,6 +129,20 @@ pub enum Request {
     Lab(LabRequest),
     /// The live training's CIFAR-10 data: see [`lab_data`].
     Data(DataRequest),
+}
+
+impl Request {
+    /// A photo classified from its centre crop alone: photos like it may share a forward pass
+    /// (a photo with ten crops is a batch of its own).
+    pub fn is_batchable_photo(&self) -> bool {
+        matches!(
+            self,
+            Request::Classify {
+                crops: Crops::Center,
+                ..
+            }
+        )
+    }
 }
 
 /// A class whose logit the gradient panel differentiates: one of the network's own classifier
@@ -279,6 +301,9 @@ pub enum Response {
         /// With a trained or imported head: its classes, most likely first.
         #[serde(default)]
         custom: Vec<PredictionRow>,
+        /// The views the probabilities come from.
+        #[serde(default)]
+        crops: Crops,
     },
     ClassifyError {
         id: u32,

@@ -4,12 +4,15 @@ use yew::prelude::*;
 
 use super::take_files;
 use crate::state::{Photo, PhotoState};
-use resnet_lab_protocol::{BackendKind, PredictionRow, Timings, format_ms};
+use resnet_lab_protocol::{BackendKind, Crops, PredictionRow, Timings, format_ms};
 
 #[derive(Properties, PartialEq)]
 pub struct DropZoneProps {
     pub on_files: Callback<Vec<web_sys::File>>,
     pub dragging: bool,
+    /// The views new photos are classified from, and where a change goes.
+    pub crops: Crops,
+    pub on_crops: Callback<Crops>,
     /// Other ways in, shown under the picker (the webcam).
     #[prop_or_default]
     pub children: Children,
@@ -42,8 +45,45 @@ pub fn drop_zone(props: &DropZoneProps) -> Html {
                 </label>
             </div>
             <div class="muted small">{ "JPEG, PNG, WebP, GIF, AVIF… anything this browser can show. Photos never leave your machine." }</div>
+            <CropsChoice crops={props.crops} on_crops={props.on_crops.clone()} />
             { props.children.clone() }
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CropsChoiceProps {
+    crops: Crops,
+    on_crops: Callback<Crops>,
+}
+
+/// Which views of a new photo are classified: the centre crop, torchvision's ten crops, or
+/// the whole image (the guide's "10-crop testing").
+#[function_component(CropsChoice)]
+fn crops_choice(props: &CropsChoiceProps) -> Html {
+    let on_change = {
+        let cb = props.on_crops.clone();
+        Callback::from(move |e: Event| {
+            let value = e
+                .target_dyn_into::<web_sys::HtmlSelectElement>()
+                .map(|s| s.value());
+            if let Some(crops) = value.as_deref().and_then(Crops::parse) {
+                cb.emit(crops);
+            }
+        })
+    };
+    let option = |crops: Crops, text: &'static str| {
+        html! { <option value={crops.name()} selected={props.crops == crops}>{ text }</option> }
+    };
+    html! {
+        <label class="crops-choice small" title="Ten crops: the four corners and the centre of the 256-pixel resize, and their mirror images; the probabilities are averaged (10 forward passes). Whole image: no crop, the network sees all of it at 256 pixels on the short side. Applies to photos added from now on.">
+            { "Classify from " }
+            <select data-testid="crops" onchange={on_change}>
+                { option(Crops::Center, "the centre crop (224×224)") }
+                { option(Crops::Ten, "ten crops, averaged") }
+                { option(Crops::Full, "the whole image") }
+            </select>
+        </label>
     }
 }
 
@@ -88,7 +128,7 @@ fn timings_line(t: &Timings, backend: Option<BackendKind>) -> Html {
              data-readback-ms={format!("{:.1}", t.readback_ms)}
              data-decode-ms={format!("{:.1}", t.decode_ms)} data-batch={t.batch.to_string()}>
             <span title="decoding by the browser">{ format!("decode {}", format_ms(t.decode_ms)) }</span>
-            <span title="resize 256, centre crop 224, normalise">{ format!("preprocess {}", format_ms(t.preprocess_ms)) }</span>
+            <span title="resize 256, crop, normalise">{ format!("preprocess {}", format_ms(t.preprocess_ms)) }</span>
             if t.batch > 1 {
                 <span title="photos dropped together share one forward pass; this is its share">
                     { format!("inference {} (1/{} of a batch)", format_ms(t.inference_ms), t.batch) }</span>
@@ -146,11 +186,18 @@ pub fn result_card(props: &ResultCardProps) -> Html {
         },
     };
     let size = p.size.map(|(w, h)| format!("{w}×{h}")).unwrap_or_default();
+    // Which views the probabilities come from, once classified.
+    let crops = p.crops.map(|c| {
+        html! {
+            <span class="crops-used muted small" data-testid="crops-used">{ c.describe() }</span>
+        }
+    });
     html! {
-        <article class={classes!("result-card", p.state.as_str())} data-testid="result" data-image={p.name.clone()} data-state={p.state.as_str()}>
+        <article class={classes!("result-card", p.state.as_str())} data-testid="result" data-image={p.name.clone()}
+                 data-state={p.state.as_str()} data-crops={p.crops.map(Crops::name)}>
             <div class="picture">{ picture }</div>
             <div class="card-body">
-                <header class="card-title"><span class="name" title={p.name.clone()}>{ p.name.clone() }</span><span class="muted small">{ size }</span></header>
+                <header class="card-title"><span class="name" title={p.name.clone()}>{ p.name.clone() }</span><span class="muted small">{ size }</span>{ for crops }</header>
                 { body }
             </div>
         </article>

@@ -23,6 +23,42 @@ after(async () => server?.close());
 const weightRequests = () => server.counts.get(model.url) ?? 0;
 
 
+// Ten-crop and full-image testing: the 16-class ResNet-18 of the core's tests, with
+// torchvision's probabilities (tests/fixtures/crops/reference.json, make_crops_reference.py).
+const tinyWeights = () => new URL('/test/tiny_resnet18.safetensors', server.url).href;
+const CROPS_REFERENCE = JSON.parse(fs.readFileSync(path.join(path.dirname(photo('chelsea.png')), '..', 'crops', 'reference.json'), 'utf8'));
+// PNGs (the browser decodes them to PIL's pixels; its JPEG decoder differs).
+const CROPS_PHOTOS = { chelsea: photo('chelsea.png'), panorama: path.join(path.dirname(photo('chelsea.png')), '..', 'formats', 'panorama.png') };
+const CROPS_SHOWN = { ten: ['ten_mean', 'mean of 10 crops'], full: ['full', 'whole image'] };
+
+/** Classifies the photos under names of their own with the page's `crops` setting and checks
+ * each card against torchvision: top-5 in order, each probability within 1e-3 (the core
+ * test's tolerance), and the card saying which views it used. */
+async function checkCrops(page, crops) {
+  const [key, shown] = CROPS_SHOWN[crops];
+  const files = Object.entries(CROPS_PHOTOS).map(([stem, file]) => {
+    const to = path.join(os.tmpdir(), `${crops}-${stem}.png`);
+    fs.copyFileSync(file, to);
+    return to;
+  });
+  const results = await classify(page, files, { timeout: 300_000 });
+  for (const stem of Object.keys(CROPS_PHOTOS)) {
+    const got = results[`${crops}-${stem}.png`];
+    assert.equal(got.state, 'done', `${stem}: ${got.error}`);
+    const want = CROPS_REFERENCE[stem][key];
+    const order = want.map((p, i) => [i, p]).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    assert.deepEqual(got.rows.map((r) => r.index), order.map(([i]) => i), `${stem} (${crops}): torchvision's top-5`);
+    for (const row of got.rows) {
+      assert.ok(Math.abs(row.prob - want[row.index]) <= 1e-3, `${stem} (${crops}) class ${row.index}: ${row.prob}, torchvision ${want[row.index]}`);
+    }
+    const card = page.locator(`[data-testid=result][data-image="${crops}-${stem}.png"]`);
+    assert.equal(await card.getAttribute('data-crops'), crops);
+    assert.equal(await card.locator('[data-testid=crops-used]').innerText(), shown);
+    log(`${stem}, ${shown}: top-1 ${got.rows[0].prob.toFixed(4)} (torchvision ${order[0][1].toFixed(4)}), inference ${got.timings.inference} ms`);
+  }
+  for (const f of files) fs.rmSync(f, { force: true });
+}
+
 describe('without WebGPU (CPU fallback)', () => {
   let browser, context, page;
   before(async () => {
@@ -305,6 +341,28 @@ describe('without WebGPU (CPU fallback)', () => {
     await own.close();
   });
 
+  test('ten crops and the whole image (?crops=ten|full) give torchvision\'s probabilities, and each card says which', async () => {
+    const own = await browser.newContext();
+    const tiny = await openPage(own, `${server.url}?backend=cpu&crops=ten&weights=${encodeURIComponent(tinyWeights())}`);
+    await waitForModel(tiny);
+    const choice = tiny.locator('[data-testid=crops]');
+    assert.equal(await choice.inputValue(), 'ten', 'the setting comes from the URL');
+    await checkCrops(tiny, 'ten');
+    // Another choice applies to the photos added after it, and goes into the URL.
+    await choice.selectOption('full');
+    assert.match(tiny.url(), /[?&]crops=full(&|$)/);
+    await checkCrops(tiny, 'full');
+    assert.equal(await tiny.locator('[data-testid=result][data-crops=ten]').count(), 2, 'the earlier cards keep theirs');
+    // The gradient panel explains a card's centre crop, whatever its views.
+    const explained = tiny.locator('[data-testid=result][data-image="full-chelsea.png"]');
+    await explained.locator('[data-testid=explain]').click();
+    await explained.locator('.explained').waitFor({ timeout: 120_000 });
+    const panel = await readGradientPanel(tiny);
+    assert.equal(panel.blocks.length, 8);
+    assert.deepEqual(tiny.problems, []);
+    await own.close();
+  });
+
   test('a He-initialised network needs no photo and comes from the URL (?grad=init)', async () => {
     const lesson = await openPage(context, `${server.url}?backend=cpu&grad=init&arch=cifar56&seed=3`);
     const panel = await readGradientPanel(lesson);
@@ -574,6 +632,16 @@ describe('with WebGPU (SwiftShader in headless Chromium)', () => {
     assert.equal(Number(await training.getAttribute('data-train-accuracy')), ref.train_accuracy);
     const val = Number(await training.getAttribute('data-val-accuracy'));
     assert.ok(Math.abs(val - ref.loo_accuracy) <= 2 / 9 + 1e-9, `held-out accuracy ${val}, PyTorch ${ref.loo_accuracy}`);
+  });
+
+  test('ten crops on WebGPU: one batch of ten through the GPU, torchvision\'s probabilities', async () => {
+    const own = await browser.newContext();
+    const tiny = await openPage(own, `${server.url}?backend=webgpu&crops=ten&weights=${encodeURIComponent(tinyWeights())}`);
+    await waitForModel(tiny);
+    assert.equal(await tiny.locator('[data-testid=backend]').getAttribute('data-backend'), 'webgpu');
+    await checkCrops(tiny, 'ten');
+    assert.deepEqual(tiny.problems, []);
+    await own.close();
   });
 
   test('a lost GPU device is recovered without a page reload', async () => {

@@ -98,6 +98,11 @@ export async function startServer(extra = {}) {
         return { body: bytes.subarray(0, Math.floor(bytes.length / 2)) };
       },
       '/test/not-weights.safetensors': () => ({ body: Buffer.from('<html>this is not a weights file</html>') }),
+      // The 16-class torchvision ResNet-18 of the core's tests, with torchvision's ten-crop and
+      // full-image probabilities in tests/fixtures/crops/reference.json.
+      '/test/tiny_resnet18.safetensors': () => ({
+        body: fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'tiny_resnet18.safetensors')),
+      }),
       // A CIFAR ResNet-20 saved by `resnet-lab train --out` (tests/fixtures/make_trained_reference.py).
       '/test/trained-cifar20.safetensors': () => ({
         body: fs.readFileSync(path.join(REPO, 'tests', 'fixtures', 'lab', 'trained_cifar20_w4.safetensors')),

@@ -3,50 +3,14 @@
 //! the whole image with its short side resized to 256 and no crop (the global average pool
 //! makes any size work). The network's softmax outputs over the views are averaged.
 
-use serde::{Deserialize, Serialize};
-
 use super::{
     CROP_SIZE, InputConvention, PixelBuffer, center_offset, normalize_crop, resample_region,
     resized_size, rgb_bytes, source_box,
 };
 use crate::error::{Error, Result};
 
-/// Which views of a photo the network sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Crops {
-    /// `Resize(256)`, `CenterCrop(224)`: one view.
-    #[default]
-    Center,
-    /// `Resize(256)`, `TenCrop(224)`: ten views, their softmax outputs averaged.
-    Ten,
-    /// `Resize(256)` alone: the whole image, one view of its own size.
-    Full,
-}
-
-impl Crops {
-    /// The name used on the command line, in URLs and in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Crops::Center => "center",
-            Crops::Ten => "ten",
-            Crops::Full => "full",
-        }
-    }
-
-    /// Parses `center`, `ten` or `full`.
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "center" => Ok(Crops::Center),
-            "ten" => Ok(Crops::Ten),
-            "full" => Ok(Crops::Full),
-            other => Err(Error::Input(format!(
-                "unknown crops `{}`: expected center, ten or full",
-                other.escape_default()
-            ))),
-        }
-    }
-}
+/// Which views of a photo the network sees (shared with the page through the protocol).
+pub use resnet_lab_protocol::Crops;
 
 /// Longest side, after `Resize(256)`, that full-image testing accepts: 8:1. A 100:1
 /// panorama would become 25600×256 and need gigabytes of activations; ten crops or the
@@ -229,6 +193,5 @@ mod tests {
         let wide = PixelBuffer::new(900, 100, 3, &pixels).unwrap();
         assert!(view_pixels(&wide, Crops::Full).is_err());
         assert_eq!(view_pixels(&wide, Crops::Ten).unwrap().len(), 10);
-        assert!(Crops::parse("eleven").is_err());
     }
 }

@@ -33,12 +33,12 @@ impl Engine {
     pub(super) async fn classify_together(&self, photos: Vec<(Request, Option<JsValue>)>) {
         let mut prepared = Vec::with_capacity(photos.len());
         for (request, payload) in photos {
-            let Request::Classify { id, name } = request else {
+            let Request::Classify { id, name, crops } = request else {
                 continue;
             };
             let photo = match self.loaded_classifier() {
                 Ok(classifier) => {
-                    self.prepare_photo(&classifier, Some(id), payload, &name)
+                    self.prepare_photo(&classifier, Some(id), payload, &name, crops)
                         .await
                 }
                 Err(e) => Err(e),
@@ -95,6 +95,7 @@ impl Engine {
                     readback_ms: 0.0,
                     batch: n as u32,
                 };
+                let (row, features) = (std::slice::from_ref(row), std::slice::from_ref(features));
                 self.classified(&classifier, photo, row, features, timings)
                     .map_err(|e| e.to_string())
             })

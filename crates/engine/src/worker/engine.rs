@@ -95,7 +95,7 @@ impl Engine {
                         break;
                     };
                     // Photos already waiting behind this one share its forward pass.
-                    if matches!(request, Request::Classify { .. }) {
+                    if request.is_batchable_photo() {
                         let more = engine.photo_batch() - 1;
                         let others = engine.queue.borrow_mut().pop_photos(more);
                         if !others.is_empty() {
@@ -169,8 +169,8 @@ impl Engine {
                     message: e.to_string(),
                 },
             },
-            Request::Classify { id, name } => {
-                let outcome = self.classify(id, payload, &name).await;
+            Request::Classify { id, name, crops } => {
+                let outcome = self.classify(id, payload, &name, crops).await;
                 Classified::response(id, outcome.map_err(|e| e.to_string()))
             }
             Request::Gradients {

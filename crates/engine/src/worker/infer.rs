@@ -7,12 +7,15 @@ use resnet_lab_core::gradflow::{
     GradFlowAnalyzer, GradFlowOptions, HeInitOptions, Target, analysis_input,
     he_initialized_weights_with,
 };
-use resnet_lab_core::predict::read_f32;
-use resnet_lab_core::preprocess::{InputConvention, PixelBuffer, normalize_crop, resize_and_crop};
+use resnet_lab_core::predict::{mean_softmax, rank, read_f32};
+use resnet_lab_core::preprocess::views::preprocess_views;
+use resnet_lab_core::preprocess::{
+    CROP_SIZE, InputConvention, PixelBuffer, normalize_crop, resize_and_crop,
+};
 use resnet_lab_core::transfer::layer4::{pooled_from_stage_input, stage_input_tensor};
 use resnet_lab_protocol::{
-    BackendKind, BackendPreference, ClassRef, GradientNetwork, GradientReport, PredictionRow,
-    Response, Timings,
+    BackendKind, BackendPreference, ClassRef, Crops, GradientNetwork, GradientReport,
+    PredictionRow, Response, Timings,
 };
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -36,6 +39,8 @@ pub(super) struct Classified {
     pub height: u32,
     /// A teach-mode head's classes (empty without one).
     pub custom: Vec<PredictionRow>,
+    /// The views the probabilities come from.
+    pub crops: Crops,
 }
 
 impl Classified {
@@ -50,6 +55,7 @@ impl Classified {
                 width: c.width,
                 height: c.height,
                 custom: c.custom,
+                crops: c.crops,
             },
             Err(message) => Response::ClassifyError { id, message },
         }
@@ -58,7 +64,11 @@ impl Classified {
 
 /// A decoded photo's network input and what its card shows of it.
 pub(super) struct PreparedPhoto {
+    /// The views, `[3, height, width]` each, one after another.
     pub input: Vec<f32>,
+    /// Views, height, width (`[1, 224, 224]` for the centre crop).
+    pub dims: [usize; 3],
+    pub crops: Crops,
     pub width: u32,
     pub height: u32,
     pub decode_ms: f64,
@@ -70,19 +80,23 @@ fn blob_of(payload: Option<JsValue>) -> Option<web_sys::Blob> {
 }
 
 impl Engine {
-    /// Classifies a photo and keeps its crop for the gradient panel (photo `id`).
+    /// Classifies a photo from the views `crops` names and keeps its centre crop for the
+    /// gradient panel (photo `id`).
     pub(super) async fn classify(
         &self,
         id: u32,
         payload: Option<JsValue>,
         name: &str,
+        crops: Crops,
     ) -> Result<Classified> {
-        self.classify_blob(Some(id), payload, name).await
+        self.classify_blob(Some(id), payload, name, crops).await
     }
 
-    /// Classifies a webcam frame; nothing is kept.
+    /// Classifies a webcam frame from its centre crop (the live rate matters more than ten
+    /// views); nothing is kept.
     pub(super) async fn classify_frame(&self, payload: Option<JsValue>) -> Result<Classified> {
-        self.classify_blob(None, payload, "webcam frame").await
+        self.classify_blob(None, payload, "webcam frame", Crops::Center)
+            .await
     }
 
     /// The classification itself; the crop is kept as photo `keep_as`'s when there is one.
@@ -91,45 +105,14 @@ impl Engine {
         keep_as: Option<u32>,
         payload: Option<JsValue>,
         name: &str,
+        crops: Crops,
     ) -> Result<Classified> {
         let classifier = self.loaded_classifier()?;
         let photo = self
-            .prepare_photo(&classifier, keep_as, payload, name)
+            .prepare_photo(&classifier, keep_as, payload, name, crops)
             .await?;
         let t2 = now();
-        // The pooled features feed both ImageNet's classifier and a teach-mode head; a head
-        // with a fine-tuned layer4 reads that layer4's features of the same layer3 output.
-        let (features, row, t3) = match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
-            // The CPU path: channel-last, its bands on every thread the engine has.
-            (None, Some(cpu)) => {
-                let mut features = cpu.pooled_features(&photo.input, [1, 224, 224])?;
-                let row = cpu.head(&features).pop().unwrap_or_default();
-                (features.pop().unwrap_or_default(), row, now())
-            }
-            (stage, _) => {
-                let batch = classifier.input_batch(std::slice::from_ref(&photo.input), 224, 224)?;
-                let (features, head_features) = match stage {
-                    Some(stage) => {
-                        let x = stage_input_tensor(&classifier, batch)?;
-                        let tuned = stage.pooled(x.clone());
-                        (pooled_from_stage_input(&classifier, x), Some(tuned))
-                    }
-                    None => (classifier.model.pooled_features(batch), None),
-                };
-                let logits = classifier.model.fc.forward(features.clone());
-                // Reading one value waits for the whole forward pass (GPU work is queued
-                // lazily), so the inference time includes execution and the read-back time
-                // is the transfer only.
-                read_f32(logits.clone().slice([0..1, 0..1])).await?;
-                let t3 = now();
-                let row = read_f32(logits).await?;
-                let features = match self.teach.has_head() {
-                    true => read_f32(head_features.unwrap_or(features)).await?,
-                    false => Vec::new(),
-                };
-                (features, row, t3)
-            }
-        };
+        let (features, rows, t3) = self.forward_views(&classifier, &photo).await?;
         let timings = Timings {
             decode_ms: photo.decode_ms,
             preprocess_ms: photo.preprocess_ms,
@@ -137,17 +120,67 @@ impl Engine {
             readback_ms: now() - t3,
             batch: 1,
         };
-        self.classified(&classifier, &photo, &row, &features, timings)
+        self.classified(&classifier, &photo, &rows, &features, timings)
     }
 
-    /// Decodes a photo, resizes, crops and normalises it (and keeps the crop as photo
-    /// `keep_as`'s for the gradient panel).
+    /// One forward pass of a photo's views (one batch: ten crops are of one size): each
+    /// view's pooled features (for a teach-mode head; with a fine-tuned layer4, that layer4's)
+    /// and ImageNet logits, and when the pass had finished.
+    async fn forward_views(
+        &self,
+        classifier: &Classifier,
+        photo: &PreparedPhoto,
+    ) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, f64)> {
+        let [n, height, width] = photo.dims;
+        Ok(
+            match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
+                // The CPU path: channel-last, its bands on every thread the engine has.
+                (None, Some(cpu)) => {
+                    let features = cpu.pooled_features(&photo.input, photo.dims)?;
+                    let rows = cpu.head(&features);
+                    (features, rows, now())
+                }
+                (stage, _) => {
+                    let views: Vec<Vec<f32>> = photo
+                        .input
+                        .chunks_exact(3 * height * width)
+                        .map(<[f32]>::to_vec)
+                        .collect();
+                    let batch = classifier.input_batch(&views, height, width)?;
+                    let (features, head_features) = match stage {
+                        Some(stage) => {
+                            let x = stage_input_tensor(classifier, batch)?;
+                            let tuned = stage.pooled(x.clone());
+                            (pooled_from_stage_input(classifier, x), Some(tuned))
+                        }
+                        None => (classifier.model.pooled_features(batch), None),
+                    };
+                    let logits = classifier.model.fc.forward(features.clone());
+                    // Reading one value waits for the whole forward pass (GPU work is queued
+                    // lazily), so the inference time includes execution and the read-back time
+                    // is the transfer only.
+                    read_f32(logits.clone().slice([0..1, 0..1])).await?;
+                    let t3 = now();
+                    let rows = split_rows(read_f32(logits).await?, n);
+                    let features = match self.teach.has_head() {
+                        true => split_rows(read_f32(head_features.unwrap_or(features)).await?, n),
+                        false => Vec::new(),
+                    };
+                    (features, rows, t3)
+                }
+            },
+        )
+    }
+
+    /// Decodes a photo, resizes, crops and normalises its views (and keeps the centre crop
+    /// as photo `keep_as`'s for the gradient panel, whatever the views).
     pub(super) async fn prepare_photo(
         &self,
         classifier: &Classifier,
         keep_as: Option<u32>,
         payload: Option<JsValue>,
         name: &str,
+        crops: Crops,
     ) -> Result<PreparedPhoto> {
         let blob = blob_of(payload)
             .ok_or_else(|| EngineError::Unavailable(format!("{name}: no file was received")))?;
@@ -156,14 +189,24 @@ impl Engine {
         let t1 = now();
         let buffer = PixelBuffer::new(image.width, image.height, 4, &image.pixels)?;
         let crop = resize_and_crop(&buffer)?;
+        let convention = classifier.info.input;
+        let (input, dims) = match crops {
+            Crops::Center => (normalize_crop(&crop, convention), [1, CROP_SIZE, CROP_SIZE]),
+            Crops::Ten | Crops::Full => {
+                let views = preprocess_views(&buffer, convention, crops)?;
+                let dims = [views.len(), views[0].height, views[0].width];
+                (views.into_iter().flat_map(|v| v.values).collect(), dims)
+            }
+        };
         let (width, height) = (image.width, image.height);
         drop(image);
-        let input = normalize_crop(&crop, classifier.info.input);
         if let Some(id) = keep_as {
             self.keep_crop(id, Rc::new(crop));
         }
         Ok(PreparedPhoto {
             input,
+            dims,
+            crops,
             width,
             height,
             decode_ms: t1 - t0,
@@ -171,24 +214,24 @@ impl Engine {
         })
     }
 
-    /// A photo's answer from its logits `row` and pooled `features` (for a teach-mode head).
+    /// A photo's answer from its views' logits `rows` and pooled `features` (for a
+    /// teach-mode head): the mean of the views' softmax outputs (one view: its softmax).
     pub(super) fn classified(
         &self,
         classifier: &Classifier,
         photo: &PreparedPhoto,
-        row: &[f32],
-        features: &[f32],
+        rows: &[Vec<f32>],
+        features: &[Vec<f32>],
         timings: Timings,
     ) -> Result<Classified> {
-        if row.iter().any(|v| !v.is_finite()) {
+        if rows.iter().flatten().any(|v| !v.is_finite()) {
             return Err(EngineError::NonFiniteOutput);
         }
         let custom = match self.teach.has_head() {
             true => self.teach.custom_predictions(features)?,
             false => Vec::new(),
         };
-        let top = classifier
-            .top_k(row, 5)
+        let top = rank(&mean_softmax(rows), 5, |i| classifier.info.labels.name(i))
             .into_iter()
             .map(|p| PredictionRow {
                 index: p.index,
@@ -203,6 +246,7 @@ impl Engine {
             width: photo.width,
             height: photo.height,
             custom,
+            crops: photo.crops,
         })
     }
 
@@ -340,4 +384,14 @@ impl Engine {
         });
         Ok((analyzer, input))
     }
+}
+
+/// `values` as `n` rows of equal length.
+fn split_rows(values: Vec<f32>, n: usize) -> Vec<Vec<f32>> {
+    let width = values.len() / n.max(1);
+    values
+        .chunks_exact(width.max(1))
+        .take(n)
+        .map(<[f32]>::to_vec)
+        .collect()
 }

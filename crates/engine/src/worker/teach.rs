@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use resnet_lab_core::predict::{rank, softmax};
+use resnet_lab_core::predict::{mean_softmax, rank};
 use resnet_lab_core::preprocess::{PixelBuffer, normalize_crop, resize_and_crop};
 use resnet_lab_core::transfer::{BackboneId, LinearHead};
 use resnet_lab_protocol::teach::PhotoFeatures;
@@ -114,13 +114,18 @@ impl TeachState {
         self.head.borrow().is_some()
     }
 
-    /// The head's classes for one photo's pooled features, most likely first.
-    pub fn custom_predictions(&self, features: &[f32]) -> Result<Vec<PredictionRow>> {
+    /// The head's classes for one photo, most likely first, from its views' pooled features
+    /// (the mean of the views' softmax outputs).
+    pub fn custom_predictions(&self, views: &[Vec<f32>]) -> Result<Vec<PredictionRow>> {
         let head = self.head.borrow();
         let Some(head) = head.as_ref() else {
             return Ok(Vec::new());
         };
-        let probs = softmax(&head.logits(features)?);
+        let logits = views
+            .iter()
+            .map(|features| head.logits(features))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let probs = mean_softmax(&logits);
         Ok(rank(&probs, probs.len(), |i| head.classes[i].clone())
             .into_iter()
             .map(|p| PredictionRow {
