@@ -13,6 +13,14 @@ use yew::prelude::*;
 use crate::state::{ActiveBackend, LoadState, Manifest, ModelState, Progress};
 use resnet_lab_protocol::{BackendKind, format_bytes, format_count, format_ms};
 
+/// A `<select>`'s value from its change event.
+pub(crate) fn selected_value(event: &Event) -> Option<String> {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        .map(|s| s.value())
+}
+
 /// Files chosen in an `<input type=file>`, then the input is reset so the same file can be
 /// chosen again.
 pub(crate) fn take_files(event: &Event) -> Vec<web_sys::File> {
@@ -188,11 +196,8 @@ pub fn model_picker(props: &ModelPickerProps) -> Html {
     let on_change = {
         let cb = props.on_select.clone();
         Callback::from(move |e: Event| {
-            if let Some(select) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
-            {
-                cb.emit(select.value());
+            if let Some(value) = selected_value(&e) {
+                cb.emit(value);
             }
         })
     };

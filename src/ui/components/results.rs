@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use super::take_files;
+use super::{selected_value, take_files};
 use crate::state::{Photo, PhotoState};
 use resnet_lab_protocol::{BackendKind, Crops, PredictionRow, Timings, format_ms};
 
@@ -64,10 +64,7 @@ fn crops_choice(props: &CropsChoiceProps) -> Html {
     let on_change = {
         let cb = props.on_crops.clone();
         Callback::from(move |e: Event| {
-            let value = e
-                .target_dyn_into::<web_sys::HtmlSelectElement>()
-                .map(|s| s.value());
-            if let Some(crops) = value.as_deref().and_then(Crops::parse) {
+            if let Some(crops) = selected_value(&e).as_deref().and_then(Crops::parse) {
                 cb.emit(crops);
             }
         })

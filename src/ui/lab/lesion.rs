@@ -7,13 +7,14 @@ use std::rc::Rc;
 
 use yew::prelude::*;
 
+use super::input_value;
 use super::lesion_chart::LesionChart;
 use super::lesion_random::RandomResult;
-use super::{input_value, selected_value};
 use crate::state::Action;
 use crate::state::lab_runs::{LabRunAction, RunState};
 use crate::state::lesion::LesionState;
 use crate::ui::address_bar::{current_url_state, update_url};
+use crate::ui::components::selected_value;
 use crate::ui::engine::use_engine;
 use crate::ui::use_app_state;
 use resnet_lab_protocol::lab::{LesionBlock, MAX_LESION_PHOTOS, RandomSettings};

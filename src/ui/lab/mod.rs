@@ -106,13 +106,6 @@ pub fn download_json<T: Serialize + ?Sized>(value: &T, name: &str) {
     gloo::timers::callback::Timeout::new(10_000, move || drop(url)).forget();
 }
 
-/// A `<select>`'s value from its change event.
-fn selected_value(e: &Event) -> Option<String> {
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
-        .map(|s| s.value())
-}
-
 /// A number input's value from its change event.
 fn input_value(e: &Event) -> Option<String> {
     e.target()

@@ -6,10 +6,11 @@ use serde_json::json;
 use yew::prelude::*;
 
 use super::shatter_chart::{Lag1Chart, LineChart};
-use super::{download_json, input_value, selected_value};
+use super::{download_json, input_value};
 use crate::state::Action;
 use crate::state::lab_runs::{LabRunAction, RunState, ShatterState, depth};
 use crate::ui::address_bar::{current_url_state, update_url};
+use crate::ui::components::selected_value;
 use crate::ui::engine::use_engine;
 use crate::ui::use_app_state;
 use resnet_lab_protocol::format_ms;

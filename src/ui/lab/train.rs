@@ -8,11 +8,12 @@ use yew::prelude::*;
 
 use super::train_chart::LossChart;
 use super::train_data::TrainDataChooser;
-use super::{download_json, input_value, selected_value};
+use super::{download_json, input_value};
 use crate::state::Action;
 use crate::state::lab_data::DataState;
 use crate::state::lab_runs::{LabRunAction, RunState, SMOOTHING, TrainSetup, TrainState};
 use crate::ui::address_bar::{current_url_state, update_url};
+use crate::ui::components::selected_value;
 use crate::ui::engine::use_engine;
 use crate::ui::use_app_state;
 use resnet_lab_protocol::lab_runs::{LabExperiment, LabNetwork, LabRequest};

@@ -2,12 +2,11 @@
 //! dropped or given by URL (another site only after a click that names it, as `?weights=`),
 //! checked and kept by the engine (`DataRequest`); "Forget" deletes the kept copy.
 
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::state::Action;
 use crate::state::lab_data::{CifarStatus, DataAction, DataState};
-use crate::ui::components::take_files;
+use crate::ui::components::{selected_value, take_files};
 use crate::ui::confirm::foreign_weights;
 use crate::ui::engine::{Engine, use_engine};
 use crate::ui::use_app_state;
@@ -100,11 +99,7 @@ pub fn train_data_chooser(props: &TrainDataProps) -> Html {
         });
     }
     let on_choice = props.on_choice.reform(|e: Event| {
-        let value = e
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
-            .map(|s| s.value());
-        value
+        selected_value(&e)
             .as_deref()
             .and_then(TrainData::parse)
             .unwrap_or_default()

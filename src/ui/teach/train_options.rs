@@ -3,9 +3,10 @@
 //! the other).
 
 use crate::state::teach::EPOCH_CHOICES;
+use crate::ui::components::selected_value;
 use resnet_lab_protocol::teach::MAX_PAGE_AUGMENT;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// Views per photo offered (0: no augmentation).
@@ -24,11 +25,7 @@ pub struct TrainOptionsProps {
 /// A `<select>`'s change as the number chosen.
 fn on_choice(emit: Callback<usize>) -> Callback<Event> {
     Callback::from(move |e: Event| {
-        let value = e
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-            .and_then(|s| s.value().parse().ok());
-        if let Some(n) = value {
+        if let Some(n) = selected_value(&e).and_then(|v| v.parse().ok()) {
             emit.emit(n);
         }
     })
