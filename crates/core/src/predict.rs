@@ -136,15 +136,17 @@ fn is_cpu(device: &Device) -> bool {
 
 /// Reads `[N, K]` back as N rows, refusing non-finite values.
 async fn read_rows(output: Tensor<2>) -> Result<Vec<Vec<f32>>> {
-    let [n, k] = output.dims();
-    let values = read_f32(output).await?;
-    finite_rows(
-        values
-            .chunks(k.max(1))
-            .take(n)
-            .map(<[f32]>::to_vec)
-            .collect(),
-    )
+    let dims = output.dims();
+    finite_rows(rows_of(&read_f32(output).await?, dims))
+}
+
+/// The values of an `[n, k]` output read back, as its `n` rows.
+pub fn rows_of(values: &[f32], [n, k]: [usize; 2]) -> Vec<Vec<f32>> {
+    values
+        .chunks(k.max(1))
+        .take(n)
+        .map(<[f32]>::to_vec)
+        .collect()
 }
 
 /// Refuses non-finite values: weights that overflow (or a NaN input) give NaN, which softmax
@@ -232,8 +234,24 @@ pub fn upload_images(
         )));
     }
     let data: Vec<f32> = images.iter().flatten().copied().collect();
+    upload_batch(data, [images.len(), height, width], device)
+}
+
+/// Uploads `n` preprocessed images laid end to end (`[n, 3, height, width]`) as one batch.
+pub fn upload_batch(
+    values: Vec<f32>,
+    [n, height, width]: [usize; 3],
+    device: &Device,
+) -> Result<Tensor<4>> {
+    if values.is_empty() || values.len() != n * 3 * height * width {
+        return Err(Error::Input(format!(
+            "the input holds {} values; {n} [3, {height}, {width}] images have {}",
+            values.len(),
+            n * 3 * height * width
+        )));
+    }
     Ok(Tensor::from_data(
-        TensorData::new(data, [images.len(), 3, height, width]),
+        TensorData::new(values, [n, 3, height, width]),
         device,
     ))
 }

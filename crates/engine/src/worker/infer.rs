@@ -7,7 +7,7 @@ use resnet_lab_core::gradflow::{
     GradFlowAnalyzer, GradFlowOptions, HeInitOptions, Target, analysis_input,
     he_initialized_weights_with,
 };
-use resnet_lab_core::predict::{mean_softmax, rank, read_f32};
+use resnet_lab_core::predict::{mean_softmax, rank, read_f32, rows_of, upload_batch};
 use resnet_lab_core::preprocess::views::preprocess_views;
 use resnet_lab_core::preprocess::{
     CROP_SIZE, InputConvention, PixelBuffer, normalize_crop, resize_and_crop,
@@ -131,7 +131,6 @@ impl Engine {
         classifier: &Classifier,
         photo: &PreparedPhoto,
     ) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, f64)> {
-        let [n, height, width] = photo.dims;
         Ok(
             match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
                 // The CPU path: channel-last, its bands on every thread the engine has.
@@ -141,12 +140,7 @@ impl Engine {
                     (features, rows, now())
                 }
                 (stage, _) => {
-                    let views: Vec<Vec<f32>> = photo
-                        .input
-                        .chunks_exact(3 * height * width)
-                        .map(<[f32]>::to_vec)
-                        .collect();
-                    let batch = classifier.input_batch(&views, height, width)?;
+                    let batch = upload_batch(photo.input.clone(), photo.dims, &classifier.device)?;
                     let (features, head_features) = match stage {
                         Some(stage) => {
                             let x = stage_input_tensor(classifier, batch)?;
@@ -161,9 +155,14 @@ impl Engine {
                     // is the transfer only.
                     read_f32(logits.clone().slice([0..1, 0..1])).await?;
                     let t3 = now();
-                    let rows = split_rows(read_f32(logits).await?, n);
+                    let dims = logits.dims();
+                    let rows = rows_of(&read_f32(logits).await?, dims);
                     let features = match self.teach.has_head() {
-                        true => split_rows(read_f32(head_features.unwrap_or(features)).await?, n),
+                        true => {
+                            let features = head_features.unwrap_or(features);
+                            let dims = features.dims();
+                            rows_of(&read_f32(features).await?, dims)
+                        }
                         false => Vec::new(),
                     };
                     (features, rows, t3)
@@ -384,14 +383,4 @@ impl Engine {
         });
         Ok((analyzer, input))
     }
-}
-
-/// `values` as `n` rows of equal length.
-fn split_rows(values: Vec<f32>, n: usize) -> Vec<Vec<f32>> {
-    let width = values.len() / n.max(1);
-    values
-        .chunks_exact(width.max(1))
-        .take(n)
-        .map(<[f32]>::to_vec)
-        .collect()
 }
