@@ -15,6 +15,14 @@ profile=${TRUNK_PROFILE:-release}
 [[ $profile == release ]] && profile_flag=--release || profile_flag=
 # Its own target directory: other RUSTFLAGS in the shared one would evict each other's builds.
 target_dir=${CARGO_TARGET_DIR:-$PWD/target}/wasm-threads
+# `scripts/setup.sh` serves the page first and builds this engine afterwards (it takes ~9 minutes
+# on 2 cores the first time). Until then trunk's builds get a stand-in worker, which tells the
+# page to run on one thread; setup's own call sets RESNET_LAB_BUILD_DEFERRED to really build.
+if [[ ${RESNET_LAB_THREADS_LATER:-} == 1 && -z ${RESNET_LAB_BUILD_DEFERRED:-} && -f $target_dir/deferred ]]; then
+  rm -rf "$out" && mkdir -p "$out"
+  cp static/engine-mt-pending.js "$out/worker.js"
+  exit 0
+fi
 # +simd128 as in .cargo/config.toml (RUSTFLAGS replaces it). 4 GiB: the largest wasm32 memory;
 # shared memory must declare a maximum, which costs nothing until it is used.
 flags="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128"

@@ -23,22 +23,40 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "Rust toolchain"
 rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+# Serving needs the page and the engine as release WebAssembly, the longest step on a fresh
+# machine (~19 minutes on 2 cores). It starts now, in the background, beside the tool installs
+# below: each fills the moments the other leaves a core idle. trunk then finds it built. The
+# same two builds as index.html's two `rel="rust"` links (trunk builds them one by one).
+prebuild=
+if [[ $serve == 1 ]]; then
+  mkdir -p "$target_dir"
+  (cargo build --release --quiet --target wasm32-unknown-unknown \
+     --manifest-path crates/engine/Cargo.toml --bin engine --features webgpu \
+   && cargo build --release --quiet --target wasm32-unknown-unknown --bin resnet-lab-web) \
+    >"$target_dir/prebuild.log" 2>&1 &
+  prebuild=$!
+fi
 # The standard library's source: the multi-threaded engine rebuilds it with WebAssembly atomics
 # (scripts/build-threads.sh, run by trunk after each build).
 rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
-# Build tools are installed without their release profile's LTO and single codegen unit: they
-# only move files and run wasm-bindgen, and a fat-LTO build of trunk took 19 minutes of 2 cores.
+# Build tools are installed without their release profile's LTO and single codegen unit, and
+# barely optimised: they move files, hash them and run wasm-bindgen, and a fat-LTO build of
+# trunk took 19 minutes of 2 cores (BENCHMARKS.md, "Build times").
 quick_install() {
+  local opt=$1
+  shift
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install --quiet "$@"
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt cargo install --quiet "$@"
 }
+# opt-level 0: 5 minutes instead of 9; it still serves the 52 MB weights in under 0.1 s.
 if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 quick_install trunk --version 0.21.14 --locked
+  quick_install 0 trunk --version 0.21.14 --locked
 fi
-# wasm-bindgen processes the 43 MB engine wasm on every build: it keeps full optimisation. Not
-# --locked: its lock file names a yanked webpki-roots.
+# opt-level 1: wasm-bindgen binds the 32 MB engine wasm on every build, 6.8 s against 6.1 s at
+# opt-level 3. Not --locked: its lock file names a yanked webpki-roots.
 if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
-  quick_install wasm-bindgen-cli --version 0.2.130
+  quick_install 1 wasm-bindgen-cli --version 0.2.130
 fi
 
 if [[ $for_tests == 1 ]]; then
@@ -128,6 +146,28 @@ print("weights/manifest.json:", ", ".join(m["name"] for m in models))
 PY
 
 if [[ $serve == 1 ]]; then
+  step "The page and the engine (release WebAssembly, started at the beginning)"
+  wait "$prebuild" || echo "that build failed ($target_dir/prebuild.log); trunk tries again below"
   step "Serving on http://127.0.0.1:8080"
+  # The multi-threaded engine (scripts/build-threads.sh: the standard library rebuilt with
+  # atomics, ~9 minutes on 2 cores the first time) is built once the page is up; until then
+  # the page runs on one thread and says why. `exec` keeps this shell's process id for trunk,
+  # so the background job knows when trunk has gone.
+  threads_dir=$target_dir/wasm-threads
+  mkdir -p "$threads_dir" && touch "$threads_dir/deferred"
+  (
+    until curl -sf -o /dev/null http://127.0.0.1:8080/; do
+      kill -0 $$ 2>/dev/null || exit 0
+      sleep 2
+    done
+    # nice: the person trying the page comes first.
+    if RESNET_LAB_BUILD_DEFERRED=1 nice -n 10 bash scripts/build-threads.sh dist >"$threads_dir/build.log" 2>&1; then
+      rm -f "$threads_dir/deferred"
+      printf '\n\033[1m==> The multi-threaded engine is ready: reload the page to use every core\033[0m\n'
+    else
+      echo "The multi-threaded engine did not build ($threads_dir/build.log): the page stays on one thread"
+    fi
+  ) &
+  export RESNET_LAB_THREADS_LATER=1
   exec trunk serve --release
 fi

@@ -3,8 +3,10 @@
 // service worker that adds them, and gives the single-threaded engine's results.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { DIST, assertPhotos, classify, launch, log, openPage, photo, waitForModel } from './helpers.mjs';
+import { DIST, REPO, assertPhotos, classify, launch, log, openPage, photo, waitForModel } from './helpers.mjs';
 import { serve } from '../server.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
 
 const PHOTOS = ['chelsea.png', 'coffee.png', 'dog.jpg', 'eagle.jpg', 'rocket.jpg'].map(photo);
 
@@ -72,6 +74,27 @@ describe('every core: the multi-threaded engine', () => {
       r.rows.forEach((x, i) => assert.ok(Math.abs(x.prob - single[i].prob) < 1e-4,
         `${name}: ${x.label} ${x.prob} vs ${single[i].prob} on one thread`));
     }
+  });
+
+  test('while setup still builds the threaded engine, the page runs on one thread and says so', async () => {
+    // scripts/setup.sh serves first and builds engine-mt/ afterwards: trunk puts this stand-in there.
+    const standIn = fs.readFileSync(path.join(REPO, 'static', 'engine-mt-pending.js'));
+    const site = await serve(DIST, {
+      isolated: true,
+      routes: { '/engine-mt/worker.js': () => ({ type: 'text/javascript', body: standIn }) },
+    });
+    const context = await browser.newContext({ serviceWorkers: 'block' });
+    const page = await openPage(context, `${site.url}?backend=cpu`);
+    await waitForModel(page);
+    const line = await backendLine(page);
+    assert.equal(line.isolated, true);
+    assert.equal(line.threads, 1);
+    assert.match(await page.locator('[data-testid=info]').innerText(),
+      /still being built by scripts\/setup\.sh .*running on one thread instead/);
+    assertPhotos(await classify(page, [photo('coffee.png')]));
+    assert.deepEqual(page.problems, []);
+    await context.close();
+    await site.close();
   });
 
   test('a server without the headers: the service worker makes the page isolated', async () => {
