@@ -141,6 +141,8 @@ async function labWaitReady(page, timeout) {
   };
   return {
     readyMs: end.t, // navigation start → ready, in the page's clock
+    marks: marks.map((m) => `${m.state} ${m.t.toFixed(0)}`).join(', ') +
+      `; engine: fetch / build / warm-up ${await status.getAttribute('data-load-split-ms')} ms`,
     statusText: text,
     fromCache: /from cache/.test(text),
     downloadMs: parseMs(/downloaded in ([\d.]+) (ms|s)/),
@@ -220,6 +222,7 @@ async function runLab(browser, server, e) {
     r.warm = await labWaitReady(page, timeout);
     r.warm.redownloaded = server.counts.get(`/${e.query.includes('weights=') ? MODEL_JSON : 'weights/resnet50-keras-f16.safetensors'}`) !== downloads;
     log(`  warm start ${fmt(r.warm.readyMs)} — ${r.warm.statusText}`);
+    if (process.env.VERBOSE) log(`  warm start's model states (ms since navigation): ${r.warm.marks}`);
   } catch (err) {
     r.error = String(err?.message ?? err).split('\n')[0];
     log(`  FAILED: ${r.error}`);

@@ -173,9 +173,14 @@ pub fn model_status(props: &ModelStatusProps) -> Html {
         },
     };
     let parameters = m.summary.as_ref().map(|s| s.parameters.to_string());
+    // The engine's own split of the load (fetch or cache read, building, warm-up), for benchmarks.
+    let split = m
+        .summary
+        .as_ref()
+        .map(|s| format!("{:.0} {:.0} {:.0}", s.download_ms, s.build_ms, s.warmup_ms));
     html! {
         <section class="model-status" data-testid="model-status" data-state={m.state.as_str()} data-model={m.name.clone()}
-            data-parameters={parameters}>
+            data-parameters={parameters} data-load-split-ms={split}>
             { body }
         </section>
     }
