@@ -297,10 +297,7 @@ pub(crate) fn dequantise(bytes: &[u8], config: &ResNetConfig) -> Result<TensorSe
 fn decode(dtype: Dtype, data: &[u8]) -> Vec<f32> {
     match dtype {
         Dtype::I8 => data.iter().map(|&b| b as i8 as f32).collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+        Dtype::F16 => super::f16_le_to_f32(data),
         _ => data
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))

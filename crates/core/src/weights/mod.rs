@@ -20,6 +20,8 @@ pub mod safetensors;
 pub mod tensor_set;
 pub mod tfjs;
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -141,6 +143,28 @@ pub fn load_tfjs(model_json: &[u8], shards: &[Vec<u8>]) -> Result<LoadedWeights>
     Ok(LoadedWeights { info, tensors })
 }
 
+/// Every float16 value as `f32`, indexed by its bits (256 KB, built once with `half`). In
+/// WebAssembly, which has no float16 instructions, a lookup is quicker than converting each of
+/// ResNet-50's 25.6 M values at every load (BENCHMARKS.md, "Reload").
+fn f16_table() -> &'static [f32; 1 << 16] {
+    static TABLE: OnceLock<Box<[f32; 1 << 16]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = Box::new([0.0; 1 << 16]);
+        for (bits, value) in (0..=u16::MAX).zip(table.iter_mut()) {
+            *value = half::f16::from_bits(bits).to_f32();
+        }
+        table
+    })
+}
+
+/// Little-endian float16 values as `f32`.
+pub(crate) fn f16_le_to_f32(data: &[u8]) -> Vec<f32> {
+    let table = f16_table();
+    data.chunks_exact(2)
+        .map(|b| table[usize::from(u16::from_le_bytes([b[0], b[1]]))])
+        .collect()
+}
+
 fn from_torchvision_tensors(
     mut tensors: TensorSet,
     format: WeightFormat,
@@ -169,6 +193,21 @@ fn from_torchvision_tensors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_float16_value_converts_as_the_half_crate_converts_it() {
+        let bytes: Vec<u8> = (0..=u16::MAX).flat_map(u16::to_le_bytes).collect();
+        let values = f16_le_to_f32(&bytes);
+        assert_eq!(values.len(), 1 << 16);
+        for (bits, value) in (0..=u16::MAX).zip(values) {
+            let expected = half::f16::from_bits(bits).to_f32();
+            assert_eq!(
+                value.to_bits(),
+                expected.to_bits(),
+                "float16 bits {bits:#06x}"
+            );
+        }
+    }
 
     #[test]
     fn sniffing_tells_formats_apart() {

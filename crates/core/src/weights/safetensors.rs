@@ -35,10 +35,7 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<(TensorSet, HashMap<String, Stri
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-            Dtype::F16 => data
-                .chunks_exact(2)
-                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            Dtype::F16 => super::f16_le_to_f32(data),
             Dtype::BF16 => data
                 .chunks_exact(2)
                 .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
