@@ -122,7 +122,7 @@ fn check_input_size(batch: &Tensor<4>) -> Result<()> {
 
 /// Whether [`CpuForward`] runs instead of Burn: on the CPU device (Burn flex), natively and in
 /// WebAssembly (faster than Burn flex's convolutions in both, BENCHMARKS.md).
-fn is_cpu(device: &Device) -> bool {
+pub(crate) fn is_cpu(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
         *device == Device::flex()

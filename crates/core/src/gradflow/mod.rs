@@ -15,20 +15,23 @@
 //! changes nothing in the forward pass, and the gradient with respect to each probe is exactly
 //! the part of `∂z/∂x_b` that flows through that path.
 
+use std::sync::OnceLock;
+
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::model::ResNet;
 use crate::model::config::{BlockInfo, ResNetConfig};
 use crate::model::init::has_fresh_batchnorm;
 use crate::model::layers::BatchStats;
-use crate::predict::{read_f32, top_k};
+use crate::model::{CpuForward, ResNet};
+use crate::predict::{is_cpu, read_f32, top_k};
 use crate::transfer::BackboneId;
 use crate::weights::LoadedWeights;
 
+mod channel_last;
 mod inputs;
 mod target;
 
@@ -82,6 +85,9 @@ pub struct GradFlowAnalyzer {
     fresh_batchnorm: bool,
     /// Which weights these are, for heads trained on them ([`Target::Head`]).
     backbone: Option<BackboneId>,
+    /// On the CPU device, analyses in inference mode run on the channel-last path
+    /// (`channel_last.rs`), about half the work of Burn's autodiff there.
+    cpu: Option<OnceLock<CpuForward>>,
 }
 
 impl GradFlowAnalyzer {
@@ -90,6 +96,7 @@ impl GradFlowAnalyzer {
         let config = weights.info.config.clone();
         let fresh_batchnorm = has_fresh_batchnorm(&config, &weights.tensors);
         let backbone = BackboneId::of(&weights).ok();
+        let cpu = is_cpu(device).then(OnceLock::new);
         let ad = device.clone().autodiff();
         // Gradients are wanted for activations only, not for the millions of weights.
         let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
@@ -101,7 +108,21 @@ impl GradFlowAnalyzer {
             device: ad,
             fresh_batchnorm,
             backbone,
+            cpu,
         })
+    }
+
+    /// The channel-last forward pass and its gradients, on the CPU device; its weights are
+    /// arranged on the first analysis.
+    fn cpu_forward(&self) -> Result<Option<&CpuForward>> {
+        let Some(cell) = &self.cpu else {
+            return Ok(None);
+        };
+        if let Some(ready) = cell.get() {
+            return Ok(Some(ready));
+        }
+        let built = CpuForward::from_model(&self.model)?;
+        Ok(Some(cell.get_or_init(|| built)))
     }
 
     /// The architecture being analysed.
@@ -215,6 +236,13 @@ impl GradFlowAnalyzer {
         };
         let (model, config, ad) = (&self.model, &self.config, &self.device);
         let readout = Readout::new(&target, &self.labels, self.backbone.as_ref(), ad)?;
+        if batch_norm == BatchNormMode::Eval
+            && let Some(cpu) = self.cpu_forward()?
+        {
+            // In inference mode the first image's numbers are its own: the others are not read.
+            let image = &images[..3 * height * width];
+            return channel_last::analyze(self, cpu, image, [height, width], &target, &readout);
+        }
         let image = || {
             Tensor::<4>::from_data(
                 TensorData::new(images.to_vec(), [batch, 3, height, width]),
@@ -240,25 +268,7 @@ impl GradFlowAnalyzer {
         let features = h + features_probe.clone();
         let logits = first(readout.logits(model, features.clone()));
         let logit_values = read_f32(logits.clone().inner()).await?;
-        if logit_values.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Backend(
-                "the network produced non-finite logits".into(),
-            ));
-        }
-        let class = match target.class() {
-            Some(c) if c < logit_values.len() => c,
-            Some(c) => {
-                return Err(Error::Input(format!(
-                    "class {c} does not exist: the {} has {} classes",
-                    if target.is_head() { "head" } else { "model" },
-                    logit_values.len()
-                )));
-            }
-            None => top_k(&logit_values, 1)
-                .first()
-                .map(|(i, _)| *i)
-                .unwrap_or(0),
-        };
+        let class = pick_class(&target, &logit_values)?;
         let z = logits.narrow(1, class, 1).sum();
         let grads = z.backward();
 
@@ -381,7 +391,30 @@ pub async fn analyze_with(
         .await
 }
 
-fn block_gradient(info: &BlockInfo, norms: &[f32], plain: f32, acts: [f32; 2]) -> BlockGradient {
+/// The class `target` names, or the top-1 of `logits`, checked.
+pub(super) fn pick_class(target: &Target, logits: &[f32]) -> Result<usize> {
+    if logits.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Backend(
+            "the network produced non-finite logits".into(),
+        ));
+    }
+    match target.class() {
+        Some(c) if c < logits.len() => Ok(c),
+        Some(c) => Err(Error::Input(format!(
+            "class {c} does not exist: the {} has {} classes",
+            if target.is_head() { "head" } else { "model" },
+            logits.len()
+        ))),
+        None => Ok(top_k(logits, 1).first().map_or(0, |(i, _)| *i)),
+    }
+}
+
+pub(super) fn block_gradient(
+    info: &BlockInfo,
+    norms: &[f32],
+    plain: f32,
+    acts: [f32; 2],
+) -> BlockGradient {
     BlockGradient {
         block: info.name.clone(),
         grad_norm: norms[0] as f64,
@@ -412,7 +445,7 @@ fn zero(device: &Device) -> Tensor<1> {
     Tensor::zeros([1], &device.clone().without_autodiff())
 }
 
-fn scale_to_unit(mut v: Vec<f32>) -> Vec<f32> {
+pub(super) fn scale_to_unit(mut v: Vec<f32>) -> Vec<f32> {
     let max = v.iter().copied().fold(0.0f32, f32::max);
     if max > 0.0 {
         v.iter_mut().for_each(|x| *x /= max);

@@ -7,8 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
-use crate::model::ResNet;
 use crate::model::resnet::global_average_pool;
+use crate::model::{CpuForward, ResNet};
 use crate::transfer::{BackboneId, LinearHead};
 
 /// The logit to differentiate.
@@ -43,6 +43,7 @@ pub(super) struct Readout<'a> {
 }
 
 struct HeadLayer<'a> {
+    head: &'a LinearHead,
     /// `[features, classes]`: the head's weight transposed, for `pooled · W`.
     weight: Tensor<2>,
     bias: Tensor<2>,
@@ -70,6 +71,25 @@ impl<'a> Readout<'a> {
             None => model.forward_head(features),
             Some(head) => {
                 global_average_pool(features).matmul(head.weight.clone()) + head.bias.clone()
+            }
+        }
+    }
+
+    /// [`Self::logits`] on the host, from one image's pooled features (the channel-last path).
+    pub(super) fn host_logits(&self, cpu: &CpuForward, pooled: &[f32]) -> Result<Vec<f32>> {
+        match &self.head {
+            None => Ok(cpu.head(&[pooled.to_vec()]).concat()),
+            Some(layer) => layer.head.logits(pooled),
+        }
+    }
+
+    /// `∂z_class/∂pooled`: the readout's weights for `class`.
+    pub(super) fn host_gradient(&self, cpu: &CpuForward, class: usize) -> Vec<f32> {
+        match &self.head {
+            None => cpu.classifier_weights(class),
+            Some(layer) => {
+                let width = layer.head.weight.len() / layer.classes.len().max(1);
+                layer.head.weight[class * width..(class + 1) * width].to_vec()
             }
         }
     }
@@ -113,6 +133,7 @@ impl<'a> HeadLayer<'a> {
         .transpose();
         let bias = Tensor::<2>::from_data(TensorData::new(head.bias.clone(), [1, classes]), device);
         Ok(Self {
+            head,
             weight,
             bias,
             classes: &head.classes,

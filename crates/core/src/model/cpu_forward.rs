@@ -28,39 +28,40 @@ const MIN_BAND_PIXELS: usize = 64;
 /// A convolution with BatchNorm folded in, its weight laid out for a product with im2col rows:
 /// `[(ky·k + kx)·cin + ci][cout]`.
 #[derive(Debug, Clone)]
-struct Conv {
-    kernel: usize,
-    stride: usize,
-    pad: usize,
-    cin: usize,
-    cout: usize,
-    weight: Vec<f32>,
-    bias: Vec<f32>,
+pub(super) struct Conv {
+    pub(super) kernel: usize,
+    pub(super) stride: usize,
+    pub(super) pad: usize,
+    pub(super) cin: usize,
+    pub(super) cout: usize,
+    pub(super) weight: Vec<f32>,
+    pub(super) bias: Vec<f32>,
 }
 
 #[derive(Debug, Clone)]
-struct Block {
-    branch: Vec<Conv>,
-    shortcut: Option<Conv>,
+pub(super) struct Block {
+    pub(super) branch: Vec<Conv>,
+    pub(super) shortcut: Option<Conv>,
 }
 
 /// Activations of a batch, channel-last: `[n][h][w][c]`.
-struct Activations {
-    n: usize,
-    h: usize,
-    w: usize,
-    c: usize,
-    data: Vec<f32>,
+#[derive(Clone)]
+pub(super) struct Activations {
+    pub(super) n: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) c: usize,
+    pub(super) data: Vec<f32>,
 }
 
 /// A loaded ResNet's weights, arranged for the channel-last CPU forward pass.
 #[derive(Debug, Clone)]
 pub struct CpuForward {
-    stem: Conv,
-    stem_pool: bool,
-    blocks: Vec<Block>,
+    pub(super) stem: Conv,
+    pub(super) stem_pool: bool,
+    pub(super) blocks: Vec<Block>,
     /// `[features][classes]`.
-    fc_weight: Vec<f32>,
+    pub(super) fc_weight: Vec<f32>,
     fc_bias: Vec<f32>,
 }
 
@@ -91,7 +92,7 @@ impl CpuForward {
         })
     }
 
-    fn classes(&self) -> usize {
+    pub(super) fn classes(&self) -> usize {
         self.fc_bias.len()
     }
 
@@ -195,7 +196,12 @@ impl Conv {
     /// bias and shortcut written, the receptive fields copied (im2col), the product added,
     /// the ReLU applied, while the band is still in cache. One band only (a small layer) lets
     /// the product itself use the threads instead.
-    fn apply(&self, x: &Activations, relu: bool, residual: Option<&Activations>) -> Activations {
+    pub(super) fn apply(
+        &self,
+        x: &Activations,
+        relu: bool,
+        residual: Option<&Activations>,
+    ) -> Activations {
         let out_h = (x.h + 2 * self.pad - self.kernel) / self.stride + 1;
         let out_w = (x.w + 2 * self.pad - self.kernel) / self.stride + 1;
         let pixels = x.n * out_h * out_w;
@@ -375,7 +381,7 @@ impl Block {
 }
 
 /// `out[m×n] += a[m×k] · b[k×n]`, all row-major.
-fn matmul_accumulate(
+pub(super) fn matmul_accumulate(
     out: &mut [f32],
     a: &[f32],
     b: &[f32],
@@ -385,8 +391,35 @@ fn matmul_accumulate(
     threads: gemm::Parallelism,
 ) {
     debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
-    // SAFETY: the three slices hold exactly m×n, m×k and k×n elements with the row and column
-    // strides given, checked above (and by construction in every caller).
+    // b[k×n] row-major: one column to the next is 1 apart, one row to the next n.
+    product(out, a, (b, 1, n as isize), [m, k, n], threads);
+}
+
+/// `out[m×n] += a[m×k] · bᵀ`, where `b` is `[n×k]` row-major: a convolution's weight, stored
+/// for the forward pass as `[depth][cout]`, read as `[cout][depth]` by the backward pass.
+pub(super) fn matmul_accumulate_transposed(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    [m, k, n]: [usize; 3],
+    threads: gemm::Parallelism,
+) {
+    debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    // bᵀ[k×n]: one column to the next is k apart in `b`, one row to the next 1.
+    product(out, a, (b, k as isize, 1), [m, k, n], threads);
+}
+
+/// `out[m×n] += a[m×k] · b`, `out` and `a` row-major, `b` given with its column and row strides.
+fn product(
+    out: &mut [f32],
+    a: &[f32],
+    (b, b_cs, b_rs): (&[f32], isize, isize),
+    [m, k, n]: [usize; 3],
+    threads: gemm::Parallelism,
+) {
+    assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    // SAFETY: the three slices hold exactly m×n, m×k and k×n elements (asserted above), and the
+    // strides the callers give address each of the k×n elements of `b` once, in bounds.
     unsafe {
         gemm::gemm(
             m,
@@ -400,8 +433,8 @@ fn matmul_accumulate(
             1,
             k as isize,
             b.as_ptr(),
-            1,
-            n as isize,
+            b_cs,
+            b_rs,
             1.0,
             1.0,
             false,
@@ -414,7 +447,7 @@ fn matmul_accumulate(
 
 /// Threads for products big enough to share (the pool is rayon's: every core natively, the
 /// page's worker pool in the threaded WebAssembly engine, none in the single-threaded one).
-fn parallelism(work: usize) -> gemm::Parallelism {
+pub(super) fn parallelism(work: usize) -> gemm::Parallelism {
     #[cfg(feature = "rayon")]
     {
         if work >= 1 << 20 && threads() > 1 {
@@ -426,7 +459,7 @@ fn parallelism(work: usize) -> gemm::Parallelism {
 }
 
 /// `[n, c, h, w]` → `[n, h, w, c]`.
-fn to_channel_last(images: &[f32], n: usize, h: usize, w: usize) -> Activations {
+pub(super) fn to_channel_last(images: &[f32], n: usize, h: usize, w: usize) -> Activations {
     let c = images.len() / (n * h * w);
     let mut data = vec![0.0; images.len()];
     for (i, image) in images.chunks_exact(c * h * w).enumerate() {
@@ -441,7 +474,7 @@ fn to_channel_last(images: &[f32], n: usize, h: usize, w: usize) -> Activations 
 }
 
 /// 3×3 max pool, stride 2, padding 1 (padding never wins: it is −∞, as in PyTorch).
-fn max_pool_3x3_s2(x: &Activations) -> Activations {
+pub(super) fn max_pool_3x3_s2(x: &Activations) -> Activations {
     let (out_h, out_w) = (x.h.div_ceil(2), x.w.div_ceil(2));
     let c = x.c;
     let mut data = vec![f32::NEG_INFINITY; x.n * out_h * out_w * c];
@@ -469,7 +502,7 @@ fn max_pool_3x3_s2(x: &Activations) -> Activations {
 }
 
 /// The mean over each image's pixels: `n` rows of `c`.
-fn global_average_pool(x: &Activations) -> Vec<Vec<f32>> {
+pub(super) fn global_average_pool(x: &Activations) -> Vec<Vec<f32>> {
     let pixels = x.h * x.w;
     x.data
         .chunks_exact(pixels * x.c)

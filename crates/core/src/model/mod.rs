@@ -2,9 +2,11 @@
 //!
 //! [`config`] says what an architecture is (block type, stages, layout); [`tensors`] which
 //! tensors its checkpoint holds, by name, shape and role; [`layers`] has the conv+BN and residual block; [`resnet`] puts them
-//! together; [`cpu_forward`] is the same forward pass, channel-last, for the CPU.
+//! together; [`cpu_forward`] is the same forward pass, channel-last, for the CPU, and
+//! `cpu_backward` its input gradients (the gradient panel on the CPU).
 
 pub mod config;
+pub(crate) mod cpu_backward;
 pub mod cpu_forward;
 pub mod init;
 pub mod layers;
