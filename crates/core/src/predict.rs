@@ -1,6 +1,6 @@
 //! Running a loaded ResNet on images and turning logits into named predictions.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ pub struct Classifier {
     /// On the CPU device natively, classification and features run on the channel-last
     /// forward pass (faster than Burn flex's convolutions there), its weights arranged on
     /// first use: commands that only need Burn (lesion, gradients) never pay for the copy.
-    cpu: Option<OnceLock<CpuForward>>,
+    cpu: Option<OnceLock<Arc<CpuForward>>>,
 }
 
 /// One line of a top-k list.
@@ -77,14 +77,14 @@ impl Classifier {
     }
 
     /// The channel-last forward pass where it runs, its weights arranged on the first call.
-    pub fn cpu_forward(&self) -> Result<Option<&CpuForward>> {
+    pub fn cpu_forward(&self) -> Result<Option<&Arc<CpuForward>>> {
         let Some(cell) = &self.cpu else {
             return Ok(None);
         };
         if let Some(ready) = cell.get() {
             return Ok(Some(ready));
         }
-        let built = CpuForward::from_model(&self.model)?;
+        let built = Arc::new(CpuForward::from_model(&self.model)?);
         Ok(Some(cell.get_or_init(|| built)))
     }
 

@@ -4,34 +4,44 @@
 //! backward pass of the input gradients for each network, the plain one reusing the
 //! residual one's stem, where Burn flex's autodiff costs about twice as much.
 
+use std::sync::Arc;
+
 use resnet_lab_protocol::report::{BatchNormMode, GradFlowReport, Saliency};
 
 use super::target::{Readout, Target};
 use super::{GradFlowAnalyzer, block_gradient, pick_class, scale_to_unit};
 use crate::error::Result;
 use crate::model::CpuForward;
-use crate::model::cpu_backward::norm;
+use crate::model::cpu_backward::{CpuBackward, ForwardTrace, norm};
 
-/// The analysis of one `[3, height, width]` image (channel-major).
+/// The analysis of one `[3, height, width]` image (channel-major), reusing `traced` (its
+/// forward pass on this network, checked by the caller) when given.
 pub(super) fn analyze(
     analyzer: &GradFlowAnalyzer,
-    cpu: &CpuForward,
+    (cpu, adjoint): (&Arc<CpuForward>, &CpuBackward),
     image: &[f32],
     [height, width]: [usize; 2],
-    target: &Target,
-    readout: &Readout,
+    (target, readout): (&Target, &Readout),
+    traced: Option<&ForwardTrace>,
 ) -> Result<GradFlowReport> {
-    let stem = cpu.trace_stem(image, [height, width]);
-
-    let residual = cpu.trace_blocks(&stem, true);
-    let logits = readout.host_logits(cpu, &residual.pooled(&stem))?;
+    let computed;
+    let (stem, residual) = match traced {
+        Some(trace) => trace.parts(),
+        None => {
+            let stem = cpu.trace_stem(image, [height, width]);
+            let residual = cpu.trace_blocks(&stem, true);
+            computed = (stem, residual);
+            (&computed.0, &computed.1)
+        }
+    };
+    let logits = readout.host_logits(cpu, &residual.pooled(stem))?;
     let class = pick_class(target, &logits)?;
     let d_pooled = readout.host_gradient(cpu, class);
-    let residual_grads = cpu.backward(&stem, &residual, &d_pooled)?;
+    let residual_grads = cpu.backward(adjoint, stem, residual, &d_pooled)?;
 
     // Grad-CAM: each last-stage channel weighted by its mean gradient, which for a linear
     // readout of the average pool is the readout's weight over the pixel count.
-    let (features, [fh, fw]) = residual.features(&stem);
+    let (features, [fh, fw]) = residual.features(stem);
     let alpha: Vec<f32> = d_pooled.iter().map(|w| w / (fh * fw) as f32).collect();
     let cam = features
         .chunks_exact(alpha.len().max(1))
@@ -51,8 +61,8 @@ pub(super) fn analyze(
         .collect();
 
     // The plain network: the same stem, every shortcut removed.
-    let plain = cpu.trace_blocks(&stem, false);
-    let plain_grads = cpu.backward(&stem, &plain, &d_pooled)?;
+    let plain = cpu.trace_blocks(stem, false);
+    let plain_grads = cpu.backward(adjoint, stem, &plain, &d_pooled)?;
 
     let (acts, plain_acts) = (residual.input_norms(), plain.input_norms());
     let blocks = analyzer

@@ -15,7 +15,7 @@
 //! changes nothing in the forward pass, and the gradient with respect to each probe is exactly
 //! the part of `∂z/∂x_b` that flows through that path.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use burn::module::Module;
 use burn::tensor::activation::relu;
@@ -24,12 +24,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
 use crate::model::config::{BlockInfo, ResNetConfig};
+use crate::model::cpu_backward::{CpuBackward, ForwardTrace};
 use crate::model::init::has_fresh_batchnorm;
 use crate::model::layers::BatchStats;
 use crate::model::{CpuForward, ResNet};
 use crate::predict::{is_cpu, read_f32, top_k};
 use crate::transfer::BackboneId;
-use crate::weights::LoadedWeights;
+use crate::weights::{LoadedWeights, ModelInfo};
 
 mod channel_last;
 mod inputs;
@@ -76,7 +77,9 @@ impl Default for GradFlowOptions {
 /// then asked about any number of images and classes.
 #[derive(Debug)]
 pub struct GradFlowAnalyzer {
-    model: ResNet,
+    /// The network on the autodiff device (`None` for an analyzer made from a classifier's
+    /// channel-last network, [`Self::from_channel_last`]).
+    model: Option<ResNet>,
     config: ResNetConfig,
     labels: LabelSet,
     name: String,
@@ -87,7 +90,14 @@ pub struct GradFlowAnalyzer {
     backbone: Option<BackboneId>,
     /// On the CPU device, analyses in inference mode run on the channel-last path
     /// (`channel_last.rs`), about half the work of Burn's autodiff there.
-    cpu: Option<OnceLock<CpuForward>>,
+    cpu: Option<ChannelLast>,
+}
+
+/// The channel-last network and its backward pass, each arranged on first use.
+#[derive(Debug, Default)]
+struct ChannelLast {
+    forward: OnceLock<Arc<CpuForward>>,
+    backward: OnceLock<CpuBackward>,
 }
 
 impl GradFlowAnalyzer {
@@ -96,12 +106,12 @@ impl GradFlowAnalyzer {
         let config = weights.info.config.clone();
         let fresh_batchnorm = has_fresh_batchnorm(&config, &weights.tensors);
         let backbone = BackboneId::of(&weights).ok();
-        let cpu = is_cpu(device).then(OnceLock::new);
+        let cpu = is_cpu(device).then(ChannelLast::default);
         let ad = device.clone().autodiff();
         // Gradients are wanted for activations only, not for the millions of weights.
         let model = ResNet::from_tensors(&config, weights.tensors, &ad)?.no_grad();
         Ok(Self {
-            model,
+            model: Some(model),
             labels: weights.info.labels.clone(),
             name: weights.info.name(),
             config,
@@ -114,15 +124,54 @@ impl GradFlowAnalyzer {
 
     /// The channel-last forward pass and its gradients, on the CPU device; its weights are
     /// arranged on the first analysis.
-    fn cpu_forward(&self) -> Result<Option<&CpuForward>> {
-        let Some(cell) = &self.cpu else {
+    fn channel_last(&self) -> Result<Option<(&Arc<CpuForward>, &CpuBackward)>> {
+        let Some(cpu) = &self.cpu else {
             return Ok(None);
         };
-        if let Some(ready) = cell.get() {
-            return Ok(Some(ready));
+        let forward = match cpu.forward.get() {
+            Some(ready) => ready,
+            None => {
+                let built = Arc::new(CpuForward::from_model(self.autodiff_model()?)?);
+                cpu.forward.get_or_init(|| built)
+            }
+        };
+        Ok(Some((
+            forward,
+            cpu.backward.get_or_init(|| forward.adjoint()),
+        )))
+    }
+
+    /// An analyzer that shares a classifier's channel-last network (the CPU device, inference
+    /// mode only): nothing is uploaded or arranged again, and a classification's forward pass
+    /// of the same image can be reused ([`Self::analyze_traced`]).
+    pub fn from_channel_last(
+        network: Arc<CpuForward>,
+        info: &ModelInfo,
+        backbone: Option<BackboneId>,
+        device: &Device,
+    ) -> Self {
+        let cpu = ChannelLast::default();
+        let _ = cpu.forward.set(network);
+        Self {
+            model: None,
+            config: info.config.clone(),
+            labels: info.labels.clone(),
+            name: info.name(),
+            device: device.clone().autodiff(),
+            fresh_batchnorm: false,
+            backbone,
+            cpu: Some(cpu),
         }
-        let built = CpuForward::from_model(&self.model)?;
-        Ok(Some(cell.get_or_init(|| built)))
+    }
+
+    fn autodiff_model(&self) -> Result<&ResNet> {
+        self.model.as_ref().ok_or_else(|| {
+            Error::Input(
+                "this analysis needs the network on an autodiff device; it was given the \
+                 channel-last network only"
+                    .into(),
+            )
+        })
     }
 
     /// The architecture being analysed.
@@ -204,9 +253,36 @@ impl GradFlowAnalyzer {
         &self,
         images: &[f32],
         batch: usize,
+        size: [usize; 2],
+        target: Target<'_>,
+        batch_norm: BatchNormMode,
+    ) -> Result<GradFlowReport> {
+        self.analyze_batch_traced(images, batch, size, target, batch_norm, None)
+            .await
+    }
+
+    /// [`Self::analyze_target`] in inference mode, reusing `trace` (a classification's forward
+    /// pass on the same channel-last network) when it is of this very image: the analysis then
+    /// costs the residual network's backward pass and the plain network's two.
+    pub async fn analyze_traced(
+        &self,
+        input: &[f32],
+        size: [usize; 2],
+        target: Target<'_>,
+        trace: Option<&ForwardTrace>,
+    ) -> Result<GradFlowReport> {
+        self.analyze_batch_traced(input, 1, size, target, BatchNormMode::Eval, trace)
+            .await
+    }
+
+    async fn analyze_batch_traced(
+        &self,
+        images: &[f32],
+        batch: usize,
         [height, width]: [usize; 2],
         target: Target<'_>,
         batch_norm: BatchNormMode,
+        trace: Option<&ForwardTrace>,
     ) -> Result<GradFlowReport> {
         if batch == 0 || images.len() != batch * 3 * height * width {
             return Err(Error::Input(format!(
@@ -234,15 +310,24 @@ impl GradFlowAnalyzer {
                 ));
             }
         };
-        let (model, config, ad) = (&self.model, &self.config, &self.device);
+        let (config, ad) = (&self.config, &self.device);
         let readout = Readout::new(&target, &self.labels, self.backbone.as_ref(), ad)?;
         if batch_norm == BatchNormMode::Eval
-            && let Some(cpu) = self.cpu_forward()?
+            && let Some(network) = self.channel_last()?
         {
             // In inference mode the first image's numbers are its own: the others are not read.
             let image = &images[..3 * height * width];
-            return channel_last::analyze(self, cpu, image, [height, width], &target, &readout);
+            let traced = trace.filter(|t| t.is_of(network.0, image, [height, width]));
+            return channel_last::analyze(
+                self,
+                network,
+                image,
+                [height, width],
+                (&target, &readout),
+                traced,
+            );
         }
+        let model = self.autodiff_model()?;
         let image = || {
             Tensor::<4>::from_data(
                 TensorData::new(images.to_vec(), [batch, 3, height, width]),

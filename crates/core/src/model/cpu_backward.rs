@@ -7,6 +7,8 @@
 //! forward pass records what its backward pass needs ([`Trace`]); the plain network (every
 //! shortcut removed) shares the residual network's stem.
 
+use std::sync::{Arc, Weak};
+
 use crate::error::{Error, Result};
 
 use super::cpu_forward::{
@@ -64,6 +66,145 @@ pub(crate) struct Gradients {
     pub image: Vec<f32>,
 }
 
+/// One image's forward pass on the channel-last path, kept by a classification so that the
+/// gradient panel of the same photo need not repeat it ([`CpuForward::traced`]).
+pub struct ForwardTrace {
+    /// The network it ran on (not kept alive by the trace).
+    network: Weak<CpuForward>,
+    image: Vec<f32>,
+    size: [usize; 2],
+    stem: StemTrace,
+    blocks: Trace,
+}
+
+impl ForwardTrace {
+    /// Whether this is `network`'s forward pass of `image`, exactly.
+    pub(crate) fn is_of(&self, network: &Arc<CpuForward>, image: &[f32], size: [usize; 2]) -> bool {
+        std::ptr::eq(self.network.as_ptr(), Arc::as_ptr(network))
+            && self.size == size
+            && self.image == image
+    }
+
+    pub(crate) fn parts(&self) -> (&StemTrace, &Trace) {
+        (&self.stem, &self.blocks)
+    }
+}
+
+impl std::fmt::Debug for ForwardTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ForwardTrace({}×{})", self.size[0], self.size[1])
+    }
+}
+
+/// Each convolution's backward pass, arranged once per network (`CpuForward::adjoint`).
+#[derive(Debug, Clone)]
+pub(crate) struct CpuBackward {
+    stem: Adjoint,
+    blocks: Vec<BlockAdjoint>,
+}
+
+#[derive(Debug, Clone)]
+struct BlockAdjoint {
+    branch: Vec<Adjoint>,
+    shortcut: Option<Adjoint>,
+}
+
+/// How a convolution's input gradient is computed.
+#[derive(Debug, Clone)]
+enum Adjoint {
+    /// With stride 1 and "same" padding, the input gradient is itself such a convolution, of
+    /// the output gradient with the kernel flipped and its channels swapped: it runs on the
+    /// forward pass's banded, threaded path.
+    Flipped(Conv),
+    /// Otherwise (strided kernels): the product with the transposed weight, its columns added
+    /// back to their pixels (col2im).
+    Scatter,
+}
+
+impl Adjoint {
+    fn of(conv: &Conv) -> Self {
+        let (k, cin, cout) = (conv.kernel, conv.cin, conv.cout);
+        if conv.stride != 1 || k % 2 == 0 || conv.pad != k / 2 {
+            return Adjoint::Scatter;
+        }
+        // [(ky·k + kx)·cin + ci][co] → [((k−1−ky)·k + (k−1−kx))·cout + co][ci]
+        let mut weight = vec![0.0; conv.weight.len()];
+        for tap in 0..k * k {
+            let flipped = k * k - 1 - tap;
+            for ci in 0..cin {
+                let row = &conv.weight[(tap * cin + ci) * cout..(tap * cin + ci + 1) * cout];
+                for (co, &v) in row.iter().enumerate() {
+                    weight[(flipped * cout + co) * cin + ci] = v;
+                }
+            }
+        }
+        Adjoint::Flipped(Conv {
+            kernel: k,
+            stride: 1,
+            pad: conv.pad,
+            cin: cout,
+            cout: cin,
+            weight,
+            bias: vec![0.0; cin],
+        })
+    }
+
+    /// The gradient at `conv`'s `[height, width]` input from the gradient at its output.
+    fn apply(&self, conv: &Conv, g: &Activations, size: [usize; 2]) -> Activations {
+        match self {
+            Adjoint::Flipped(flipped) => flipped.apply(g, false, None),
+            Adjoint::Scatter => conv.input_gradient(g, size),
+        }
+    }
+}
+
+impl CpuForward {
+    /// Arranges every convolution's backward pass (a second copy of the stride-1 kernels).
+    pub(crate) fn adjoint(&self) -> CpuBackward {
+        CpuBackward {
+            stem: Adjoint::of(&self.stem),
+            blocks: self
+                .blocks
+                .iter()
+                .map(|b| BlockAdjoint {
+                    branch: b.branch.iter().map(Adjoint::of).collect(),
+                    shortcut: b.shortcut.as_ref().map(Adjoint::of),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl CpuForward {
+    /// One `[3, height, width]` image's pooled features (channel-major in), computed as
+    /// [`Self::pooled_features`] does, with the forward pass kept for its gradients.
+    pub fn traced(
+        self: &Arc<Self>,
+        image: &[f32],
+        size: [usize; 2],
+    ) -> Result<(Vec<f32>, ForwardTrace)> {
+        if image.len() != 3 * size[0] * size[1] {
+            return Err(Error::Input(format!(
+                "{} values do not make a [3, {}, {}] image",
+                image.len(),
+                size[0],
+                size[1]
+            )));
+        }
+        let stem = self.trace_stem(image, size);
+        let blocks = self.trace_blocks(&stem, true);
+        let pooled = blocks.pooled(&stem);
+        let trace = ForwardTrace {
+            network: Arc::downgrade(self),
+            image: image.to_vec(),
+            size,
+            stem,
+            blocks,
+        };
+        Ok((pooled, trace))
+    }
+}
+
 impl CpuForward {
     /// The stem on one `[3, height, width]` image (channel-major).
     pub(crate) fn trace_stem(&self, image: &[f32], [height, width]: [usize; 2]) -> StemTrace {
@@ -93,6 +234,7 @@ impl CpuForward {
     /// the blocks and the stem.
     pub(crate) fn backward(
         &self,
+        adjoint: &CpuBackward,
         stem: &StemTrace,
         trace: &Trace,
         d_pooled: &[f32],
@@ -116,12 +258,13 @@ impl CpuForward {
                 .collect(),
         };
         let mut blocks = Vec::with_capacity(self.blocks.len());
-        for (i, (block, traced)) in self.blocks.iter().zip(&trace.blocks).enumerate().rev() {
+        let layers = self.blocks.iter().zip(&adjoint.blocks).zip(&trace.blocks);
+        for (i, ((block, block_adjoint), traced)) in layers.enumerate().rev() {
             let input = match i {
                 0 => stem.output(),
                 _ => &trace.blocks[i - 1].output,
             };
-            let (g_input, norms) = block.backward(traced, input, g, trace.shortcuts);
+            let (g_input, norms) = block.backward(block_adjoint, traced, input, g, trace.shortcuts);
             blocks.push(norms);
             g = g_input;
         }
@@ -130,7 +273,8 @@ impl CpuForward {
             g = max_pool_backward(&stem.activated, pooled, &g);
         }
         mask(&mut g, &stem.activated);
-        let image = self.stem.input_gradient(&g, [stem.height, stem.width]).data;
+        let size = [stem.height, stem.width];
+        let image = adjoint.stem.apply(&self.stem, &g, size).data;
         Ok(Gradients { blocks, image })
     }
 
@@ -194,25 +338,26 @@ impl Block {
     /// From the gradient at the block's output to the gradient at its input `x`.
     fn backward(
         &self,
+        adjoint: &BlockAdjoint,
         traced: &BlockTrace,
         x: &Activations,
         mut g: Activations,
         shortcuts: bool,
     ) -> (Activations, PathNorms) {
         mask(&mut g, &traced.output);
-        let shortcut = shortcuts.then(|| match &self.shortcut {
-            Some(conv) => conv.input_gradient(&g, [x.h, x.w]),
-            None => g.clone(),
-        });
-        let mut branch = g;
-        for (i, conv) in self.branch.iter().enumerate().rev() {
+        // The branch first, reading `g`; the shortcut's part is then `g` itself (identity) or
+        // its projection's input gradient.
+        let mut branch: Option<Activations> = None;
+        for (i, (conv, back)) in self.branch.iter().zip(&adjoint.branch).enumerate().rev() {
             let below = if i == 0 { x } else { &traced.inner[i - 1] };
-            branch = conv.input_gradient(&branch, [below.h, below.w]);
+            let mut grad = back.apply(conv, branch.as_ref().unwrap_or(&g), [below.h, below.w]);
             if i > 0 {
-                mask(&mut branch, below);
+                mask(&mut grad, below);
             }
+            branch = Some(grad);
         }
-        let Some(mut total) = shortcut else {
+        let branch = branch.unwrap_or_else(|| g.clone());
+        if !shortcuts {
             let n = norm(&branch.data);
             let norms = PathNorms {
                 total: n,
@@ -220,12 +365,12 @@ impl Block {
                 branch: n,
             };
             return (branch, norms);
+        }
+        let mut total = match (&self.shortcut, &adjoint.shortcut) {
+            (Some(conv), Some(back)) => back.apply(conv, &g, [x.h, x.w]),
+            _ => g,
         };
-        let norms = PathNorms {
-            total: 0.0,
-            shortcut: norm(&total.data),
-            branch: norm(&branch.data),
-        };
+        let (shortcut, branch_norm) = (norm(&total.data), norm(&branch.data));
         total
             .data
             .iter_mut()
@@ -233,7 +378,8 @@ impl Block {
             .for_each(|(t, b)| *t += b);
         let norms = PathNorms {
             total: norm(&total.data),
-            ..norms
+            shortcut,
+            branch: branch_norm,
         };
         (total, norms)
     }
@@ -420,13 +566,20 @@ mod tests {
             let x = activations(2, side, side + 1, cin, 1);
             let y = conv.apply(&x, false, None);
             let g = activations(y.n, y.h, y.w, cout, 5);
-            let back = conv.input_gradient(&g, [x.h, x.w]);
-            assert_eq!([back.n, back.h, back.w, back.c], [x.n, x.h, x.w, x.c]);
-            let (lhs, rhs) = (dot(&y.data, &g.data), dot(&x.data, &back.data));
-            assert!(
-                (lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0),
-                "k{kernel} s{stride} {cin}→{cout} on {side}: {lhs} vs {rhs}"
-            );
+            // Both ways: the flipped convolution (stride 1 only) and col2im (any stride).
+            let mut ways = vec![conv.input_gradient(&g, [x.h, x.w])];
+            if let flipped @ Adjoint::Flipped(_) = Adjoint::of(&conv) {
+                ways.push(flipped.apply(&conv, &g, [x.h, x.w]));
+            }
+            assert_eq!(ways.len(), if stride == 1 { 2 } else { 1 });
+            for back in ways {
+                assert_eq!([back.n, back.h, back.w, back.c], [x.n, x.h, x.w, x.c]);
+                let (lhs, rhs) = (dot(&y.data, &g.data), dot(&x.data, &back.data));
+                assert!(
+                    (lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0),
+                    "k{kernel} s{stride} {cin}→{cout} on {side}: {lhs} vs {rhs}"
+                );
+            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod resnet;
 pub mod tensors;
 
 pub use config::{BlockInfo, BlockKind, Layout, ResNetConfig, Stem};
+pub use cpu_backward::ForwardTrace;
 pub use cpu_forward::CpuForward;
 pub use layers::{BatchStats, BlockMode, ConvBn, ResidualBlock};
 pub use resnet::ResNet;

@@ -4,19 +4,48 @@
 
 use crate::common::{npy, read};
 use burn::tensor::Device;
-use resnet_lab_core::gradflow::analyze;
-use resnet_lab_core::load_weights;
+use std::sync::Arc;
+
+use resnet_lab_core::gradflow::{GradFlowAnalyzer, GradFlowReport, Target, analyze};
+use resnet_lab_core::{Classifier, load_weights};
 use serde_json::Value;
 
 fn check(net: &str) {
     let weights = load_weights(&read(&format!("{net}.safetensors"))).unwrap();
     let reference: Value = serde_json::from_slice(&read(&format!("{net}_gradflow.json"))).unwrap();
-    let class = reference["class"].as_u64().unwrap() as usize;
     let (_, input) = npy("tiny_input.npy");
 
-    // Let the model pick the class: it must be the same top-1 as PyTorch's.
-    let report =
-        pollster::block_on(analyze(weights, &input, [64, 64], None, &Device::flex())).unwrap();
+    // Let the model pick the class: it must be the same top-1 as PyTorch's. Twice: analysed
+    // alone, and as the page does on the CPU, on a classifier's network reusing the forward
+    // pass of its classification.
+    let alone = pollster::block_on(analyze(
+        weights.clone(),
+        &input,
+        [64, 64],
+        None,
+        &Device::flex(),
+    ))
+    .unwrap();
+    let classifier = Classifier::new(weights, &Device::flex()).unwrap();
+    let network = Arc::clone(classifier.cpu_forward().unwrap().unwrap());
+    let (pooled, trace) = network.traced(&input, [64, 64]).unwrap();
+    assert_eq!(pooled.len(), classifier.model.feature_width());
+    let analyzer =
+        GradFlowAnalyzer::from_channel_last(network, &classifier.info, None, &Device::flex());
+    let reused = pollster::block_on(analyzer.analyze_traced(
+        &input,
+        [64, 64],
+        Target::Model(None),
+        Some(&trace),
+    ))
+    .unwrap();
+    for report in [alone, reused] {
+        check_report(net, &reference, &report);
+    }
+}
+
+fn check_report(net: &str, reference: &Value, report: &GradFlowReport) {
+    let class = reference["class"].as_u64().unwrap() as usize;
     assert_eq!(report.class, class, "{net}: top-1 class");
 
     let want = reference["blocks"].as_array().unwrap();

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use burn::tensor::{Tensor, TensorData};
 use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::GradFlowAnalyzer;
+use resnet_lab_core::model::ForwardTrace;
 use resnet_lab_core::preprocess::InputConvention;
 use resnet_lab_core::transfer::BackboneId;
 use resnet_lab_protocol::lab_runs::LabExperiment;
@@ -41,6 +42,9 @@ pub struct Engine {
     /// network from the same (by then cached) weights, only when first asked.
     pub(super) source: RefCell<Option<WeightsSource>>,
     pub(super) analysis: RefCell<Option<Analysis>>,
+    /// The last photo's forward pass on the CPU path, by photo id: its gradient panel starts
+    /// from it instead of running the network again.
+    pub(super) last_trace: RefCell<Option<(u32, ForwardTrace)>>,
     /// The 224×224 RGB crops of the last photos, by photo id.
     pub(super) crops: RefCell<VecDeque<(u32, Rc<Vec<u8>>)>>,
     /// Teach mode: class photos' features and the trained head.
@@ -61,6 +65,7 @@ impl Engine {
             classifier: RefCell::default(),
             source: RefCell::default(),
             analysis: RefCell::default(),
+            last_trace: RefCell::default(),
             crops: RefCell::default(),
             teach: super::teach::TeachState::default(),
             lab_runs: super::lab_runs::LabRuns::default(),
@@ -271,6 +276,7 @@ impl Engine {
         // Free the previous networks before building the next one.
         self.classifier.borrow_mut().take();
         self.analysis.borrow_mut().take();
+        self.last_trace.borrow_mut().take();
         self.source.borrow_mut().take();
 
         let t0 = now();

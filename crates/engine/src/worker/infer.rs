@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use resnet_lab_core::Classifier;
 use resnet_lab_core::gradflow::{
-    GradFlowAnalyzer, GradFlowOptions, HeInitOptions, Target, analysis_input,
+    BatchNormMode, GradFlowAnalyzer, GradFlowOptions, HeInitOptions, Target, analysis_input,
     he_initialized_weights_with,
 };
 use resnet_lab_core::predict::{mean_softmax, rank, read_f32, rows_of, upload_batch};
@@ -64,6 +64,8 @@ impl Classified {
 
 /// A decoded photo's network input and what its card shows of it.
 pub(super) struct PreparedPhoto {
+    /// The photo whose crop is kept for the gradient panel (none for a webcam frame).
+    pub id: Option<u32>,
     /// The views, `[3, height, width]` each, one after another.
     pub input: Vec<f32>,
     /// Views, height, width (`[1, 224, 224]` for the centre crop).
@@ -135,6 +137,16 @@ impl Engine {
             match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
                 // The CPU path: channel-last, its bands on every thread the engine has.
                 (None, Some(cpu)) => {
+                    // One photo's centre crop: its forward pass is kept, and its gradient panel
+                    // starts from it.
+                    if let (Some(id), [1, height, width]) = (photo.id, photo.dims) {
+                        self.last_trace.borrow_mut().take();
+                        let (pooled, trace) = cpu.traced(&photo.input, [height, width])?;
+                        *self.last_trace.borrow_mut() = Some((id, trace));
+                        let features = vec![pooled];
+                        let rows = cpu.head(&features);
+                        return Ok((features, rows, now()));
+                    }
                     let features = cpu.pooled_features(&photo.input, photo.dims)?;
                     let rows = cpu.head(&features);
                     (features, rows, now())
@@ -203,6 +215,7 @@ impl Engine {
             self.keep_crop(id, Rc::new(crop));
         }
         Ok(PreparedPhoto {
+            id: keep_as,
             input,
             dims,
             crops,
@@ -302,9 +315,29 @@ impl Engine {
             noise_seed: seed.wrapping_add(1),
             ..GradFlowOptions::default()
         };
-        let report = analyzer
-            .analyze_target(&input, [side, side], target, &options)
-            .await?;
+        // The photo's classification kept its forward pass: in inference mode it is reused
+        // (taken out while the analysis runs, put back for the next class asked about).
+        let kept_id = self.last_trace.borrow().as_ref().map(|(id, _)| *id);
+        let trace = match photo.is_some() && photo == kept_id {
+            true => self.last_trace.borrow_mut().take(),
+            false => None,
+        };
+        let report = match &trace {
+            Some((_, kept)) if options.batch_norm == BatchNormMode::Eval => {
+                analyzer
+                    .analyze_traced(&input, [side, side], target, Some(kept))
+                    .await
+            }
+            _ => {
+                analyzer
+                    .analyze_target(&input, [side, side], target, &options)
+                    .await
+            }
+        };
+        if let Some(kept) = trace {
+            self.last_trace.borrow_mut().get_or_insert(kept);
+        }
+        let report = report?;
         let elapsed = now() - t0;
         Ok(gradient_report(
             report,
@@ -359,6 +392,27 @@ impl Engine {
             return Ok((Rc::clone(&analysis.analyzer), analysis.input));
         }
         self.analysis.borrow_mut().take();
+        // On the CPU the loaded network is analysed on the classifier's own channel-last
+        // weights: nothing to download, upload or arrange again.
+        let classifier = self.classifier.borrow().clone();
+        if *network == GradientNetwork::Loaded
+            && let Some(classifier) = classifier
+            && let Some(cpu) = classifier.cpu_forward()?.cloned()
+        {
+            let analyzer = Rc::new(GradFlowAnalyzer::from_channel_last(
+                cpu,
+                &classifier.info,
+                self.backbone_id().ok(),
+                &backend.device,
+            ));
+            let input = classifier.info.input;
+            *self.analysis.borrow_mut() = Some(Analysis {
+                network: network.clone(),
+                analyzer: Rc::clone(&analyzer),
+                input,
+            });
+            return Ok((analyzer, input));
+        }
         let weights = match network {
             GradientNetwork::Loaded => {
                 let source = self.source.borrow().clone().ok_or_else(|| {
