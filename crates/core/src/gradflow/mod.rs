@@ -7,19 +7,19 @@
 //!
 //! which for an identity shortcut is the guide's `∂L/∂x = ∂L/∂H · (1 + ∂F/∂x)`: the first
 //! term passes the gradient through untouched. This module measures both terms per block,
-//! the same network with every shortcut removed (the "plain" network), and saliency maps,
-//! with Burn's autodiff on whichever backend the device names.
+//! the same network with every shortcut removed (the "plain" network), and saliency maps.
 //!
-//! How the two terms are separated in a single backward pass: each block gets two zero-valued
-//! probe tensors, one added to the shortcut's input and one to the branch's input. Adding zero
-//! changes nothing in the forward pass, and the gradient with respect to each probe is exactly
-//! the part of `∂z/∂x_b` that flows through that path.
+//! Two implementations of the same numbers, both tested against PyTorch autograd:
+//! `autodiff.rs`, Burn's autodiff on whichever backend the device names, the two terms
+//! separated in one backward pass by zero-valued probe tensors on each block's shortcut and
+//! branch inputs; and `channel_last.rs`, on the CPU in inference mode, the channel-last forward
+//! pass and its hand-written input gradients (`model::cpu_backward`), where the two terms are
+//! the two paths' gradients before they are added.
 
 use std::sync::{Arc, OnceLock};
 
 use burn::module::Module;
-use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::error::{Error, Result};
 use crate::labels::LabelSet;
@@ -28,10 +28,11 @@ use crate::model::cpu_backward::{CpuBackward, ForwardTrace};
 use crate::model::init::has_fresh_batchnorm;
 use crate::model::layers::BatchStats;
 use crate::model::{CpuForward, ResNet};
-use crate::predict::{is_cpu, read_f32, top_k};
+use crate::predict::{is_cpu, top_k};
 use crate::transfer::BackboneId;
 use crate::weights::{LoadedWeights, ModelInfo};
 
+mod autodiff;
 mod channel_last;
 mod inputs;
 mod target;
@@ -310,8 +311,7 @@ impl GradFlowAnalyzer {
                 ));
             }
         };
-        let (config, ad) = (&self.config, &self.device);
-        let readout = Readout::new(&target, &self.labels, self.backbone.as_ref(), ad)?;
+        let readout = Readout::new(&target, &self.labels, self.backbone.as_ref(), &self.device)?;
         if batch_norm == BatchNormMode::Eval
             && let Some(network) = self.channel_last()?
         {
@@ -327,119 +327,14 @@ impl GradFlowAnalyzer {
                 traced,
             );
         }
-        let model = self.autodiff_model()?;
-        let image = || {
-            Tensor::<4>::from_data(
-                TensorData::new(images.to_vec(), [batch, 3, height, width]),
-                ad,
-            )
-        };
-
-        // Residual network: forward with probes.
-        let x0 = image().require_grad();
-        let mut h = model.forward_stem_stats(x0.clone(), stats);
-        let mut probes = Vec::with_capacity(model.blocks.len());
-        let mut activations = Vec::with_capacity(model.blocks.len());
-        for block in &model.blocks {
-            activations.push(l2(first(h.clone())));
-            let to_shortcut = h.zeros_like().require_grad();
-            let to_branch = h.zeros_like().require_grad();
-            let u = block.shortcut_stats(h.clone() + to_shortcut.clone(), stats)
-                + block.residual_stats(h + to_branch.clone(), stats);
-            h = relu(u);
-            probes.push((to_shortcut, to_branch));
-        }
-        let features_probe = h.zeros_like().require_grad();
-        let features = h + features_probe.clone();
-        let logits = first(readout.logits(model, features.clone()));
-        let logit_values = read_f32(logits.clone().inner()).await?;
-        let class = pick_class(&target, &logit_values)?;
-        let z = logits.narrow(1, class, 1).sum();
-        let grads = z.backward();
-
-        // Norms are computed on the device and read back together (one sync, not one per block).
-        let missing = || Error::Backend("autodiff returned no gradient for a probe".into());
-        let mut norms = Vec::new();
-        for (to_shortcut, to_branch) in &probes {
-            let gs = first(to_shortcut.grad(&grads).ok_or_else(missing)?);
-            let gf = first(to_branch.grad(&grads).ok_or_else(missing)?);
-            norms.push(l2(gs.clone() + gf.clone()));
-            norms.push(l2(gs));
-            norms.push(l2(gf));
-        }
-        let input_grad = first(x0.grad(&grads).ok_or_else(missing)?);
-        norms.push(l2(input_grad.clone()));
-        norms.extend(activations);
-        let residual_norms = read_f32(Tensor::cat(norms, 0)).await?;
-
-        // Saliency: Grad-CAM weights each last-stage channel by its mean gradient.
-        let feature_grad = first(features_probe.grad(&grads).ok_or_else(missing)?);
-        let [_, _, fh, fw] = feature_grad.dims();
-        let alpha = feature_grad.mean_dim(3).mean_dim(2);
-        let cam = relu((first(features.inner()) * alpha).sum_dim(1)).reshape([fh * fw]);
-        let grad_cam = scale_to_unit(read_f32(cam).await?);
-        let input_map = input_grad.abs().max_dim(1).reshape([height * width]);
-        let input_gradient = scale_to_unit(read_f32(input_map).await?);
-
-        // Plain network: the same weights, every shortcut removed.
-        let x0 = image().require_grad();
-        let mut h = model.forward_stem_stats(x0.clone(), stats);
-        let mut plain_probes = Vec::with_capacity(model.blocks.len());
-        let mut activations = Vec::with_capacity(model.blocks.len());
-        for block in &model.blocks {
-            activations.push(l2(first(h.clone())));
-            let probe = h.zeros_like().require_grad();
-            h = relu(block.residual_stats(h + probe.clone(), stats));
-            plain_probes.push(probe);
-        }
-        let z = first(readout.logits(model, h)).narrow(1, class, 1).sum();
-        let grads = z.backward();
-        let mut norms = Vec::new();
-        for probe in &plain_probes {
-            // A block whose whole input was cut off by ReLUs has no gradient: its norm is zero.
-            norms.push(
-                probe
-                    .grad(&grads)
-                    .map_or_else(|| zero(ad), |g| l2(first(g))),
-            );
-        }
-        norms.push(x0.grad(&grads).map_or_else(|| zero(ad), |g| l2(first(g))));
-        norms.extend(activations);
-        let plain_norms = read_f32(Tensor::cat(norms, 0)).await?;
-
-        let infos = config.blocks();
-        let n = infos.len();
-        let blocks = infos
-            .iter()
-            .enumerate()
-            .map(|(i, info)| {
-                let acts = [residual_norms[3 * n + 1 + i], plain_norms[n + 1 + i]];
-                block_gradient(
-                    info,
-                    &residual_norms[3 * i..3 * i + 3],
-                    plain_norms[i],
-                    acts,
-                )
-            })
-            .collect();
-        Ok(GradFlowReport {
-            model: self.name.clone(),
-            class,
-            label: readout.label(class),
-            logit: logit_values[class] as f64,
-            input_grad_norm: residual_norms[3 * n] as f64,
-            plain_input_grad_norm: plain_norms[n] as f64,
-            blocks,
-            saliency: Saliency {
-                grad_cam,
-                grad_cam_size: [fh, fw],
-                input_gradient,
-                input_size: [height, width],
-            },
-            batch_norm,
+        self.analyze_autodiff(
+            images,
             batch,
-            taught: target.is_head(),
-        })
+            [height, width],
+            (target, readout),
+            (batch_norm, stats),
+        )
+        .await
     }
 }
 
@@ -514,20 +409,6 @@ pub(super) fn block_gradient(
         out_channels: info.out_channels,
         projection: info.projection,
     }
-}
-
-/// The first image of a batch, `[1, ...]`.
-fn first<const D: usize>(t: Tensor<D>) -> Tensor<D> {
-    t.narrow(0, 0, 1)
-}
-
-/// ‖t‖₂ as a one-element tensor.
-fn l2<const D: usize>(t: Tensor<D>) -> Tensor<1> {
-    t.inner().powi_scalar(2).sum().sqrt()
-}
-
-fn zero(device: &Device) -> Tensor<1> {
-    Tensor::zeros([1], &device.clone().without_autodiff())
 }
 
 pub(super) fn scale_to_unit(mut v: Vec<f32>) -> Vec<f32> {
