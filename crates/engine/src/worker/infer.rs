@@ -137,9 +137,11 @@ impl Engine {
             match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
                 // The CPU path: channel-last, its bands on every thread the engine has.
                 (None, Some(cpu)) => {
-                    // One photo's centre crop: its forward pass is kept, and its gradient panel
-                    // starts from it.
-                    if let (Some(id), [1, height, width]) = (photo.id, photo.dims) {
+                    // One photo's centre crop (what the gradient panel explains; a whole image
+                    // could be large): its forward pass is kept, and its panel starts from it.
+                    if let (Some(id), Crops::Center, [1, height, width]) =
+                        (photo.id, photo.crops, photo.dims)
+                    {
                         self.last_trace.borrow_mut().take();
                         let (pooled, trace) = cpu.traced(&photo.input, [height, width])?;
                         *self.last_trace.borrow_mut() = Some((id, trace));
