@@ -32,6 +32,15 @@ pub(super) struct Analysis {
     pub input: InputConvention,
 }
 
+/// A classification's forward pass kept for the gradient panel. The page explains the first
+/// photo of a drop, so a trace is replaced only once it has been explained (or its photo is no
+/// longer one the panel can explain).
+pub(super) struct KeptTrace {
+    pub photo: u32,
+    pub trace: ForwardTrace,
+    pub explained: bool,
+}
+
 pub struct Engine {
     pub(super) outbox: Outbox,
     queue: RefCell<RequestQueue<Option<JsValue>>>,
@@ -42,9 +51,9 @@ pub struct Engine {
     /// network from the same (by then cached) weights, only when first asked.
     pub(super) source: RefCell<Option<WeightsSource>>,
     pub(super) analysis: RefCell<Option<Analysis>>,
-    /// The last photo's forward pass on the CPU path, by photo id: its gradient panel starts
-    /// from it instead of running the network again.
-    pub(super) last_trace: RefCell<Option<(u32, ForwardTrace)>>,
+    /// A photo's forward pass on the CPU path, kept for its gradient panel (which then does not
+    /// run the network again).
+    pub(super) kept_trace: RefCell<Option<KeptTrace>>,
     /// The 224×224 RGB crops of the last photos, by photo id.
     pub(super) crops: RefCell<VecDeque<(u32, Rc<Vec<u8>>)>>,
     /// Teach mode: class photos' features and the trained head.
@@ -65,7 +74,7 @@ impl Engine {
             classifier: RefCell::default(),
             source: RefCell::default(),
             analysis: RefCell::default(),
-            last_trace: RefCell::default(),
+            kept_trace: RefCell::default(),
             crops: RefCell::default(),
             teach: super::teach::TeachState::default(),
             lab_runs: super::lab_runs::LabRuns::default(),
@@ -276,7 +285,7 @@ impl Engine {
         // Free the previous networks before building the next one.
         self.classifier.borrow_mut().take();
         self.analysis.borrow_mut().take();
-        self.last_trace.borrow_mut().take();
+        self.kept_trace.borrow_mut().take();
         self.source.borrow_mut().take();
 
         let t0 = now();

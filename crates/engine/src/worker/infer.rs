@@ -20,7 +20,7 @@ use resnet_lab_protocol::{
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::backend::ActiveBackend;
-use super::engine::{Analysis, Engine};
+use super::engine::{Analysis, Engine, KeptTrace};
 use super::image::decode_in_browser;
 use super::js::now;
 use super::weights::fetch_weights;
@@ -141,10 +141,15 @@ impl Engine {
                     // could be large): its forward pass is kept, and its panel starts from it.
                     if let (Some(id), Crops::Center, [1, height, width]) =
                         (photo.id, photo.crops, photo.dims)
+                        && self.may_keep_trace()
                     {
-                        self.last_trace.borrow_mut().take();
+                        self.kept_trace.borrow_mut().take();
                         let (pooled, trace) = cpu.traced(&photo.input, [height, width])?;
-                        *self.last_trace.borrow_mut() = Some((id, trace));
+                        *self.kept_trace.borrow_mut() = Some(KeptTrace {
+                            photo: id,
+                            trace,
+                            explained: false,
+                        });
                         let features = vec![pooled];
                         let rows = cpu.head(&features);
                         return Ok((features, rows, now()));
@@ -319,15 +324,15 @@ impl Engine {
         };
         // The photo's classification kept its forward pass: in inference mode it is reused
         // (taken out while the analysis runs, put back for the next class asked about).
-        let kept_id = self.last_trace.borrow().as_ref().map(|(id, _)| *id);
-        let trace = match photo.is_some() && photo == kept_id {
-            true => self.last_trace.borrow_mut().take(),
+        let kept_photo = self.kept_trace.borrow().as_ref().map(|k| k.photo);
+        let trace = match photo.is_some() && photo == kept_photo {
+            true => self.kept_trace.borrow_mut().take(),
             false => None,
         };
         let report = match &trace {
-            Some((_, kept)) if options.batch_norm == BatchNormMode::Eval => {
+            Some(kept) if options.batch_norm == BatchNormMode::Eval => {
                 analyzer
-                    .analyze_traced(&input, [side, side], target, Some(kept))
+                    .analyze_traced(&input, [side, side], target, Some(&kept.trace))
                     .await
             }
             _ => {
@@ -337,7 +342,11 @@ impl Engine {
             }
         };
         if let Some(kept) = trace {
-            self.last_trace.borrow_mut().get_or_insert(kept);
+            let explained = KeptTrace {
+                explained: true,
+                ..kept
+            };
+            self.kept_trace.borrow_mut().get_or_insert(explained);
         }
         let report = report?;
         let elapsed = now() - t0;
@@ -371,6 +380,16 @@ impl Engine {
         let crop = Rc::new(resize_and_crop(&buffer)?);
         self.keep_crop(id, Rc::clone(&crop));
         Ok(crop)
+    }
+
+    /// Whether a classification may keep its forward pass: none is kept, or the kept one has
+    /// been explained, or its photo is no longer one the panel can explain.
+    fn may_keep_trace(&self) -> bool {
+        let kept = self.kept_trace.borrow();
+        let Some(kept) = kept.as_ref() else {
+            return true;
+        };
+        kept.explained || !self.crops.borrow().iter().any(|(id, _)| *id == kept.photo)
     }
 
     fn keep_crop(&self, id: u32, crop: Rc<Vec<u8>>) {
