@@ -68,11 +68,11 @@ step() { # name seconds command...
   timeout "$secs" "$@" >"$out/$name.json" || echo "$name failed (exit $?)"
   cat "$out/$name.json"
 }
-step wgpu 120 /tmp/resnet-lab bench --backend wgpu --arch resnet18,resnet50 --runs "$runs" --json
+step wgpu 120 /tmp/resnet-lab bench --backend wgpu --arch resnet18,resnet50 --runs "$runs" --f16 --json
 step torch_fp32 60 python3 bench/pytorch_bench.py --device cuda --runs "$runs"
 step torch_tf32 60 python3 bench/pytorch_bench.py --device cuda --runs "$runs" --tf32
 if [[ -x /tmp/resnet-lab-tuned ]]; then
-  step wgpu_tuned 150 /tmp/resnet-lab-tuned bench --backend wgpu --arch resnet18,resnet50 --runs "$runs" --json
+  step wgpu_tuned 150 /tmp/resnet-lab-tuned bench --backend wgpu --arch resnet18,resnet50 --runs "$runs" --f16 --json
   step wgpu_tuned_b32 60 /tmp/resnet-lab-tuned bench --backend wgpu --arch resnet50 --batch 32 --runs 10 --json
 fi
 step wgpu_b32 60 /tmp/resnet-lab bench --backend wgpu --arch resnet50 --batch 32 --runs 10 --json
@@ -90,8 +90,8 @@ def load(name):
             return json.load(f)
     except (OSError, ValueError):
         return None
-def ms(doc, arch):
-    return next((r["forward_ms"] for r in (doc or {}).get("results", []) if r["arch"] == arch), None)
+def ms(doc, arch, key="forward_ms"):
+    return next((r.get(key) for r in (doc or {}).get("results", []) if r["arch"] == arch), None)
 fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
 ratio = lambda a, b: "n/a" if a is None or b is None else f"{a / b:.2f}x"
 
@@ -113,10 +113,20 @@ for arch, batch, a, b, c, d in [
     best = min([v for v in (va, vb) if v is not None], default=None)
     print(f"| {arch} | {batch} | {fmt(va)} | {fmt(vb)} | {fmt(vc)} | {fmt(vd)} | {ratio(best, vc)} |")
 print()
-threads = (docs["torch_cpu"] or {}).get("threads", "?")
-print(f"CPU on the same machine (PyTorch {threads} threads, Burn flex with rayon on every core):")
+print("Float16 compute (`bench --f16`: weights and input cast to float16, logits read back as float32):")
 print()
-print("| model | ResNet Lab flex (ms) | PyTorch CPU (ms) | ratio |")
+print("| model | wgpu f16 (ms) | wgpu + fusion + autotune f16 (ms) | max logit diff from f32 | best f16 / PyTorch fp32 |")
+print("|---|---|---|---|---|")
+for arch in ["resnet18", "resnet50"]:
+    va, vb = ms(docs["wgpu"], arch, "forward_f16_ms"), ms(docs["wgpu_tuned"], arch, "forward_f16_ms")
+    diff = ms(docs["wgpu"], arch, "f16_max_abs_logit_diff")
+    best = min([v for v in (va, vb) if v is not None], default=None)
+    print(f"| {arch} | {fmt(va)} | {fmt(vb)} | {fmt(diff)} | {ratio(best, ms(docs['torch_fp32'], arch))} |")
+print()
+threads = (docs["torch_cpu"] or {}).get("threads", "?")
+print(f"CPU on the same machine (PyTorch {threads} threads, the channel-last CPU path with rayon on every core):")
+print()
+print("| model | ResNet Lab CPU (ms) | PyTorch CPU (ms) | ratio |")
 print("|---|---|---|---|")
 for arch in ["resnet18", "resnet50"]:
     va, vb = ms(docs["cpu"], arch), ms(docs["torch_cpu"], arch)

@@ -8,7 +8,8 @@ use std::time::Instant;
 use clap::Args;
 use resnet_lab_core::Error;
 use resnet_lab_core::gradflow::{GradFlowAnalyzer, Target, he_initialized_weights};
-use resnet_lab_core::predict::Classifier;
+use resnet_lab_core::predict::{Classifier, Precision};
+use resnet_lab_core::weights::LoadedWeights;
 use serde_json::json;
 
 use crate::backend::BackendChoice;
@@ -35,6 +36,10 @@ pub struct BenchArgs {
     /// Also break one forward pass down by stage (stem, layer1..4, head).
     #[arg(long)]
     profile: bool,
+    /// Also time the forward pass in float16 (GPU backends: weights and input cast to float16,
+    /// logits read back as float32), with its largest logit difference from float32.
+    #[arg(long)]
+    f16: bool,
 }
 
 /// Past this a batch of 224×224 float32 inputs (600 KB each) is more memory than a benchmark
@@ -44,6 +49,24 @@ const MAX_BATCH: usize = 256;
 fn median_ms(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Median wall time of `run` in milliseconds over `runs` calls, after `warm_ups` untimed ones.
+fn time_median(
+    warm_ups: usize,
+    runs: usize,
+    mut run: impl FnMut() -> Result<(), Error>,
+) -> Result<f64, Error> {
+    for _ in 0..warm_ups {
+        run()?;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        run()?;
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median_ms(samples))
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
@@ -61,19 +84,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
             .collect();
         let inputs = vec![input.clone(); batch];
         let classifier = Classifier::new(weights.clone(), &device)?;
-        let time_forward = || -> Result<f64, Error> {
-            let start = Instant::now();
+        let forward = time_median(3, runs, || {
             let batch = classifier.input_batch(&inputs, 224, 224)?;
-            pollster::block_on(classifier.logits(batch))?;
-            Ok(start.elapsed().as_secs_f64() * 1e3)
-        };
-        for _ in 0..3 {
-            time_forward()?;
-        }
-        let samples = (0..runs)
-            .map(|_| time_forward())
-            .collect::<Result<Vec<_>, _>>()?;
-        let forward = median_ms(samples);
+            pollster::block_on(classifier.logits(batch)).map(drop)
+        })?;
         let mut row = json!({
             "arch": arch,
             "batch": batch,
@@ -85,16 +99,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
             // The analysis alone, as the page runs it: the autodiff network is built once and
             // kept (its build is a weight upload, not part of an analysis).
             let analyzer = GradFlowAnalyzer::new(weights.clone(), &device)?;
-            let time_gradflow = || -> Result<f64, Error> {
-                let start = Instant::now();
-                pollster::block_on(analyzer.analyze(&input, [224, 224], None))?;
-                Ok(start.elapsed().as_secs_f64() * 1e3)
-            };
-            time_gradflow()?;
-            let samples = (0..runs.min(5))
-                .map(|_| time_gradflow())
-                .collect::<Result<Vec<_>, _>>()?;
-            let g = median_ms(samples);
+            let g = time_median(1, runs.min(5), || {
+                pollster::block_on(analyzer.analyze(&input, [224, 224], None)).map(drop)
+            })?;
             row["gradflow_ms"] = json!(g);
             row["gradflow_over_forward"] = json!(g / forward);
             // As the page runs it on the CPU: after the photo's classification, reusing its
@@ -107,21 +114,19 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
                     &device,
                 );
                 let (_, trace) = network.traced(&input, [224, 224])?;
-                let time_reused = || -> Result<f64, Error> {
-                    let start = Instant::now();
+                let r = time_median(1, runs.min(5), || {
                     let target = Target::Model(None);
                     let run = analyzer.analyze_traced(&input, [224, 224], target, Some(&trace));
-                    pollster::block_on(run)?;
-                    Ok(start.elapsed().as_secs_f64() * 1e3)
-                };
-                time_reused()?;
-                let samples = (0..runs.min(5))
-                    .map(|_| time_reused())
-                    .collect::<Result<Vec<_>, _>>()?;
-                let r = median_ms(samples);
+                    pollster::block_on(run).map(drop)
+                })?;
                 row["gradflow_after_classification_ms"] = json!(r);
                 row["gradflow_after_classification_over_forward"] = json!(r / forward);
             }
+        }
+        if args.f16 {
+            let (ms, diff) = time_f16(&classifier, weights.clone(), &inputs, runs)?;
+            row["forward_f16_ms"] = json!(ms);
+            row["f16_max_abs_logit_diff"] = json!(diff);
         }
         if args.profile {
             let stages = profile_stages(&classifier, &input, &device, runs)?;
@@ -133,6 +138,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
                 for (name, ms) in stages {
                     println!("    {name:<7} {:.1} ms", ms.as_f64().unwrap_or(f64::NAN));
                 }
+            }
+            if let Some(h) = row.get("forward_f16_ms") {
+                let h = h.as_f64().unwrap_or(f64::NAN);
+                let d = row["f16_max_abs_logit_diff"].as_f64().unwrap_or(f64::NAN);
+                println!("{arch}: forward in float16 {h:.1} ms (logits within {d:.3} of float32)");
             }
             if let Some(g) = row.get("gradflow_ms") {
                 println!("{arch}: gradflow {:.1} ms", g.as_f64().unwrap_or(f64::NAN));
@@ -158,6 +168,29 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The forward pass in float16, timed as the float32 one is, and the largest difference of its
+/// logits from float32's on the same input.
+fn time_f16(
+    float32: &Classifier,
+    weights: LoadedWeights,
+    inputs: &[Vec<f32>],
+    runs: usize,
+) -> Result<(f64, f64), Error> {
+    let half = Classifier::new(weights, &float32.device)?.with_precision(Precision::F16)?;
+    let logits = |classifier: &Classifier| -> Result<Vec<Vec<f32>>, Error> {
+        let batch = classifier.input_batch(inputs, 224, 224)?;
+        pollster::block_on(classifier.logits(batch))
+    };
+    let ms = time_median(3, runs, || logits(&half).map(drop))?;
+    let diff = logits(&half)?
+        .iter()
+        .flatten()
+        .zip(logits(float32)?.iter().flatten())
+        .map(|(a, b)| f64::from((a - b).abs()))
+        .fold(0.0, f64::max);
+    Ok((ms, diff))
 }
 
 /// Median time of each part of the forward pass, with a device sync after each so queued

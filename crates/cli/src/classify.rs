@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use resnet_lab_core::Error;
-use resnet_lab_core::predict::{Classifier, Prediction, mean_softmax, rank};
+use resnet_lab_core::predict::{Classifier, Precision, Prediction, mean_softmax, rank};
 use resnet_lab_core::preprocess::InputConvention;
 use resnet_lab_core::preprocess::PixelBuffer;
 use resnet_lab_core::preprocess::decode::decode_image;
@@ -41,6 +41,9 @@ pub struct ClassifyArgs {
     logits: bool,
     #[arg(long, value_enum, default_value_t = BackendChoice::Cpu)]
     backend: BackendChoice,
+    /// Compute in float16 (`--backend wgpu` only; half the memory traffic, logits within ~1e-2).
+    #[arg(long)]
+    f16: bool,
     /// Image files (JPEG, PNG, WebP, GIF, BMP) or preprocessed float32 .npy tensors [3,H,W] / [1,3,H,W].
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -87,7 +90,12 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode, Error> {
     };
     let (device, backend) = args.backend.open()?;
     let info = weights.info.clone();
-    let classifier = Classifier::new(weights, &device)?;
+    let precision = if args.f16 {
+        Precision::F16
+    } else {
+        Precision::F32
+    };
+    let classifier = Classifier::new(weights, &device)?.with_precision(precision)?;
     let crops = Crops::from(args.crops);
     let label = |i: usize| match &head {
         Some(h) => h.classes.get(i).cloned().unwrap_or_default(),
@@ -136,6 +144,7 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode, Error> {
         let mut doc = json!({
             "model": model_json(&info),
             "backend": backend,
+            "precision": if args.f16 { "f16" } else { "f32" },
             "crops": crops.name(),
             "results": results,
         });

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -11,9 +11,21 @@ use crate::model::{CpuForward, ResNet};
 use crate::preprocess::views::View;
 use crate::weights::{LoadedWeights, ModelInfo};
 
+/// The arithmetic a classifier's network runs in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Precision {
+    #[default]
+    F32,
+    /// Weights and activations in float16 (GPU backends; half the memory traffic). Logits are
+    /// read back as float32.
+    F16,
+}
+
 /// A ResNet on a device, with what it needs to know about its inputs and outputs.
 #[derive(Debug)]
 pub struct Classifier {
+    /// The network in [`Classifier::precision`]'s arithmetic: float32 unless
+    /// [`Classifier::with_precision`] said otherwise.
     pub model: ResNet,
     pub info: ModelInfo,
     pub device: Device,
@@ -21,6 +33,7 @@ pub struct Classifier {
     /// forward pass (faster than Burn flex's convolutions there), its weights arranged on
     /// first use: commands that only need Burn (lesion, gradients) never pay for the copy.
     cpu: Option<OnceLock<Arc<CpuForward>>>,
+    precision: Precision,
 }
 
 /// One line of a top-k list.
@@ -41,7 +54,40 @@ impl Classifier {
             info: weights.info,
             device: device.clone(),
             cpu,
+            precision: Precision::F32,
         })
+    }
+
+    /// The same classifier computing in `precision`. Float16 is for GPU backends: the CPU path
+    /// computes in float32 and refuses it.
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        if precision == self.precision {
+            return Ok(self);
+        }
+        if self.cpu.is_some() {
+            return Err(Error::Input(
+                "float16 compute is for GPU backends; the CPU path computes in float32".into(),
+            ));
+        }
+        let dtype = match precision {
+            Precision::F32 => FloatDType::F32,
+            Precision::F16 => FloatDType::F16,
+        };
+        self.model = self.model.cast(dtype);
+        self.precision = precision;
+        Ok(self)
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// `batch` in the network's arithmetic.
+    fn to_model_precision(&self, batch: Tensor<4>) -> Tensor<4> {
+        match self.precision {
+            Precision::F32 => batch,
+            Precision::F16 => batch.cast(FloatDType::F16),
+        }
     }
 
     /// Uploads preprocessed images (`[3, H, W]` each, channel-major) as one batch.
@@ -62,7 +108,8 @@ impl Classifier {
             let [n, _, h, w] = batch.dims();
             return finite_rows(cpu.logits(&read_f32(batch).await?, [n, h, w])?);
         }
-        read_rows(self.model.forward(batch)).await
+        let logits = self.model.forward(self.to_model_precision(batch));
+        read_rows(logits.cast(FloatDType::F32)).await
     }
 
     /// The globally average-pooled features of a batch (`[N, 512]` for ResNet-18, `[N, 2048]`
@@ -73,7 +120,8 @@ impl Classifier {
             let [n, _, h, w] = batch.dims();
             return finite_rows(cpu.pooled_features(&read_f32(batch).await?, [n, h, w])?);
         }
-        read_rows(self.model.pooled_features(batch)).await
+        let features = self.model.pooled_features(self.to_model_precision(batch));
+        read_rows(features.cast(FloatDType::F32)).await
     }
 
     /// The channel-last forward pass where it runs, its weights arranged on the first call.

@@ -271,3 +271,22 @@ fn gradflow_of_a_head_class_matches_pytorch() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Float16 compute is for GPU backends: on the CPU path `--f16` is a clear error, not a silent
+/// float32 run.
+#[test]
+fn float16_on_the_cpu_is_refused() {
+    let out = run(&[
+        "classify",
+        "--f16",
+        "--weights",
+        &fixture("tiny_resnet18.pth"),
+        &fixture("tiny_input.npy"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("float16 compute is for GPU backends"),
+        "{stderr}"
+    );
+}

@@ -47,6 +47,39 @@ fn resnet50_logits_on_wgpu_match_pytorch() {
     );
 }
 
+/// `--f16`: the network in float16 still gives PyTorch's float32 logits to within float16's
+/// precision, and measurably not to float32's (so the cast happened).
+#[test]
+fn resnet18_logits_on_wgpu_in_float16_match_pytorch() {
+    let out = run(&[
+        "classify",
+        "--backend",
+        "wgpu",
+        "--f16",
+        "--weights",
+        &fixture("tiny_resnet18.pth"),
+        "--json",
+        "--logits",
+        &fixture("tiny_input.npy"),
+    ]);
+    let doc = success_json(&out);
+    assert_eq!(doc["precision"], "f16");
+    let got = logits_of(&doc["results"][0]);
+    let reference = npy_f32("tiny_resnet18_logits.npy");
+    assert_logits_close(&got, &reference, 2e-2);
+    let range = reference.iter().fold(f64::MIN, |m, &v| m.max(v))
+        - reference.iter().fold(f64::MAX, |m, &v| m.min(v));
+    let worst = got
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst > 1e-5 * range,
+        "float16 logits as exact as float32's ({worst:e}): was the network cast?"
+    );
+}
+
 #[test]
 fn gradflow_on_wgpu_matches_pytorch_autograd() {
     let out = run(&[

@@ -1,11 +1,11 @@
 //! The whole network: stem, residual stages, global average pool, classifier.
 
-use burn::module::{Module, Param};
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::Linear;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
@@ -65,6 +65,18 @@ impl ResNet {
             fc,
             stem_pool: config.stem == Stem::ImageNet,
         })
+    }
+
+    /// The network with every weight cast to `dtype` (float16 arithmetic on GPUs that have it);
+    /// its inputs must be cast the same way. BatchNorm is folded, so the weights are all there is.
+    pub fn cast(self, dtype: FloatDType) -> Self {
+        struct Cast(FloatDType);
+        impl ModuleMapper for Cast {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                param.map(|tensor| tensor.cast(self.0))
+            }
+        }
+        self.map(&mut Cast(dtype))
     }
 
     /// `[N, 3, H, W]` images → `[N, classes]` logits.
