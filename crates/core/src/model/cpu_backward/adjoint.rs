@@ -2,7 +2,7 @@
 //! flipped convolution on the forward pass's kernels where the stride is 1, the product with the
 //! transposed weight and col2im where it is not.
 
-use super::super::cpu_forward::{
+use crate::model::cpu_forward::{
     Activations, Conv, CpuForward, matmul_accumulate_transposed, parallelism,
 };
 
