@@ -14,6 +14,7 @@ use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
 use crate::model::layers::ConvBn;
+use crate::model::winograd::{self, Winograd};
 use crate::model::{ResNet, ResidualBlock};
 
 /// Bytes one band's im2col buffer may take: a larger convolution is done in more bands (a
@@ -36,6 +37,8 @@ pub(super) struct Conv {
     pub(super) cout: usize,
     pub(super) weight: Vec<f32>,
     pub(super) bias: Vec<f32>,
+    /// The kernel transformed for Winograd's F(2×2, 3×3), for 3×3 stride-1 convolutions.
+    pub(super) winograd: Option<Winograd>,
 }
 
 #[derive(Debug, Clone)]
@@ -187,7 +190,18 @@ impl Conv {
             cout,
             weight,
             bias,
-        })
+            winograd: None,
+        }
+        .with_winograd())
+    }
+
+    /// The same convolution, with its kernel also transformed for Winograd's F(2×2, 3×3) when
+    /// it is 3×3 with stride 1 and padding 1.
+    pub(super) fn with_winograd(mut self) -> Self {
+        if self.kernel == 3 && self.stride == 1 && self.pad == 1 {
+            self.winograd = Some(Winograd::from_kernel(&self.weight, self.cin, self.cout));
+        }
+        self
     }
 
     /// `relu?(conv(x) + bias + residual)`.
@@ -202,6 +216,11 @@ impl Conv {
         relu: bool,
         residual: Option<&Activations>,
     ) -> Activations {
+        if let Some(winograd) = &self.winograd
+            && x.n * x.h.div_ceil(2) * x.w.div_ceil(2) >= winograd::MIN_TILES_PER_THREAD * threads()
+        {
+            return winograd.apply(&self.bias, x, relu, residual);
+        }
         let out_h = (x.h + 2 * self.pad - self.kernel) / self.stride + 1;
         let out_w = (x.w + 2 * self.pad - self.kernel) / self.stride + 1;
         let pixels = x.n * out_h * out_w;
@@ -353,7 +372,7 @@ fn one_thread<T>(work: impl FnOnce() -> T) -> T {
     out
 }
 
-fn threads() -> usize {
+pub(super) fn threads() -> usize {
     #[cfg(feature = "rayon")]
     {
         match ONE_THREAD.get() {

@@ -3,7 +3,8 @@
 //! [`config`] says what an architecture is (block type, stages, layout); [`tensors`] which
 //! tensors its checkpoint holds, by name, shape and role; [`layers`] has the conv+BN and residual block; [`resnet`] puts them
 //! together; [`cpu_forward`] is the same forward pass, channel-last, for the CPU, and
-//! `cpu_backward` its input gradients (the gradient panel on the CPU).
+//! `cpu_backward` its input gradients (the gradient panel on the CPU); `winograd` its 3×3
+//! stride-1 convolutions with fewer multiplies.
 
 pub mod config;
 pub(crate) mod cpu_backward;
@@ -12,6 +13,7 @@ pub mod init;
 pub mod layers;
 pub mod resnet;
 pub mod tensors;
+mod winograd;
 
 pub use config::{BlockInfo, BlockKind, Layout, ResNetConfig, Stem};
 pub use cpu_backward::ForwardTrace;

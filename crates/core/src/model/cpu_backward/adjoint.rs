@@ -51,15 +51,19 @@ impl Adjoint {
                 }
             }
         }
-        Adjoint::Flipped(Conv {
-            kernel: k,
-            stride: 1,
-            pad: conv.pad,
-            cin: cout,
-            cout: cin,
-            weight,
-            bias: vec![0.0; cin],
-        })
+        Adjoint::Flipped(
+            Conv {
+                kernel: k,
+                stride: 1,
+                pad: conv.pad,
+                cin: cout,
+                cout: cin,
+                weight,
+                bias: vec![0.0; cin],
+                winograd: None,
+            }
+            .with_winograd(),
+        )
     }
 
     /// The gradient at `conv`'s `[height, width]` input from the gradient at its output.

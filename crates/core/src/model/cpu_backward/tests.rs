@@ -46,6 +46,7 @@ fn input_gradient_is_the_adjoint_of_the_convolution() {
                 .map(|i| value(i + 3))
                 .collect(),
             bias: vec![0.0; cout],
+            winograd: None,
         };
         let x = activations(2, side, side + 1, cin, 1);
         let y = conv.apply(&x, false, None);
