@@ -10,6 +10,8 @@
 //! float32), to rounding; classification and the frozen features use it on the CPU device,
 //! natively and in the browser's engines; everything that needs gradients keeps Burn.
 
+use std::sync::OnceLock;
+
 use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
@@ -37,8 +39,10 @@ pub(super) struct Conv {
     pub(super) cout: usize,
     pub(super) weight: Vec<f32>,
     pub(super) bias: Vec<f32>,
-    /// The kernel transformed for Winograd's F(2×2, 3×3), for 3×3 stride-1 convolutions.
-    pub(super) winograd: Option<Winograd>,
+    /// For 3×3 stride-1 convolutions, the kernel transformed for Winograd's F(2×2, 3×3),
+    /// made on first use: a layer never large enough for it (ResNet-50's 7×7 last stage at
+    /// 224×224) never holds the 16/9 larger copy.
+    pub(super) winograd: Option<OnceLock<Winograd>>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,9 +203,15 @@ impl Conv {
     /// it is 3×3 with stride 1 and padding 1.
     pub(super) fn with_winograd(mut self) -> Self {
         if self.kernel == 3 && self.stride == 1 && self.pad == 1 {
-            self.winograd = Some(Winograd::from_kernel(&self.weight, self.cin, self.cout));
+            self.winograd = Some(OnceLock::new());
         }
         self
+    }
+
+    /// The Winograd form of the kernel, where there is one (transformed on the first call).
+    pub(super) fn winograd(&self) -> Option<&Winograd> {
+        let cell = self.winograd.as_ref()?;
+        Some(cell.get_or_init(|| Winograd::from_kernel(&self.weight, self.cin, self.cout)))
     }
 
     /// `relu?(conv(x) + bias + residual)`.
@@ -216,8 +226,9 @@ impl Conv {
         relu: bool,
         residual: Option<&Activations>,
     ) -> Activations {
-        if let Some(winograd) = &self.winograd
+        if self.winograd.is_some()
             && x.n * x.h.div_ceil(2) * x.w.div_ceil(2) >= winograd::MIN_TILES_PER_THREAD * threads()
+            && let Some(winograd) = self.winograd()
         {
             return winograd.apply(&self.bias, x, relu, residual);
         }

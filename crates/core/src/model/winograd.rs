@@ -411,8 +411,7 @@ mod tests {
             let x = activations(n, h, w, cin, 1);
             let residual = shortcut.then(|| activations(n, h, w, cout, 9));
             let got = conv
-                .winograd
-                .as_ref()
+                .winograd()
                 .expect("a 3×3 stride-1 kernel is transformed")
                 .apply(&conv.bias, &x, relu, residual.as_ref());
             assert_eq!([got.n, got.h, got.w, got.c], [n, h, w, cout]);
