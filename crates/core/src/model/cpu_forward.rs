@@ -422,7 +422,7 @@ pub(super) fn matmul_accumulate(
 ) {
     debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     // b[k×n] row-major: one column to the next is 1 apart, one row to the next n.
-    product(out, a, (b, 1, n as isize), [m, k, n], threads);
+    product((out, n), (a, k), (b, 1, n as isize), [m, k, n], threads);
 }
 
 /// `out[m×n] += a[m×k] · bᵀ`, where `b` is `[n×k]` row-major: a convolution's weight, stored
@@ -436,20 +436,45 @@ pub(super) fn matmul_accumulate_transposed(
 ) {
     debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     // bᵀ[k×n]: one column to the next is k apart in `b`, one row to the next 1.
-    product(out, a, (b, k as isize, 1), [m, k, n], threads);
+    product((out, n), (a, k), (b, k as isize, 1), [m, k, n], threads);
 }
 
-/// `out[m×n] += a[m×k] · b`, `out` and `a` row-major, `b` given with its column and row strides.
+/// `out[m×n] += a[m×k] · b[k×n]`, `b` row-major, where row `r` of `a` starts at `r·a_rows` and
+/// row `r` of `out` at `r·out_rows`: rows of a wider layout (one Winograd position of every
+/// tile).
+pub(super) fn matmul_accumulate_rows(
+    (out, out_rows): (&mut [f32], usize),
+    (a, a_rows): (&[f32], usize),
+    b: &[f32],
+    [m, k, n]: [usize; 3],
+    threads: gemm::Parallelism,
+) {
+    product(
+        (out, out_rows),
+        (a, a_rows),
+        (b, 1, n as isize),
+        [m, k, n],
+        threads,
+    );
+}
+
+/// `out[m×n] += a[m×k] · b`: `out` and `a` given with the distance from one row to the next,
+/// `b` with its column and row strides.
 fn product(
-    out: &mut [f32],
-    a: &[f32],
+    (out, out_rows): (&mut [f32], usize),
+    (a, a_rows): (&[f32], usize),
     (b, b_cs, b_rs): (&[f32], isize, isize),
     [m, k, n]: [usize; 3],
     threads: gemm::Parallelism,
 ) {
-    assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
-    // SAFETY: the three slices hold exactly m×n, m×k and k×n elements (asserted above), and the
-    // strides the callers give address each of the k×n elements of `b` once, in bounds.
+    assert!(out_rows >= n && a_rows >= k && b.len() == k * n);
+    if m == 0 {
+        return;
+    }
+    assert!(out.len() >= (m - 1) * out_rows + n && a.len() >= (m - 1) * a_rows + k);
+    // SAFETY: every row of `out` and `a` addressed, (m−1) rows apart plus one row's n or k
+    // elements, lies inside its slice (asserted above), and the strides the callers give for
+    // `b` address each of its k×n elements once, in bounds.
     unsafe {
         gemm::gemm(
             m,
@@ -457,11 +482,11 @@ fn product(
             k,
             out.as_mut_ptr(),
             1,
-            n as isize,
+            out_rows as isize,
             true,
             a.as_ptr(),
             1,
-            k as isize,
+            a_rows as isize,
             b.as_ptr(),
             b_cs,
             b_rs,

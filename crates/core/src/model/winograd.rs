@@ -9,7 +9,7 @@
 //! 16 multiplies per input channel and output channel for 4 output pixels where im2col does
 //! 36: 2.25× fewer, for a few additions per pixel and channel in the transforms.
 
-use super::cpu_forward::{Activations, parallelism, threads};
+use super::cpu_forward::{Activations, matmul_accumulate_rows, parallelism, threads};
 
 /// Bytes one band's transformed patches and products may take (they are 4× and 4× the band's
 /// input and output): small enough to stay in the last-level cache between the transforms and
@@ -68,45 +68,6 @@ fn transform_patch(d: &[f32], out: &mut [f32], rows: &mut [f32], len: usize) {
         combine(u1, t(1), t(2), 1.0);
         combine(u2, t(2), t(1), -1.0);
         combine(u3, t(1), t(3), -1.0);
-    }
-}
-
-/// `out[m×n] += a[m×k] · b[k×n]` where row `r` of `a` starts at `r·16·k` and row `r` of `out`
-/// at `r·16·n` (one position of every tile, tile-major), `b` row-major.
-fn strided_product(
-    out: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    [m, k, n]: [usize; 3],
-    threads: gemm::Parallelism,
-) {
-    let (a_rows, out_rows) = (16 * k, 16 * n);
-    assert!(m > 0 && b.len() == k * n);
-    assert!(a.len() >= (m - 1) * a_rows + k && out.len() >= (m - 1) * out_rows + n);
-    // SAFETY: the asserts above keep every element addressed, (m−1) rows apart plus one row's
-    // k (a) or n (out) elements, and b's k×n, inside the three slices.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            out_rows as isize,
-            true,
-            a.as_ptr(),
-            1,
-            a_rows as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            threads,
-        );
     }
 }
 
@@ -252,7 +213,13 @@ impl Winograd {
         for position in 0..16 {
             let b = &self.weight[position * cin * cout..(position + 1) * cin * cout];
             let (a, out) = (&patches[position * cin..], &mut products[position * cout..]);
-            strided_product(out, a, b, [tiles, cin, cout], threads);
+            matmul_accumulate_rows(
+                (out, 16 * cout),
+                (a, 16 * cin),
+                b,
+                [tiles, cin, cout],
+                threads,
+            );
         }
 
         // Aᵀ m A, `Aᵀ` = [[1, 1, 1, 0], [0, 1, −1, −1]], then bias, shortcut and ReLU.
