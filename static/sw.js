@@ -63,7 +63,31 @@ function isolated(response) {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
-// Network first; a successful answer refreshes the copy in the background.
+// Trunk's content hash in a file name (`resnet-lab-web-2c530b0528a3fda0.js`): such a file never
+// changes, so a copy of it is never refreshed.
+const HASHED = /-[0-9a-f]{12,16}(_bg)?\.[a-z]+$/;
+// How long a refresh of a changeable copy waits: writing the engine's WebAssembly (7.6 MB or
+// more) into the cache while the engine starts would slow the start (BENCHMARKS.md, "Reload").
+const REFRESH_DELAY_MS = 5000;
+
+// Whether two answers carry the same validators (ETag, Last-Modified): the same file.
+function sameFile(a, b) {
+  const same = (name) => a.headers.get(name) !== null && a.headers.get(name) === b.headers.get(name);
+  return same('etag') || same('last-modified');
+}
+
+// Keeps `response` as the copy of `key`: at once when there is none, later when the copy may
+// be out of date, not at all when it cannot be.
+async function keep(cache, key, response) {
+  const copy = await cache.match(key);
+  if (copy) {
+    if (HASHED.test(new URL(key.url ?? key, self.location.href).pathname) || sameFile(copy, response)) return;
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_DELAY_MS));
+  }
+  await cache.put(key, response);
+}
+
+// Network first; a successful answer is kept for offline use (see `keep`).
 async function networkFirst(event) {
   const { request } = event;
   const cache = await caches.open(SHELL);
@@ -71,7 +95,7 @@ async function networkFirst(event) {
     const response = await fetch(request);
     if (response.ok && response.type === 'basic') {
       const key = request.mode === 'navigate' ? './' : request;
-      event.waitUntil(cache.put(key, response.clone()));
+      event.waitUntil(keep(cache, key, response.clone()));
     }
     return isolated(response);
   } catch (offline) {

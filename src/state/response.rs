@@ -8,7 +8,8 @@ use resnet_lab_protocol::Response;
 /// An engine message's effect on the page state (`now`: when it arrived, in ms).
 pub(super) fn apply(s: &mut AppState, response: Response, now: f64) {
     match response {
-        Response::Started => {}
+        // The client restarts the engine on one thread and says why (an info line).
+        Response::Started | Response::ThreadsFailed { .. } => {}
         Response::DeviceLost { .. } => {
             s.lab.engine_restarted();
             s.lab.data.engine_restarted();

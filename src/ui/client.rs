@@ -341,10 +341,7 @@ impl EngineClient {
                 }
             }
             // The threaded engine could not start its threads: the single-threaded one takes over.
-            Response::Failure { message }
-                if !client.borrow().started
-                    && client.borrow().build == Some(EngineBuild::Threads) =>
-            {
+            Response::ThreadsFailed { message } => {
                 client.borrow_mut().threads_failed = true;
                 let message = message.clone();
                 let client = Rc::clone(client);

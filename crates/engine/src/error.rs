@@ -15,6 +15,10 @@ pub enum EngineError {
         source: resnet_lab_core::Error,
     },
 
+    /// The thread pool did not start (the page has its own message for that).
+    #[error("the engine's threads did not start")]
+    ThreadsFailed,
+
     #[error("`{0}` is not a valid URL")]
     BadUrl(String),
 

@@ -335,6 +335,11 @@ pub enum Response {
     CacheCleared {
         entries: u32,
     },
+    /// The multi-threaded engine could not start its threads: the page starts the
+    /// single-threaded one instead.
+    ThreadsFailed {
+        message: String,
+    },
     /// A problem not tied to a photo or the model.
     Failure {
         message: String,

@@ -157,12 +157,21 @@ fn f16_table() -> &'static [f32; 1 << 16] {
     })
 }
 
-/// Little-endian float16 values as `f32`.
+/// Little-endian float16 values as `f32` (on every thread where there are threads: a load
+/// converts tens of millions).
 pub(crate) fn f16_le_to_f32(data: &[u8]) -> Vec<f32> {
     let table = f16_table();
-    data.chunks_exact(2)
-        .map(|b| table[usize::from(u16::from_le_bytes([b[0], b[1]]))])
-        .collect()
+    let convert = |b: &[u8]| table[usize::from(u16::from_le_bytes([b[0], b[1]]))];
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_exact(2)
+            .with_min_len(1 << 16)
+            .map(convert)
+            .collect()
+    }
+    #[cfg(not(feature = "rayon"))]
+    data.chunks_exact(2).map(convert).collect()
 }
 
 fn from_torchvision_tensors(

@@ -21,7 +21,7 @@ use super::backend::{ActiveBackend, select_backend};
 use super::fetch::clear_cache;
 use super::infer::Classified;
 use super::js::now;
-use super::weights::fetch_weights;
+use super::weights::download_weights;
 use crate::error::{EngineError, Result};
 use crate::queue::RequestQueue;
 
@@ -108,6 +108,10 @@ impl Engine {
                     let Some((request, payload)) = next else {
                         break;
                     };
+                    // Only a model's download may start before the thread pool is up.
+                    if !matches!(request, Request::Load { .. }) && !super::threads::ready().await {
+                        continue;
+                    }
                     // Photos already waiting behind this one share its forward pass.
                     if request.is_batchable_photo() {
                         let more = engine.photo_batch() - 1;
@@ -167,6 +171,8 @@ impl Engine {
         let response = match request {
             Request::Load { backend, source } => match self.load(backend, &source).await {
                 Ok(summary) => Response::ModelReady(summary),
+                // The page, told already, replaces this engine.
+                Err(EngineError::ThreadsFailed) => return,
                 Err(e) => Response::ModelError {
                     message: e.to_string(),
                 },
@@ -281,7 +287,6 @@ impl Engine {
         choice: BackendPreference,
         source: &WeightsSource,
     ) -> Result<ModelSummary> {
-        let backend = self.backend(choice).await;
         // Free the previous networks before building the next one.
         self.classifier.borrow_mut().take();
         self.analysis.borrow_mut().take();
@@ -289,7 +294,18 @@ impl Engine {
         self.source.borrow_mut().take();
 
         let t0 = now();
-        let fetched = fetch_weights(source, self.outbox).await?;
+        // The download (or cache read) overlaps the thread pool's start and the choice of
+        // backend (a GPU device's request, on the first load).
+        let backend = async {
+            match super::threads::ready().await {
+                true => Some(self.backend(choice).await),
+                false => None,
+            }
+        };
+        let (downloaded, backend) =
+            futures::future::join(download_weights(source, self.outbox), backend).await;
+        let backend = backend.ok_or(EngineError::ThreadsFailed)?;
+        let fetched = downloaded?.parse().await?;
         let t1 = now();
         self.progress(fetched.bytes, "building");
         self.teach

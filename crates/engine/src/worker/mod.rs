@@ -33,8 +33,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-pub use fetch::CACHE_NAME;
-
 /// The way responses reach the page. Zero-sized (the global scope is looked up per
 /// message), so it is `Copy` and `Send`: the wgpu device-lost callback must be `Send`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,18 +54,12 @@ impl Outbox {
     }
 }
 
-/// Entry point of the worker binary: the message loop (in the multi-threaded engine, once
-/// its pool of threads is running).
+/// Entry point of the worker binary: the message loop (in the multi-threaded engine, with
+/// its pool of threads starting beside it, see [`threads`]).
 pub fn start() {
     console_error_panic_hook::set_once();
     #[cfg(feature = "threads")]
-    wasm_bindgen_futures::spawn_local(async {
-        match threads::start_pool().await {
-            Ok(()) => serve(),
-            Err(message) => Outbox.post(&Response::Failure { message }),
-        }
-    });
-    #[cfg(not(feature = "threads"))]
+    threads::start(Outbox);
     serve();
 }
 

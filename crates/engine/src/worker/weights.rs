@@ -69,8 +69,19 @@ fn shard_urls(model: &TfjsModel, url: &str, source: &WeightsSource) -> Result<Ve
     Ok(urls)
 }
 
-/// Downloads and parses a model's weights.
-pub async fn fetch_weights(source: &WeightsSource, outbox: Outbox) -> Result<FetchedWeights> {
+/// A model's files as downloaded (or read from the cache), not yet parsed.
+pub struct Downloaded {
+    url: String,
+    cacheable: bool,
+    /// The weights file, or a TF.js `model.json`.
+    first: Download,
+    /// A `model.json`'s shards, by URL.
+    shards: Option<Vec<(String, Download)>>,
+}
+
+/// Downloads a model's files: only I/O, so that it may overlap the engine's start (see
+/// `threads`).
+pub async fn download_weights(source: &WeightsSource, outbox: Outbox) -> Result<Downloaded> {
     let url = absolute_url(&source.url)?;
     let cacheable = source.cache && !url.starts_with("blob:") && !url.starts_with("data:");
     let progress = DownloadProgress::new(outbox, ByteBudget::weights(), source.expected_bytes);
@@ -84,57 +95,87 @@ pub async fn fetch_weights(source: &WeightsSource, outbox: Outbox) -> Result<Fet
             expected,
         });
     }
-    let mut bytes = first.bytes.len() as u64;
-    let mut from_cache = first.from_cache;
-    let describe = |source| EngineError::Weights {
-        url: url.clone(),
-        source,
-    };
-    let weights = match sniff_format(&first.bytes) {
+    let shards = match sniff_format(&first.bytes) {
         Some(WeightFormat::TfjsLayers) => {
-            let model = TfjsModel::parse(&first.bytes).map_err(describe)?;
+            let model = TfjsModel::parse(&first.bytes).map_err(|source| EngineError::Weights {
+                url: url.clone(),
+                source,
+            })?;
             let urls = shard_urls(&model, &url, source)?;
             // The total is unknown until every shard has answered: show bytes only.
             progress.total.set(None);
             let phase = format!("{} weight shards", urls.len());
-            let mut shards: Vec<(String, Download)> =
-                futures::stream::iter(urls.into_iter().map(|shard_url| {
-                    let (phase, progress) = (&phase, &progress);
-                    async move {
-                        let shard = download(&shard_url, cacheable, phase, progress).await?;
-                        Ok::<_, EngineError>((shard_url, shard))
-                    }
-                }))
-                .buffered(PARALLEL_DOWNLOADS)
-                .try_collect()
-                .await?;
-            for (_, shard) in &shards {
-                bytes += shard.bytes.len() as u64;
-                from_cache &= shard.from_cache;
-            }
-            let shard_bytes: Vec<Vec<u8>> = shards
-                .iter_mut()
-                .map(|(_, s)| std::mem::take(&mut s.bytes))
-                .collect();
-            let weights = load_tfjs(&first.bytes, &shard_bytes).map_err(describe)?;
-            if cacheable {
-                for ((shard_url, shard), data) in shards.iter().zip(&shard_bytes) {
-                    if !shard.from_cache {
-                        cache_put(shard_url, data).await;
+            let shards = futures::stream::iter(urls.into_iter().map(|shard_url| {
+                let (phase, progress) = (&phase, &progress);
+                async move {
+                    let shard = download(&shard_url, cacheable, phase, progress).await?;
+                    Ok::<_, EngineError>((shard_url, shard))
+                }
+            }))
+            .buffered(PARALLEL_DOWNLOADS)
+            .try_collect()
+            .await?;
+            Some(shards)
+        }
+        _ => None,
+    };
+    Ok(Downloaded {
+        url,
+        cacheable,
+        first,
+        shards,
+    })
+}
+
+impl Downloaded {
+    /// Parses the files and caches those that were downloaded (a broken download is never kept).
+    pub async fn parse(self) -> Result<FetchedWeights> {
+        let Self {
+            url,
+            cacheable,
+            first,
+            shards,
+        } = self;
+        let describe = |source| EngineError::Weights {
+            url: url.clone(),
+            source,
+        };
+        let mut bytes = first.bytes.len() as u64;
+        let mut from_cache = first.from_cache;
+        let weights = match shards {
+            Some(mut shards) => {
+                for (_, shard) in &shards {
+                    bytes += shard.bytes.len() as u64;
+                    from_cache &= shard.from_cache;
+                }
+                let shard_bytes: Vec<Vec<u8>> = shards
+                    .iter_mut()
+                    .map(|(_, s)| std::mem::take(&mut s.bytes))
+                    .collect();
+                let weights = load_tfjs(&first.bytes, &shard_bytes).map_err(describe)?;
+                if cacheable {
+                    for ((shard_url, shard), data) in shards.iter().zip(&shard_bytes) {
+                        if !shard.from_cache {
+                            cache_put(shard_url, data).await;
+                        }
                     }
                 }
+                weights
             }
-            weights
+            None => load_weights(&first.bytes).map_err(describe)?,
+        };
+        if cacheable && !first.from_cache {
+            cache_put(&url, &first.bytes).await;
         }
-        _ => load_weights(&first.bytes).map_err(describe)?,
-    };
-    // Only weights that parsed are cached: a broken download is never kept.
-    if cacheable && !first.from_cache {
-        cache_put(&url, &first.bytes).await;
+        Ok(FetchedWeights {
+            weights,
+            bytes,
+            from_cache: from_cache && cacheable,
+        })
     }
-    Ok(FetchedWeights {
-        weights,
-        bytes,
-        from_cache: from_cache && cacheable,
-    })
+}
+
+/// Downloads and parses a model's weights.
+pub async fn fetch_weights(source: &WeightsSource, outbox: Outbox) -> Result<FetchedWeights> {
+    download_weights(source, outbox).await?.parse().await
 }
