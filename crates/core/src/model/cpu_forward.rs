@@ -12,12 +12,9 @@
 
 use std::sync::OnceLock;
 
-use burn::tensor::Tensor;
-
 use crate::error::{Error, Result};
-use crate::model::layers::ConvBn;
+use crate::model::cpu_products::matmul_accumulate;
 use crate::model::winograd::{self, Winograd};
-use crate::model::{ResNet, ResidualBlock};
 
 /// Bytes one band's im2col buffer may take: a larger convolution is done in more bands (a
 /// full-image 2048-pixel input would otherwise ask for gigabytes in the stem). Small enough
@@ -69,47 +66,10 @@ pub struct CpuForward {
     pub(super) blocks: Vec<Block>,
     /// `[features][classes]`.
     pub(super) fc_weight: Vec<f32>,
-    fc_bias: Vec<f32>,
+    pub(super) fc_bias: Vec<f32>,
 }
 
 impl CpuForward {
-    /// Copies `model`'s (folded) weights out of its device into the channel-last layout: read
-    /// on this thread (Burn), arranged block by block on the threads where there are threads.
-    pub fn from_model(model: &ResNet) -> Result<Self> {
-        let read_block = |b: &ResidualBlock| -> Result<HostBlock> {
-            let branch = b.branch.iter().map(HostConv::read).collect::<Result<_>>()?;
-            Ok((branch, b.shortcut.as_ref().map(HostConv::read).transpose()?))
-        };
-        let read = model
-            .blocks
-            .iter()
-            .map(read_block)
-            .collect::<Result<Vec<_>>>()?;
-        let arrange = |(branch, shortcut): HostBlock| Block {
-            branch: branch.into_iter().map(Conv::from_host).collect(),
-            shortcut: shortcut.map(Conv::from_host),
-        };
-        #[cfg(feature = "rayon")]
-        let blocks = {
-            use rayon::prelude::*;
-            read.into_par_iter().map(arrange).collect()
-        };
-        #[cfg(not(feature = "rayon"))]
-        let blocks = read.into_iter().map(arrange).collect();
-        let fc_bias = match &model.fc.bias {
-            Some(bias) => host(bias.val())?,
-            None => vec![0.0; model.fc.weight.dims()[1]],
-        };
-        Ok(Self {
-            stem: Conv::from_host(HostConv::read(&model.stem)?),
-            stem_pool: model.stem_pool,
-            blocks,
-            // Burn's Linear already stores [in, out].
-            fc_weight: host(model.fc.weight.val())?,
-            fc_bias,
-        })
-    }
-
     pub(super) fn classes(&self) -> usize {
         self.fc_bias.len()
     }
@@ -177,52 +137,7 @@ impl CpuForward {
     }
 }
 
-/// A block's convolutions as read off the device: its branch and its shortcut.
-type HostBlock = (Vec<HostConv>, Option<HostConv>);
-
-/// A folded convolution's weights on the host, still in Burn's `[cout][cin][k][k]` layout.
-struct HostConv {
-    /// `[cout, cin, k, k]`.
-    dims: [usize; 4],
-    stride: usize,
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-impl HostConv {
-    fn read(layer: &ConvBn) -> Result<Self> {
-        let dims @ [cout, _, kh, kw] = layer.conv.weight.dims();
-        if kh != kw {
-            return Err(Error::Backend(format!("a {kh}×{kw} kernel is not square")));
-        }
-        Ok(Self {
-            dims,
-            stride: layer.conv.stride[0],
-            weight: host(layer.conv.weight.val())?,
-            bias: match &layer.conv.bias {
-                Some(b) => host(b.val())?,
-                None => vec![0.0; cout],
-            },
-        })
-    }
-}
-
 impl Conv {
-    fn from_host(layer: HostConv) -> Self {
-        let [cout, cin, k, _] = layer.dims;
-        Self {
-            kernel: k,
-            stride: layer.stride,
-            pad: k / 2,
-            cin,
-            cout,
-            weight: im2col_layout(&layer.weight, cout, cin, k * k),
-            bias: layer.bias,
-            winograd: None,
-        }
-        .with_winograd()
-    }
-
     /// The same convolution, with its kernel also transformed for Winograd's F(2×2, 3×3) when
     /// it is 3×3 with stride 1 and padding 1.
     pub(super) fn with_winograd(mut self) -> Self {
@@ -434,96 +349,6 @@ impl Block {
     }
 }
 
-/// `out[m×n] += a[m×k] · b[k×n]`, all row-major.
-pub(super) fn matmul_accumulate(
-    out: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    threads: gemm::Parallelism,
-) {
-    debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
-    // b[k×n] row-major: one column to the next is 1 apart, one row to the next n.
-    product((out, n), (a, k), (b, 1, n as isize), [m, k, n], threads);
-}
-
-/// `out[m×n] += a[m×k] · bᵀ`, where `b` is `[n×k]` row-major: a convolution's weight, stored
-/// for the forward pass as `[depth][cout]`, read as `[cout][depth]` by the backward pass.
-pub(super) fn matmul_accumulate_transposed(
-    out: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    [m, k, n]: [usize; 3],
-    threads: gemm::Parallelism,
-) {
-    debug_assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
-    // bᵀ[k×n]: one column to the next is k apart in `b`, one row to the next 1.
-    product((out, n), (a, k), (b, k as isize, 1), [m, k, n], threads);
-}
-
-/// `out[m×n] += a[m×k] · b[k×n]`, `b` row-major, where row `r` of `a` starts at `r·a_rows` and
-/// row `r` of `out` at `r·out_rows`: rows of a wider layout (one Winograd position of every
-/// tile).
-pub(super) fn matmul_accumulate_rows(
-    (out, out_rows): (&mut [f32], usize),
-    (a, a_rows): (&[f32], usize),
-    b: &[f32],
-    [m, k, n]: [usize; 3],
-    threads: gemm::Parallelism,
-) {
-    product(
-        (out, out_rows),
-        (a, a_rows),
-        (b, 1, n as isize),
-        [m, k, n],
-        threads,
-    );
-}
-
-/// `out[m×n] += a[m×k] · b`: `out` and `a` given with the distance from one row to the next,
-/// `b` with its column and row strides.
-fn product(
-    (out, out_rows): (&mut [f32], usize),
-    (a, a_rows): (&[f32], usize),
-    (b, b_cs, b_rs): (&[f32], isize, isize),
-    [m, k, n]: [usize; 3],
-    threads: gemm::Parallelism,
-) {
-    assert!(out_rows >= n && a_rows >= k && b.len() == k * n);
-    if m == 0 {
-        return;
-    }
-    assert!(out.len() >= (m - 1) * out_rows + n && a.len() >= (m - 1) * a_rows + k);
-    // SAFETY: every row of `out` and `a` addressed, (m−1) rows apart plus one row's n or k
-    // elements, lies inside its slice (asserted above), and the strides the callers give for
-    // `b` address each of its k×n elements once, in bounds.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            out_rows as isize,
-            true,
-            a.as_ptr(),
-            1,
-            a_rows as isize,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            threads,
-        );
-    }
-}
-
 /// Threads for products big enough to share (the pool is rayon's: every core natively, the
 /// page's worker pool in the threaded WebAssembly engine, none in the single-threaded one).
 pub(super) fn parallelism(work: usize) -> gemm::Parallelism {
@@ -595,62 +420,4 @@ pub(super) fn global_average_pool(x: &Activations) -> Vec<Vec<f32>> {
             sum.iter().map(|s| (s / pixels as f64) as f32).collect()
         })
         .collect()
-}
-
-/// `[cout][cin][ky][kx]` → `[(ky·k + kx)·cin + ci][cout]`, in square tiles: element by element
-/// every write lands `cout` floats (often a page or more) from the last, and the transposition
-/// then costs more than reading the weights (ResNet-50: ~180 ms natively against ~25 ms).
-fn im2col_layout(nchw: &[f32], cout: usize, cin: usize, taps: usize) -> Vec<f32> {
-    const TILE: usize = 32;
-    let columns = cin * taps;
-    let mut weight = vec![0.0; nchw.len()];
-    for o0 in (0..cout).step_by(TILE) {
-        let outputs = o0..(o0 + TILE).min(cout);
-        for j0 in (0..columns).step_by(TILE) {
-            for j in j0..(j0 + TILE).min(columns) {
-                let (i, t) = (j / taps, j % taps);
-                let row = &mut weight[(t * cin + i) * cout..][..cout];
-                for o in outputs.clone() {
-                    row[o] = nchw[o * columns + j];
-                }
-            }
-        }
-    }
-    weight
-}
-
-/// A tensor's values on the host (the CPU device reads synchronously).
-fn host<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| Error::Backend(format!("reading weights back failed: {e:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::im2col_layout;
-
-    /// The tiled arrangement puts every weight where the definition says, including the
-    /// partial tiles at the edges (sizes that are not multiples of the tile).
-    #[test]
-    fn weights_are_arranged_tap_major_then_input_channel() {
-        let (cout, cin, k) = (37, 5, 3);
-        let nchw: Vec<f32> = (0..cout * cin * k * k).map(|v| v as f32).collect();
-        let weight = im2col_layout(&nchw, cout, cin, k * k);
-        for o in 0..cout {
-            for i in 0..cin {
-                for (ky, kx) in (0..k).flat_map(|y| (0..k).map(move |x| (y, x))) {
-                    let source = ((o * cin + i) * k + ky) * k + kx;
-                    let row = (ky * k + kx) * cin + i;
-                    assert_eq!(
-                        weight[row * cout + o],
-                        source as f32,
-                        "o {o} i {i} ({ky}, {kx})"
-                    );
-                }
-            }
-        }
-    }
 }

@@ -9,7 +9,8 @@
 //! 16 multiplies per input channel and output channel for 4 output pixels where im2col does
 //! 36: 2.25× fewer, for a few additions per pixel and channel in the transforms.
 
-use super::cpu_forward::{Activations, matmul_accumulate_rows, parallelism, threads};
+use super::cpu_forward::{Activations, parallelism, threads};
+use super::cpu_products::matmul_accumulate_rows;
 
 /// Bytes one band's transformed patches and products may take (they are 4× and 4× the band's
 /// input and output): small enough to stay in the last-level cache between the transforms and
@@ -300,17 +301,7 @@ struct Job<'a> {
 mod tests {
     use super::*;
     use crate::model::cpu_forward::Conv;
-
-    /// A reproducible value in [-1, 1).
-    fn value(i: usize) -> f32 {
-        let x = (i as u32).wrapping_mul(2_654_435_761) >> 8;
-        x as f32 / (1u32 << 23) as f32 - 1.0
-    }
-
-    fn activations(n: usize, h: usize, w: usize, c: usize, seed: usize) -> Activations {
-        let data = (0..n * h * w * c).map(|i| value(i * 7 + seed)).collect();
-        Activations { n, h, w, c, data }
-    }
+    use crate::model::cpu_test_data::{activations, value};
 
     fn conv(cin: usize, cout: usize) -> Conv {
         Conv {

@@ -2,9 +2,8 @@
 //! flipped convolution on the forward pass's kernels where the stride is 1, the product with the
 //! transposed weight and col2im where it is not.
 
-use crate::model::cpu_forward::{
-    Activations, Conv, CpuForward, matmul_accumulate_transposed, parallelism,
-};
+use crate::model::cpu_forward::{Activations, Conv, CpuForward, parallelism};
+use crate::model::cpu_products::matmul_accumulate_transposed;
 
 /// Bytes the columns of one band of a backward convolution may take.
 const BAND_BYTES: usize = 4 << 20;

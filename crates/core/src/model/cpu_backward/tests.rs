@@ -3,17 +3,7 @@
 use super::adjoint::Adjoint;
 use super::*;
 use crate::model::cpu_forward::Conv;
-
-/// A reproducible value in [-1, 1).
-fn value(i: usize) -> f32 {
-    let x = (i as u32).wrapping_mul(2_654_435_761) >> 8;
-    x as f32 / (1u32 << 23) as f32 - 1.0
-}
-
-fn activations(n: usize, h: usize, w: usize, c: usize, seed: usize) -> Activations {
-    let data = (0..n * h * w * c).map(|i| value(i * 7 + seed)).collect();
-    Activations { n, h, w, c, data }
-}
+use crate::model::cpu_test_data::{activations, value};
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter()
