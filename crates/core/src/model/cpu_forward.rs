@@ -184,18 +184,9 @@ impl Conv {
             geometry: Geometry { out_h, out_w },
             shared,
         };
-        let run = |(i, chunk): (usize, &mut [f32])| self.apply_band(&job, i * band, chunk);
-        #[cfg(feature = "rayon")]
-        if threads() > 1 {
-            use rayon::prelude::*;
-            out.par_chunks_mut(band * self.cout)
-                .enumerate()
-                .for_each(run);
-        } else {
-            out.chunks_mut(band * self.cout).enumerate().for_each(run);
-        }
-        #[cfg(not(feature = "rayon"))]
-        out.chunks_mut(band * self.cout).enumerate().for_each(run);
+        for_each_chunk(&mut out, band * self.cout, |i, chunk| {
+            self.apply_band(&job, i * band, chunk)
+        });
         Activations {
             n: x.n,
             h: out_h,
@@ -320,6 +311,28 @@ fn one_thread<T>(work: impl FnOnce() -> T) -> T {
     let out = work();
     ONE_THREAD.set(before);
     out
+}
+
+/// Runs `run(i, chunk)` on each `len`-long chunk of `items` (`i`: its index), on every thread
+/// where there are threads (one inside `one_thread`): a layer's bands.
+pub(super) fn for_each_chunk<T: Send>(
+    items: &mut [T],
+    len: usize,
+    run: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    #[cfg(feature = "rayon")]
+    if threads() > 1 {
+        use rayon::prelude::*;
+        items
+            .par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(i, chunk)| run(i, chunk));
+        return;
+    }
+    items
+        .chunks_mut(len)
+        .enumerate()
+        .for_each(|(i, chunk)| run(i, chunk));
 }
 
 pub(super) fn threads() -> usize {

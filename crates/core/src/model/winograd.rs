@@ -9,7 +9,7 @@
 //! 16 multiplies per input channel and output channel for 4 output pixels where im2col does
 //! 36: 2.25× fewer, for a few additions per pixel and channel in the transforms.
 
-use super::cpu_forward::{Activations, parallelism, threads};
+use super::cpu_forward::{Activations, for_each_chunk, parallelism, threads};
 use super::cpu_products::matmul_accumulate_rows;
 
 /// Bytes one band's transformed patches and products may take (they are 4× and 4× the band's
@@ -151,16 +151,7 @@ impl Winograd {
             relu,
             shared,
         };
-        let run = |group: &mut [(usize, usize, &mut [f32])]| self.apply_band(&job, group);
-        #[cfg(feature = "rayon")]
-        if threads() > 1 {
-            use rayon::prelude::*;
-            rows.par_chunks_mut(band).for_each(run);
-        } else {
-            rows.chunks_mut(band).for_each(run);
-        }
-        #[cfg(not(feature = "rayon"))]
-        rows.chunks_mut(band).for_each(run);
+        for_each_chunk(&mut rows, band, |_, group| self.apply_band(&job, group));
         Activations {
             n: x.n,
             h,
