@@ -115,27 +115,42 @@ impl EngineClient {
         let (me, backend, threads_failed) = (self.me.clone(), self.backend, self.threads_failed);
         wasm_bindgen_futures::spawn_local(async move {
             let build = engine_choice::choose(backend, threads_failed).await;
-            if let Some(client) = me.upgrade() {
-                client.borrow_mut().spawn_build(build);
+            let Some(client) = me.upgrade() else { return };
+            let prestarted = engine_choice::take_prestarted(build);
+            let worker = match prestarted {
+                Some(prestarted) => Ok(prestarted),
+                None => engine_choice::start(build).map(|worker| (worker, js_sys::Array::new())),
+            };
+            let (worker, early) = match worker {
+                Ok(started) => started,
+                Err(e) => {
+                    let on_action = client.borrow().on_action.clone();
+                    on_action.emit(Action::Error(format!(
+                        "The inference engine could not be started: {e:?}"
+                    )));
+                    return;
+                }
+            };
+            client.borrow_mut().attach(build, worker);
+            // What a prestarted worker said before the page listened, in order (no borrow held:
+            // the handlers borrow the client).
+            let worker = client.borrow().worker.clone();
+            if let Some(worker) = worker {
+                for event in early.iter() {
+                    let handler = if event.is_instance_of::<MessageEvent>() {
+                        worker.onmessage()
+                    } else {
+                        worker.onerror()
+                    };
+                    if let Some(handler) = handler {
+                        let _ = handler.call1(&JsValue::NULL, &event);
+                    }
+                }
             }
         });
     }
 
-    fn spawn_build(&mut self, build: EngineBuild) {
-        let options = web_sys::WorkerOptions::new();
-        options.set_name("resnet-lab-engine");
-        if build == EngineBuild::Threads {
-            options.set_type(web_sys::WorkerType::Module);
-        }
-        let worker = match Worker::new_with_options(build.script(), &options) {
-            Ok(worker) => worker,
-            Err(e) => {
-                self.on_action.emit(Action::Error(format!(
-                    "The inference engine could not be started: {e:?}"
-                )));
-                return;
-            }
-        };
+    fn attach(&mut self, build: EngineBuild, worker: Worker) {
         let me = self.me.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let Some(json) = event.data().as_string() else {

@@ -7,6 +7,7 @@
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+use web_sys::Worker;
 
 use resnet_lab_protocol::{BackendPreference, is_software_adapter};
 
@@ -26,6 +27,39 @@ impl EngineBuild {
             EngineBuild::Threads => "./engine-mt/worker.js",
         }
     }
+}
+
+/// Starts a worker running `build`.
+pub fn start(build: EngineBuild) -> Result<Worker, JsValue> {
+    let options = web_sys::WorkerOptions::new();
+    options.set_name("resnet-lab-engine");
+    if build == EngineBuild::Threads {
+        options.set_type(web_sys::WorkerType::Module);
+    }
+    Worker::new_with_options(build.script(), &options)
+}
+
+/// Where index.html leaves the threaded engine it started before the page's own WebAssembly
+/// (when the page is isolated and will not look for WebGPU), so that the engine's start
+/// overlaps the page's: `{ worker, early }`, `early` holding the events it sent meanwhile.
+const PRESTARTED: &str = "resnetLabPrestarted";
+
+/// The engine index.html started, if it is the `build` chosen, with the events it sent before
+/// the page listened. Taken once: a restarted engine is a new worker; one not wanted is ended.
+pub fn take_prestarted(build: EngineBuild) -> Option<(Worker, js_sys::Array)> {
+    let global = js_sys::global();
+    let prestarted = get(&global, PRESTARTED);
+    if prestarted.is_undefined() {
+        return None;
+    }
+    let _ = Reflect::delete_property(global.unchecked_ref::<js_sys::Object>(), &PRESTARTED.into());
+    let worker = get(&prestarted, "worker").dyn_into::<Worker>().ok()?;
+    if build != EngineBuild::Threads {
+        worker.terminate();
+        return None;
+    }
+    let early = get(&prestarted, "early").dyn_into::<js_sys::Array>().ok()?;
+    Some((worker, early))
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {

@@ -17,7 +17,9 @@ use crate::ui::engine::{Engine, use_engine};
 use crate::ui::gradients::GradientPanel;
 use crate::ui::lab::LabSection;
 use crate::ui::photos::use_photo_files;
-use crate::ui::startup::{STORAGE_MODEL_KEY, source_for, url_source, use_initial_model};
+use crate::ui::startup::{
+    STORAGE_MODEL_KEY, leave_read_ahead_hint, source_for, url_source, use_initial_model,
+};
 use crate::ui::use_app_state;
 use crate::ui::webcam::{WebcamHandle, WebcamPanel, use_webcam};
 use crate::url_state::{UrlState, is_weights_file};
@@ -100,6 +102,7 @@ pub fn page(props: &PageProps) -> Html {
             };
             if let Some((source, model_name)) = source_for(manifest, &name) {
                 let _ = LocalStorage::set(STORAGE_MODEL_KEY, &name);
+                leave_read_ahead_hint(&model_name, &source);
                 update_url(|url| url.model = Some(name.clone()));
                 engine.load(source, model_name.clone(), Some(model_name));
             }

@@ -12,7 +12,7 @@ use crate::state::{Action, Manifest};
 use crate::ui::confirm::foreign_weights;
 use crate::ui::engine::use_engine;
 use crate::url_state::{UrlState, file_name_of};
-use resnet_lab_protocol::WeightsSource;
+use resnet_lab_protocol::{ReadAheadHint, WeightsSource};
 
 const MANIFEST_URL: &str = "weights/manifest.json";
 /// The model last picked, remembered for the next visit.
@@ -60,6 +60,7 @@ pub fn use_initial_model(params: Rc<UrlState>, on_action: Callback<Action>) {
             let name = wanted.unwrap_or_else(|| manifest.models[0].name.clone());
             match source_for(&manifest, &name) {
                 Some((source, model_name)) => {
+                    leave_read_ahead_hint(&model_name, &source);
                     engine.load(source, model_name.clone(), Some(model_name))
                 }
                 None => {
@@ -74,6 +75,12 @@ pub fn use_initial_model(params: Rc<UrlState>, on_action: Callback<Action>) {
         });
         || ()
     });
+}
+
+/// Tells the next start which served model to read from the cache while the page starts
+/// (index.html sends the hint's request to the engine it starts early).
+pub fn leave_read_ahead_hint(model: &str, source: &WeightsSource) {
+    let _ = LocalStorage::set(ReadAheadHint::KEY, ReadAheadHint::new(model, &source.url));
 }
 
 async fn fetch_manifest() -> Result<Manifest, String> {

@@ -106,7 +106,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, Error> {
             row["gradflow_over_forward"] = json!(g / forward);
             // As the page runs it on the CPU: after the photo's classification, reusing its
             // forward pass (the CPU device only).
-            if let Some(network) = classifier.cpu_forward()? {
+            if let Some(network) = classifier.cpu_forward() {
                 let analyzer = GradFlowAnalyzer::from_channel_last(
                     Arc::clone(network),
                     &classifier.info,

@@ -1,6 +1,6 @@
 //! Running a loaded ResNet on images and turning logits into named predictions.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -29,10 +29,10 @@ pub struct Classifier {
     pub model: ResNet,
     pub info: ModelInfo,
     pub device: Device,
-    /// On the CPU device natively, classification and features run on the channel-last
-    /// forward pass (faster than Burn flex's convolutions there), its weights arranged on
-    /// first use: commands that only need Burn (lesion, gradients) never pay for the copy.
-    cpu: Option<OnceLock<Arc<CpuForward>>>,
+    /// On the CPU device, classification and features run on the channel-last forward pass
+    /// (faster than Burn flex's convolutions there), its weights arranged as the network is
+    /// built.
+    cpu: Option<Arc<CpuForward>>,
     precision: Precision,
 }
 
@@ -45,10 +45,16 @@ pub struct Prediction {
 }
 
 impl Classifier {
-    /// Builds the network on `device` (uploads and folds every weight).
+    /// Builds the network on `device` (uploads and folds every weight), and on the CPU the
+    /// channel-last pass from the same folded weights.
     pub fn new(weights: LoadedWeights, device: &Device) -> Result<Self> {
-        let model = ResNet::from_tensors(&weights.info.config, weights.tensors, device)?;
-        let cpu = is_cpu(device).then(OnceLock::new);
+        let config = &weights.info.config;
+        let (model, cpu) = if is_cpu(device) {
+            let (model, cpu) = CpuForward::with_model(config, weights.tensors, device)?;
+            (model, Some(Arc::new(cpu)))
+        } else {
+            (ResNet::from_tensors(config, weights.tensors, device)?, None)
+        };
         Ok(Self {
             model,
             info: weights.info,
@@ -104,7 +110,7 @@ impl Classifier {
     /// reads from the GPU).
     pub async fn logits(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         check_input_size(&batch)?;
-        if let Some(cpu) = self.cpu_forward()? {
+        if let Some(cpu) = self.cpu_forward() {
             let [n, _, h, w] = batch.dims();
             return finite_rows(cpu.logits(&read_f32(batch).await?, [n, h, w])?);
         }
@@ -116,7 +122,7 @@ impl Classifier {
     /// for ResNet-50): what a transfer-learning head sees.
     pub async fn features(&self, batch: Tensor<4>) -> Result<Vec<Vec<f32>>> {
         check_input_size(&batch)?;
-        if let Some(cpu) = self.cpu_forward()? {
+        if let Some(cpu) = self.cpu_forward() {
             let [n, _, h, w] = batch.dims();
             return finite_rows(cpu.pooled_features(&read_f32(batch).await?, [n, h, w])?);
         }
@@ -124,16 +130,9 @@ impl Classifier {
         read_rows(features.cast(FloatDType::F32)).await
     }
 
-    /// The channel-last forward pass where it runs, its weights arranged on the first call.
-    pub fn cpu_forward(&self) -> Result<Option<&Arc<CpuForward>>> {
-        let Some(cell) = &self.cpu else {
-            return Ok(None);
-        };
-        if let Some(ready) = cell.get() {
-            return Ok(Some(ready));
-        }
-        let built = Arc::new(CpuForward::from_model(&self.model)?);
-        Ok(Some(cell.get_or_init(|| built)))
+    /// The channel-last forward pass, on the CPU.
+    pub fn cpu_forward(&self) -> Option<&Arc<CpuForward>> {
+        self.cpu.as_ref()
     }
 
     /// Logits (or with `features`, pooled features) of each view, one row per view; views of

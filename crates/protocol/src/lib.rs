@@ -121,6 +121,12 @@ pub enum Request {
         #[serde(default)]
         random: Option<lab::RandomSettings>,
     },
+    /// A served model's weights read from Cache Storage ahead of its `Load`: index.html sends
+    /// it while the page itself starts, from the hint the page left at the last visit
+    /// ([`ReadAheadHint`]), with the cached file's bytes beside it (an `ArrayBuffer`) when it
+    /// has read them already; otherwise the engine reads the cache. Nothing from the network,
+    /// nothing is answered, and a `Load` of another URL drops what was read.
+    ReadAhead { url: String },
     /// Forget every cached weights file.
     ClearCache,
     /// Test hook: destroy the GPU device to exercise recovery.
@@ -251,6 +257,9 @@ pub struct ModelSummary {
     pub parameters: usize,
     pub bytes: u64,
     pub from_cache: bool,
+    /// Whether the cached weights had been read ahead, while the page started.
+    #[serde(default)]
+    pub read_ahead: bool,
     pub download_ms: f64,
     pub build_ms: f64,
     pub warmup_ms: f64,
@@ -258,6 +267,37 @@ pub struct ModelSummary {
     /// features and heads are matched against.
     #[serde(default)]
     pub fingerprint: Option<String>,
+}
+
+/// The Cache Storage bucket the engine keeps downloaded weights in.
+pub const WEIGHTS_CACHE: &str = "resnet-lab-weights-v1";
+
+/// What the page leaves in `localStorage` for its next start, read by index.html while the
+/// page's own WebAssembly starts (when the address bar asks for no other model): it reads
+/// `url` from the `cache` bucket and sends the engine `request` as written, with those bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadAheadHint {
+    /// The model the page loaded, by its manifest name.
+    pub model: String,
+    pub url: String,
+    pub cache: String,
+    /// `Request::ReadAhead` for `url`, serialised.
+    pub request: String,
+}
+
+impl ReadAheadHint {
+    /// The `localStorage` key (index.html reads it).
+    pub const KEY: &str = "resnet-lab.read-ahead";
+
+    pub fn new(model: &str, url: &str) -> Self {
+        let request = Request::ReadAhead { url: url.into() };
+        Self {
+            model: model.into(),
+            url: url.into(),
+            cache: WEIGHTS_CACHE.into(),
+            request: serde_json::to_string(&request).unwrap_or_default(),
+        }
+    }
 }
 
 /// Whether a WebGPU adapter's vendor, architecture, device and description (lower case)
@@ -375,6 +415,23 @@ mod tests {
             panic!("not a Backend message");
         };
         assert_eq!(threads, 0);
+    }
+
+    /// The hint index.html posts as written is the engine's `ReadAhead` request.
+    #[test]
+    fn read_ahead_hint_holds_the_request() {
+        let hint = ReadAheadHint::new("resnet50", "weights/r50.safetensors");
+        assert_eq!(
+            hint.request,
+            r#"{"type":"read_ahead","url":"weights/r50.safetensors"}"#
+        );
+        let read: Request = serde_json::from_str(&hint.request).unwrap();
+        assert_eq!(
+            read,
+            Request::ReadAhead {
+                url: "weights/r50.safetensors".into()
+            }
+        );
     }
 
     #[test]

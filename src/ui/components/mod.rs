@@ -180,7 +180,8 @@ pub fn model_status(props: &ModelStatusProps) -> Html {
         .map(|s| format!("{:.0} {:.0} {:.0}", s.download_ms, s.build_ms, s.warmup_ms));
     html! {
         <section class="model-status" data-testid="model-status" data-state={m.state.as_str()} data-model={m.name.clone()}
-            data-parameters={parameters} data-load-split-ms={split}>
+            data-parameters={parameters} data-load-split-ms={split}
+            data-read-ahead={m.summary.as_ref().map(|s| s.read_ahead.to_string())}>
             { body }
         </section>
     }

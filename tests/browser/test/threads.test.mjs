@@ -76,6 +76,27 @@ describe('every core: the multi-threaded engine', () => {
     }
   });
 
+  test('a reload starts the engine beside the page and reads the weights ahead, with the same results', async () => {
+    const context = await browser.newContext({ serviceWorkers: 'block' });
+    const page = await openPage(context, `${isolatedSite.url}?backend=cpu`);
+    await waitForModel(page);
+    const first = await classify(page, [photo('dog.jpg')]);
+    await page.reload();
+    await waitForModel(page);
+    const status = page.locator('[data-testid=model-status]');
+    assert.equal(await status.getAttribute('data-read-ahead'), 'true', 'the cached weights were read while the page started');
+    assert.match(await status.innerText(), /from cache/);
+    // index.html's engine was adopted: one engine (and its pool), none started by the page.
+    const engines = page.workers().map((w) => w.url()).filter((u) => /engine/.test(u));
+    assert.deepEqual(engines.map((u) => new URL(u).pathname), ['/engine-mt/worker.js']);
+    assert.equal(await page.evaluate(() => typeof self.resnetLabPrestarted), 'undefined');
+    const again = await classify(page, [photo('dog.jpg')]);
+    assertPhotos(again);
+    assert.deepEqual(again['dog.jpg'].rows, first['dog.jpg'].rows, 'the same top-5 and probabilities as before the reload');
+    assert.deepEqual(page.problems, []);
+    await context.close();
+  });
+
   test('while setup still builds the threaded engine, the page runs on one thread and says so', async () => {
     // scripts/setup.sh serves first and builds engine-mt/ afterwards: trunk puts this stand-in there.
     const standIn = fs.readFileSync(path.join(REPO, 'static', 'engine-mt-pending.js'));

@@ -24,14 +24,26 @@ pub struct ConvBn {
     pub conv: Conv2d,
 }
 
+/// A folded convolution's weights on the host as they are uploaded, for a second layout of them
+/// (the channel-last CPU pass) without reading them back from the device.
+pub struct FoldedConv<'a> {
+    /// `[cout, cin, k, k]`.
+    pub dims: [usize; 4],
+    pub stride: usize,
+    pub weight: &'a [f32],
+    pub bias: &'a [f32],
+}
+
 impl ConvBn {
     /// Takes the pair's convolution weight (and bias when present) and its four BatchNorm
-    /// tensors out of `tensors`, folds them, and uploads the result to `device`.
+    /// tensors out of `tensors`, folds them, and uploads the result to `device`; `observe` sees
+    /// the folded weights first.
     pub fn load(
         tensors: &mut TensorSet,
         spec: &ConvBnSpec,
         bn_eps: f64,
         device: &Device,
+        observe: &mut dyn FnMut(FoldedConv<'_>),
     ) -> Result<Self> {
         let mut take = |role| tensors.take(&spec.tensor_name(role));
         let weight = take(TensorRole::ConvWeight)?;
@@ -50,6 +62,12 @@ impl ConvBn {
             weight.shape[2],
             weight.shape[3],
         ];
+        observe(FoldedConv {
+            dims: shape,
+            stride,
+            weight: &weight.data,
+            bias: &folded_bias,
+        });
         let kernel = shape[2];
         // "Same" padding for odd kernels: 7×7 → 3, 3×3 → 1, 1×1 → 0.
         let pad = kernel / 2;
@@ -161,18 +179,22 @@ pub struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    /// Loads the block `info.name` (`layer2.0`, ...) from torchvision-named tensors.
+    /// Loads the block `info.name` (`layer2.0`, ...) from torchvision-named tensors; `observe`
+    /// sees each folded convolution with its role.
     pub fn load(
         tensors: &mut TensorSet,
         info: &BlockInfo,
         layout: Layout,
         bn_eps: f64,
         device: &Device,
+        observe: &mut dyn FnMut(ConvRole, FoldedConv<'_>),
     ) -> Result<Self> {
         let mut branch = Vec::new();
         let mut shortcut = None;
         for pair in info.conv_bns(layout) {
-            let layer = ConvBn::load(tensors, &pair, bn_eps, device)?;
+            let layer = ConvBn::load(tensors, &pair, bn_eps, device, &mut |folded| {
+                observe(pair.role, folded)
+            })?;
             match pair.role {
                 ConvRole::Projection => shortcut = Some(layer),
                 _ => branch.push(layer),

@@ -9,7 +9,8 @@ use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 
 use crate::error::Result;
 use crate::model::config::{ResNetConfig, Stem};
-use crate::model::layers::{BatchStats, BlockMode, ConvBn, ResidualBlock};
+use crate::model::layers::{BatchStats, BlockMode, ConvBn, FoldedConv, ResidualBlock};
+use crate::model::tensors::ConvRole;
 use crate::model::tensors::{FC_BIAS, FC_WEIGHT};
 use crate::weights::tensor_set::TensorSet;
 
@@ -29,20 +30,38 @@ impl ResNet {
     /// architecture exactly; every mismatch is reported at once.
     pub fn from_tensors(
         config: &ResNetConfig,
+        tensors: TensorSet,
+        device: &Device,
+    ) -> Result<Self> {
+        Self::from_tensors_observed(config, tensors, device, &mut |_, _, _| {})
+    }
+
+    /// [`Self::from_tensors`], with `observe` shown every folded convolution before it is
+    /// uploaded: the stem's (block `None`), then each block's, in forward order.
+    pub fn from_tensors_observed(
+        config: &ResNetConfig,
         mut tensors: TensorSet,
         device: &Device,
+        observe: &mut dyn FnMut(Option<usize>, ConvRole, FoldedConv<'_>),
     ) -> Result<Self> {
         config.validate()?;
         tensors.remove_bookkeeping();
         tensors.check_against(&config.tensor_specs())?;
         tensors.check_finite()?;
 
-        let stem = ConvBn::load(&mut tensors, &config.stem_conv_bn(), config.bn_eps, device)?;
+        let stem_spec = config.stem_conv_bn();
+        let stem = ConvBn::load(&mut tensors, &stem_spec, config.bn_eps, device, &mut |f| {
+            observe(None, stem_spec.role, f)
+        })?;
         let blocks = config
             .blocks()
             .iter()
-            .map(|info| {
-                ResidualBlock::load(&mut tensors, info, config.layout, config.bn_eps, device)
+            .enumerate()
+            .map(|(b, info)| {
+                let (layout, eps) = (config.layout, config.bn_eps);
+                ResidualBlock::load(&mut tensors, info, layout, eps, device, &mut |role, f| {
+                    observe(Some(b), role, f)
+                })
             })
             .collect::<Result<Vec<_>>>()?;
 

@@ -27,7 +27,7 @@ fn check(net: &str) {
     ))
     .unwrap();
     let classifier = Classifier::new(weights, &Device::flex()).unwrap();
-    let network = Arc::clone(classifier.cpu_forward().unwrap().unwrap());
+    let network = Arc::clone(classifier.cpu_forward().unwrap());
     let (pooled, trace) = network.traced(&input, [64, 64]).unwrap();
     assert_eq!(pooled.len(), classifier.model.feature_width());
     let analyzer =

@@ -21,7 +21,7 @@ impl Engine {
     pub(super) fn photo_batch(&self) -> usize {
         let cpu = self
             .loaded_classifier()
-            .is_ok_and(|c| matches!(c.cpu_forward(), Ok(Some(_))));
+            .is_ok_and(|c| c.cpu_forward().is_some());
         match cpu && self.teach.layer4.stage().is_none() {
             true => MAX_PHOTO_BATCH,
             false => 1,
@@ -72,7 +72,7 @@ impl Engine {
         prepared: &[(u32, PreparedPhoto)],
     ) -> Result<Vec<std::result::Result<Classified, String>>> {
         let classifier = self.loaded_classifier()?;
-        let cpu = classifier.cpu_forward()?.ok_or_else(|| {
+        let cpu = classifier.cpu_forward().ok_or_else(|| {
             crate::error::EngineError::Unavailable("batches run on the CPU path only".into())
         })?;
         let n = prepared.len();

@@ -21,7 +21,7 @@ use super::backend::{ActiveBackend, select_backend};
 use super::fetch::clear_cache;
 use super::infer::Classified;
 use super::js::now;
-use super::weights::download_weights;
+use super::weights::{ReadAhead, download_weights};
 use crate::error::{EngineError, Result};
 use crate::queue::RequestQueue;
 
@@ -62,6 +62,8 @@ pub struct Engine {
     pub(super) lab_runs: super::lab_runs::LabRuns,
     /// The live training's CIFAR-10 data.
     pub(super) lab_data: super::lab_data::LabData,
+    /// Weights being read from the cache before their `Load` (sent by index.html).
+    read_ahead: RefCell<Option<ReadAhead>>,
 }
 
 impl Engine {
@@ -79,12 +81,18 @@ impl Engine {
             teach: super::teach::TeachState::default(),
             lab_runs: super::lab_runs::LabRuns::default(),
             lab_data: super::lab_data::LabData::default(),
+            read_ahead: RefCell::default(),
         }
     }
 
     pub fn enqueue(self: &Rc<Self>, request: Request, payload: Option<JsValue>) {
         if RequestQueue::<()>::acts_immediately(&request) {
             self.lose_device();
+            return;
+        }
+        // Not queued: the read overlaps whatever comes first (the engine's thread pool starting).
+        if let Request::ReadAhead { url } = &request {
+            *self.read_ahead.borrow_mut() = ReadAhead::start(url, payload).ok();
             return;
         }
         if let Request::Teach(teach) = &request
@@ -217,6 +225,8 @@ impl Engine {
                 self.after_step(id, LabExperiment::Lesion, outcome).await;
                 return;
             }
+            // Handled on arrival (`enqueue`).
+            Request::ReadAhead { .. } => return,
             Request::ClearCache => match clear_cache().await {
                 Ok(entries) => Response::CacheCleared { entries },
                 Err(e) => Response::Failure {
@@ -302,10 +312,13 @@ impl Engine {
                 false => None,
             }
         };
+        let ahead = self.read_ahead.borrow_mut().take();
         let (downloaded, backend) =
-            futures::future::join(download_weights(source, self.outbox), backend).await;
+            futures::future::join(download_weights(source, ahead, self.outbox), backend).await;
         let backend = backend.ok_or(EngineError::ThreadsFailed)?;
-        let fetched = downloaded?.parse().await?;
+        let downloaded = downloaded?;
+        let read_ahead = downloaded.read_ahead;
+        let fetched = downloaded.parse().await?;
         let t1 = now();
         self.progress(fetched.bytes, "building");
         self.teach
@@ -313,14 +326,10 @@ impl Engine {
         let classifier = Classifier::new(fetched.weights, &backend.device)?;
         let t2 = now();
         self.progress(fetched.bytes, "warming up");
-        // On the CPU there is nothing to compile: only the channel-last weights to arrange.
-        // Elsewhere one pass on a blank image compiles the GPU kernels now rather than on the
-        // first photo.
-        if classifier
-            .cpu_forward()
-            .map_err(EngineError::Warmup)?
-            .is_none()
-        {
+        // On the CPU there is nothing to compile (the channel-last weights were arranged with
+        // the build). Elsewhere one pass on a blank image compiles the GPU kernels now rather
+        // than on the first photo.
+        if classifier.cpu_forward().is_none() {
             let blank = Tensor::<4>::from_data(
                 TensorData::new(vec![0.0f32; 3 * 224 * 224], [1, 3, 224, 224]),
                 &backend.device,
@@ -346,6 +355,7 @@ impl Engine {
             parameters: info.config.num_params(),
             bytes: fetched.bytes,
             from_cache: fetched.from_cache,
+            read_ahead,
             download_ms: t1 - t0,
             build_ms: t2 - t1,
             warmup_ms: t3 - t2,

@@ -12,8 +12,7 @@ use super::js::{browser, js_error, now, scope};
 use crate::error::{EngineError, Result};
 use crate::limits::ByteBudget;
 
-/// Cache Storage bucket for downloaded weights.
-pub const CACHE_NAME: &str = "resnet-lab-weights-v1";
+use resnet_lab_protocol::WEIGHTS_CACHE as CACHE_NAME;
 
 fn caches() -> Option<web_sys::CacheStorage> {
     scope().caches().ok()
@@ -99,22 +98,15 @@ impl DownloadProgress {
     }
 }
 
-/// The response for `url`: from the cache when allowed and present, else from the network.
-async fn respond(url: &str, use_cache: bool) -> Result<(web_sys::Response, bool)> {
-    if use_cache
-        && let Some(cache) = open_cache().await
-        && let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await
-        && let Ok(hit) = hit.dyn_into::<web_sys::Response>()
-    {
-        return Ok((hit, true));
-    }
+/// The network's response for `url`.
+async fn respond(url: &str) -> Result<web_sys::Response> {
     let fetched = JsFuture::from(scope().fetch_with_str(url))
         .await
         .map_err(|e| EngineError::Network {
             url: url.into(),
             detail: js_error(&e),
         })?;
-    Ok((fetched.unchecked_into(), false))
+    Ok(fetched.unchecked_into())
 }
 
 /// The body length the server declares, and whether it is the length of what `read()`
@@ -127,8 +119,18 @@ fn declared_length(response: &web_sys::Response) -> (Option<u64>, bool) {
     (length, identity && visible)
 }
 
+/// `url` from Cache Storage only, as it is stored (still to be checked against a budget by
+/// [`cached`]): None when it is not there or cannot be read.
+pub async fn read_cache(url: &str) -> Option<Uint8Array> {
+    let cache = open_cache().await?;
+    let hit = JsFuture::from(cache.match_with_str(url)).await.ok()?;
+    let hit = hit.dyn_into::<web_sys::Response>().ok()?;
+    let whole = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&whole))
+}
+
 /// A cached copy of `url`, whose size still answers to the budget.
-fn cached(
+pub fn cached(
     url: &str,
     array: &Uint8Array,
     phase: &str,
@@ -158,7 +160,13 @@ pub async fn download(
     phase: &str,
     progress: &DownloadProgress,
 ) -> Result<Download> {
-    let (response, from_cache) = respond(url, use_cache).await?;
+    // A cache hit (weights this engine parsed before, see `cache_put`) is read whole: it has no
+    // progress worth showing, and one copy is quicker than a read per chunk (51.6 MB: 0.24 s
+    // against 0.50 s in the single-threaded engine, BENCHMARKS.md "Reload").
+    if use_cache && let Some(whole) = read_cache(url).await {
+        return cached(url, &whole, phase, progress);
+    }
+    let response = respond(url).await?;
     if !response.ok() {
         return Err(EngineError::Http {
             url: url.into(),
@@ -170,26 +178,11 @@ pub async fn download(
     if progress.total.get().is_none() {
         progress.total.set(length);
     }
-    if from_cache {
-        // A cache hit (weights this engine parsed before, see `cache_put`) is read whole: it
-        // has no progress worth showing, and one copy is quicker than a read per chunk (51.6 MB:
-        // 0.24 s against 0.50 s in the single-threaded engine, BENCHMARKS.md "Reload").
-        let whole = response
-            .array_buffer()
-            .map_err(browser("reading the cache"))?;
-        let whole = JsFuture::from(whole)
-            .await
-            .map_err(|e| EngineError::Interrupted {
-                url: url.into(),
-                detail: js_error(&e),
-            })?;
-        return cached(url, &Uint8Array::new(&whole), phase, progress);
-    }
     let mut guard = progress.budget.start(url, length, exact)?;
     let Some(body) = response.body() else {
         return Ok(Download {
             bytes: Vec::new(),
-            from_cache,
+            from_cache: false,
         });
     };
     let reader: web_sys::ReadableStreamDefaultReader =
@@ -231,5 +224,8 @@ pub async fn download(
     }
     progress.add(0, phase, true);
     guard.finish()?;
-    Ok(Download { bytes, from_cache })
+    Ok(Download {
+        bytes,
+        from_cache: false,
+    })
 }

@@ -134,7 +134,7 @@ impl Engine {
         photo: &PreparedPhoto,
     ) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, f64)> {
         Ok(
-            match (self.teach.layer4.stage(), classifier.cpu_forward()?) {
+            match (self.teach.layer4.stage(), classifier.cpu_forward()) {
                 // The CPU path: channel-last, its bands on every thread the engine has.
                 (None, Some(cpu)) => {
                     // One photo's centre crop (what the gradient panel explains; a whole image
@@ -418,7 +418,7 @@ impl Engine {
         let classifier = self.classifier.borrow().clone();
         if *network == GradientNetwork::Loaded
             && let Some(classifier) = classifier
-            && let Some(cpu) = classifier.cpu_forward()?.cloned()
+            && let Some(cpu) = classifier.cpu_forward().cloned()
         {
             let analyzer = Rc::new(GradFlowAnalyzer::from_channel_last(
                 cpu,

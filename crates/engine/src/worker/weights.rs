@@ -5,9 +5,10 @@ use futures::{StreamExt, TryStreamExt};
 use resnet_lab_core::weights::{WeightFormat, sniff_format, tfjs::TfjsModel};
 use resnet_lab_core::{LoadedWeights, load_tfjs, load_weights};
 use resnet_lab_protocol::WeightsSource;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::Outbox;
-use super::fetch::{Download, DownloadProgress, cache_put, download};
+use super::fetch::{Download, DownloadProgress, cache_put, cached, download, read_cache};
 use super::js::scope;
 use crate::error::{EngineError, Result};
 use crate::limits::ByteBudget;
@@ -69,6 +70,42 @@ fn shard_urls(model: &TfjsModel, url: &str, source: &WeightsSource) -> Result<Ve
     Ok(urls)
 }
 
+/// A served model's file being read from Cache Storage before its `Load` arrives
+/// (`Request::ReadAhead`): the read starts at once; a `Load` of the same URL takes it.
+pub struct ReadAhead {
+    url: String,
+    read: futures::channel::oneshot::Receiver<Option<js_sys::Uint8Array>>,
+}
+
+impl ReadAhead {
+    /// `url`'s bytes as the page read them from the cache (an `ArrayBuffer`), or else a read
+    /// of the cache started now (nothing from the network).
+    pub fn start(url: &str, read_by_page: Option<JsValue>) -> Result<Self> {
+        let url = absolute_url(url)?;
+        let (done, read) = futures::channel::oneshot::channel();
+        match read_by_page.and_then(|b| b.dyn_into::<js_sys::ArrayBuffer>().ok()) {
+            Some(buffer) => {
+                let _ = done.send(Some(js_sys::Uint8Array::new(&buffer)));
+            }
+            None => {
+                let key = url.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let _ = done.send(read_cache(&key).await);
+                });
+            }
+        }
+        Ok(Self { url, read })
+    }
+
+    /// The file read ahead, if it is `url`'s (absolute) and was in the cache.
+    async fn take(self, url: &str) -> Option<js_sys::Uint8Array> {
+        if self.url != url {
+            return None;
+        }
+        self.read.await.ok().flatten()
+    }
+}
+
 /// A model's files as downloaded (or read from the cache), not yet parsed.
 pub struct Downloaded {
     url: String,
@@ -77,15 +114,29 @@ pub struct Downloaded {
     first: Download,
     /// A `model.json`'s shards, by URL.
     shards: Option<Vec<(String, Download)>>,
+    /// Whether the first file had been read ahead.
+    pub read_ahead: bool,
 }
 
 /// Downloads a model's files: only I/O, so that it may overlap the engine's start (see
-/// `threads`).
-pub async fn download_weights(source: &WeightsSource, outbox: Outbox) -> Result<Downloaded> {
+/// `threads`). The first file may have been read ahead.
+pub async fn download_weights(
+    source: &WeightsSource,
+    ahead: Option<ReadAhead>,
+    outbox: Outbox,
+) -> Result<Downloaded> {
     let url = absolute_url(&source.url)?;
     let cacheable = source.cache && !url.starts_with("blob:") && !url.starts_with("data:");
     let progress = DownloadProgress::new(outbox, ByteBudget::weights(), source.expected_bytes);
-    let first = download(&url, cacheable, "downloading", &progress).await?;
+    let phase = "downloading";
+    let read_ahead = match ahead {
+        Some(ahead) if cacheable => ahead.take(&url).await,
+        _ => None,
+    };
+    let first = match &read_ahead {
+        Some(bytes) => cached(&url, bytes, phase, &progress)?,
+        None => download(&url, cacheable, phase, &progress).await?,
+    };
     if let Some(expected) = source.expected_bytes
         && (first.bytes.len() as u64) != expected
     {
@@ -124,6 +175,7 @@ pub async fn download_weights(source: &WeightsSource, outbox: Outbox) -> Result<
         cacheable,
         first,
         shards,
+        read_ahead: read_ahead.is_some(),
     })
 }
 
@@ -135,6 +187,7 @@ impl Downloaded {
             cacheable,
             first,
             shards,
+            ..
         } = self;
         let describe = |source| EngineError::Weights {
             url: url.clone(),
@@ -177,5 +230,5 @@ impl Downloaded {
 
 /// Downloads and parses a model's weights.
 pub async fn fetch_weights(source: &WeightsSource, outbox: Outbox) -> Result<FetchedWeights> {
-    download_weights(source, outbox).await?.parse().await
+    download_weights(source, None, outbox).await?.parse().await
 }
