@@ -196,9 +196,13 @@ async function runLab(browser, server, e) {
   });
   const r = { id: e.id, name: e.name, url: e.query };
   try {
+    const visited = Date.now();
     await page.goto(server.url + e.query);
     r.cold = await labWaitReady(page, timeout);
-    log(`  cold start ${fmt(r.cold.readyMs)} — ${r.cold.statusText}`);
+    // The first visit as a person waits for it, from the click: the service worker's
+    // isolation reload included (readyMs counts from the last navigation only).
+    r.cold.firstVisitMs = (await page.evaluate(() => performance.timeOrigin)) + r.cold.readyMs - visited;
+    log(`  cold start ${fmt(r.cold.readyMs)} (first visit, reloads included: ${fmt(r.cold.firstVisitMs)}) — ${r.cold.statusText}`);
     if (r.cold.backend !== e.backend) throw new Error(`backend is ${r.cold.backend}, expected ${e.backend}`);
     r.cold.threads = Number(await page.locator('[data-testid=backend]').getAttribute('data-threads'));
     if (e.threads && r.cold.threads !== e.threads) throw new Error(`${r.cold.threads} threads, expected ${e.threads}: ${r.cold.adapter}`);

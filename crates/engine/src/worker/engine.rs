@@ -318,12 +318,17 @@ impl Engine {
         let backend = backend.ok_or(EngineError::ThreadsFailed)?;
         let downloaded = downloaded?;
         let read_ahead = downloaded.read_ahead;
-        let fetched = downloaded.parse().await?;
+        let mut fetched = downloaded.parse()?;
         let t1 = now();
         self.progress(fetched.bytes, "building");
         self.teach
             .model_loaded(BackboneId::of(&fetched.weights).ok());
+        let caching = std::mem::take(&mut fetched.caching);
         let classifier = Classifier::new(fetched.weights, &backend.device)?;
+        // A model said to be ready is in the cache (the next visit reads it from there).
+        for write in caching {
+            let _ = write.await;
+        }
         let t2 = now();
         self.progress(fetched.bytes, "warming up");
         // On the CPU there is nothing to compile (the channel-last weights were arranged with

@@ -18,7 +18,7 @@ fn caches() -> Option<web_sys::CacheStorage> {
     scope().caches().ok()
 }
 
-async fn open_cache() -> Option<web_sys::Cache> {
+pub async fn open_cache() -> Option<web_sys::Cache> {
     let storage = caches()?;
     JsFuture::from(storage.open(CACHE_NAME))
         .await
@@ -43,18 +43,27 @@ pub async fn clear_cache() -> Result<u32> {
     Ok(count)
 }
 
-/// Keeps a download that parsed (a broken one is never cached).
-pub async fn cache_put(url: &str, bytes: &[u8]) {
-    let Some(cache) = open_cache().await else {
-        return;
-    };
+/// A write to Cache Storage under way: awaiting it waits until it is done (or failed).
+pub type CacheWrite = futures::channel::oneshot::Receiver<()>;
+
+/// Keeps a download that parsed (a broken one is never cached) in `cache` (opened beforehand,
+/// so that the write is handed to the browser now, not when this thread next yields). The
+/// browser writes while the caller goes on building the network; the caller awaits the write
+/// before it says the model is ready.
+pub fn cache_put(cache: &web_sys::Cache, url: &str, bytes: &[u8]) -> CacheWrite {
+    let (done, written) = futures::channel::oneshot::channel();
     let body = Uint8Array::from(bytes);
-    let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body)) else {
-        return;
-    };
-    if let Err(e) = JsFuture::from(cache.put_with_str(url, &response)).await {
-        web_sys::console::warn_2(&"could not cache the weights (storage full?)".into(), &e);
-    }
+    let put = web_sys::Response::new_with_opt_buffer_source(Some(&body))
+        .map(|response| cache.put_with_str(url, &response));
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(put) = put
+            && let Err(e) = JsFuture::from(put).await
+        {
+            web_sys::console::warn_2(&"could not cache the weights (storage full?)".into(), &e);
+        }
+        let _ = done.send(());
+    });
+    written
 }
 
 /// One downloaded file.

@@ -8,7 +8,9 @@ use resnet_lab_protocol::WeightsSource;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::Outbox;
-use super::fetch::{Download, DownloadProgress, cache_put, cached, download, read_cache};
+use super::fetch::{
+    CacheWrite, Download, DownloadProgress, cache_put, cached, download, open_cache, read_cache,
+};
 use super::js::scope;
 use crate::error::{EngineError, Result};
 use crate::limits::ByteBudget;
@@ -24,6 +26,8 @@ pub struct FetchedWeights {
     pub bytes: u64,
     /// Whether every file came from Cache Storage.
     pub from_cache: bool,
+    /// The downloaded files being written to Cache Storage.
+    pub caching: Vec<CacheWrite>,
 }
 
 /// The page's directory, relative to the worker's script: the multi-threaded engine's lives
@@ -110,6 +114,8 @@ impl ReadAhead {
 pub struct Downloaded {
     url: String,
     cacheable: bool,
+    /// Where downloaded files are kept (opened only when something was downloaded).
+    cache: Option<web_sys::Cache>,
     /// The weights file, or a TF.js `model.json`.
     first: Download,
     /// A `model.json`'s shards, by URL.
@@ -164,15 +170,24 @@ pub async fn download_weights(
                 }
             }))
             .buffered(PARALLEL_DOWNLOADS)
-            .try_collect()
+            .try_collect::<Vec<_>>()
             .await?;
             Some(shards)
         }
         _ => None,
     };
+    let downloaded_some = !first.from_cache
+        || shards
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|(_, d)| !d.from_cache));
+    let cache = match cacheable && downloaded_some {
+        true => open_cache().await,
+        false => None,
+    };
     Ok(Downloaded {
         url,
         cacheable,
+        cache,
         first,
         shards,
         read_ahead: read_ahead.is_some(),
@@ -180,11 +195,13 @@ pub async fn download_weights(
 }
 
 impl Downloaded {
-    /// Parses the files and caches those that were downloaded (a broken download is never kept).
-    pub async fn parse(self) -> Result<FetchedWeights> {
+    /// Parses the files and starts caching those that were downloaded (a broken download is
+    /// never kept).
+    pub fn parse(self) -> Result<FetchedWeights> {
         let Self {
             url,
             cacheable,
+            cache,
             first,
             shards,
             ..
@@ -195,6 +212,7 @@ impl Downloaded {
         };
         let mut bytes = first.bytes.len() as u64;
         let mut from_cache = first.from_cache;
+        let mut caching = Vec::new();
         let weights = match shards {
             Some(mut shards) => {
                 for (_, shard) in &shards {
@@ -206,10 +224,10 @@ impl Downloaded {
                     .map(|(_, s)| std::mem::take(&mut s.bytes))
                     .collect();
                 let weights = load_tfjs(&first.bytes, &shard_bytes).map_err(describe)?;
-                if cacheable {
+                if let Some(cache) = &cache {
                     for ((shard_url, shard), data) in shards.iter().zip(&shard_bytes) {
                         if !shard.from_cache {
-                            cache_put(shard_url, data).await;
+                            caching.push(cache_put(cache, shard_url, data));
                         }
                     }
                 }
@@ -217,18 +235,21 @@ impl Downloaded {
             }
             None => load_weights(&first.bytes).map_err(describe)?,
         };
-        if cacheable && !first.from_cache {
-            cache_put(&url, &first.bytes).await;
+        if let Some(cache) = &cache
+            && !first.from_cache
+        {
+            caching.push(cache_put(cache, &url, &first.bytes));
         }
         Ok(FetchedWeights {
             weights,
             bytes,
             from_cache: from_cache && cacheable,
+            caching,
         })
     }
 }
 
 /// Downloads and parses a model's weights.
 pub async fn fetch_weights(source: &WeightsSource, outbox: Outbox) -> Result<FetchedWeights> {
-    download_weights(source, None, outbox).await?.parse().await
+    download_weights(source, None, outbox).await?.parse()
 }
