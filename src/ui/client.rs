@@ -131,22 +131,9 @@ impl EngineClient {
                     return;
                 }
             };
-            client.borrow_mut().attach(build, worker);
-            // What a prestarted worker said before the page listened, in order (no borrow held:
-            // the handlers borrow the client).
-            let worker = client.borrow().worker.clone();
-            if let Some(worker) = worker {
-                for event in early.iter() {
-                    let handler = if event.is_instance_of::<MessageEvent>() {
-                        worker.onmessage()
-                    } else {
-                        worker.onerror()
-                    };
-                    if let Some(handler) = handler {
-                        let _ = handler.call1(&JsValue::NULL, &event);
-                    }
-                }
-            }
+            client.borrow_mut().attach(build, worker.clone());
+            // No borrow held: the handlers borrow the client.
+            engine_choice::replay(&worker, &early);
         });
     }
 

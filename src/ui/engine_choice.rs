@@ -62,6 +62,21 @@ pub fn take_prestarted(build: EngineBuild) -> Option<(Worker, js_sys::Array)> {
     Some((worker, early))
 }
 
+/// Hands the events a prestarted worker sent before the page listened to the handlers the page
+/// has now set on it, in order.
+pub fn replay(worker: &Worker, early: &js_sys::Array) {
+    for event in early.iter() {
+        let handler = if event.is_instance_of::<web_sys::MessageEvent>() {
+            worker.onmessage()
+        } else {
+            worker.onerror()
+        };
+        if let Some(handler) = handler {
+            let _ = handler.call1(&JsValue::NULL, &event);
+        }
+    }
+}
+
 fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
